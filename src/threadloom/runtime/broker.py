@@ -1,0 +1,90 @@
+"""The stream broker interface: per-run event logs, thread lifecycle notices and cancel signals.
+
+Embedded mode uses an in-process implementation (`runtime.local_broker`); the cluster uses Redis
+Streams and pub/sub. Every run has an append-only event log numbered from 1 (`seq`, the SSE `id:`
+and Letta's `seq_id`). Readers follow a log by position, so subscribing "before the run is inserted"
+is just reading from the start; a reader that falls behind the bounded log skips what was dropped
+instead of making the server buffer without limit.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+CancelAction = Literal["interrupt", "rollback"]
+CancelHandler = Callable[[CancelAction], Awaitable[None] | None]
+
+
+@dataclass(slots=True, frozen=True)
+class StreamEvent:
+    seq: int
+    event: str  # SSE event name: "metadata", "values", "messages", "updates|ns", "error", ...
+    data: bytes  # JSON-encoded payload
+
+
+@dataclass(slots=True, frozen=True)
+class ThreadNotice:
+    """Lifecycle of a thread, for `GET /threads/{id}/stream`."""
+
+    kind: Literal["run_started", "run_done", "state_update"]
+    run_id: str | None
+    data: bytes  # JSON payload (state_update: {"state": ..., "thread_id": ...})
+
+
+class Broker(abc.ABC):
+    @abc.abstractmethod
+    async def start(self) -> None: ...
+
+    @abc.abstractmethod
+    async def stop(self) -> None: ...
+
+    # --- run event logs ------------------------------------------------------------------
+    @abc.abstractmethod
+    async def publish(self, run_id: str, event: str, data: bytes) -> int:
+        """Append one event to the run's log; returns its seq."""
+
+    @abc.abstractmethod
+    async def finish(self, run_id: str) -> None:
+        """Mark the log complete: readers end once they have read everything. The log is kept
+        for the retention period (replay after the end), then dropped."""
+
+    @abc.abstractmethod
+    def read(self, run_id: str, *, after: int = 0, follow: bool = True) -> AsyncIterator[StreamEvent]:
+        """Events with seq > `after`, then (if `follow`) live events until the log is finished.
+        Reading a run nobody has published to yet waits for it (subscribe-before-insert)."""
+
+    @abc.abstractmethod
+    async def is_finished(self, run_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def reset(self, run_id: str) -> None:
+        """Forget a run's log (a retried attempt keeps appending; rollback/delete forgets)."""
+
+    # --- thread notices ------------------------------------------------------------------
+    @abc.abstractmethod
+    async def notify_thread(self, thread_id: str, notice: ThreadNotice) -> None: ...
+
+    @abc.abstractmethod
+    def thread_notices(self, thread_id: str) -> AsyncIterator[ThreadNotice]:
+        """Live notices for a thread, until the caller stops iterating."""
+
+    # --- cancel signals ------------------------------------------------------------------
+    @abc.abstractmethod
+    async def send_cancel(self, run_id: str, action: CancelAction) -> None:
+        """Reach the worker executing `run_id`, wherever it is."""
+
+    @abc.abstractmethod
+    async def listen_cancel(self, run_id: str, handler: CancelHandler) -> Callable[[], Awaitable[None]]:
+        """Call `handler` when a cancel for `run_id` arrives; returns an unsubscribe coroutine fn."""
+
+    # --- queue wake-ups ------------------------------------------------------------------
+    @abc.abstractmethod
+    async def wake_workers(self) -> None:
+        """A run became claimable (inserted, or a thread freed up)."""
+
+    @abc.abstractmethod
+    async def wait_for_work(self, timeout: float | None) -> None:
+        """Return when woken or after `timeout` seconds."""

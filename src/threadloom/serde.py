@@ -1,0 +1,71 @@
+"""JSON encoding for everything Threadloom sends or stores.
+
+Graph state holds LangChain messages, pydantic models, dataclasses (Interrupt, Send) and other
+non-JSON values; they are turned into the plain shapes LangGraph clients expect.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import uuid
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+def _default(obj: Any) -> Any:
+    if hasattr(obj, "model_dump") and callable(obj.model_dump):
+        return obj.model_dump()
+    if hasattr(obj, "dict") and callable(obj.dict) and hasattr(obj, "__fields__"):
+        return obj.dict()  # pydantic v1 models
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    if hasattr(obj, "_asdict") and callable(obj._asdict):
+        return obj._asdict()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, Decimal):
+        return float(obj)
+    if isinstance(obj, timedelta):
+        return obj.total_seconds()
+    if isinstance(obj, (bytes, bytearray)):
+        return obj.decode("utf-8", errors="replace")
+    if isinstance(obj, BaseException):
+        return {"error": type(obj).__name__, "message": str(obj)}
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    if isinstance(obj, (uuid.UUID, date, time)):
+        return str(obj)
+    if hasattr(obj, "to_json") and callable(obj.to_json):
+        return obj.to_json()
+    return repr(obj)
+
+
+def dumps(obj: Any) -> bytes:
+    """Encode any value to JSON bytes; never raises on exotic values."""
+    return orjson.dumps(obj, default=_default, option=_OPTS)
+
+
+def loads(data: bytes | str) -> Any:
+    return orjson.loads(data)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Round-trip through JSON so the result holds only plain types."""
+    return orjson.loads(dumps(obj))
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def isoformat(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt is not None else None

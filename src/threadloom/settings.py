@@ -1,0 +1,122 @@
+"""Server settings: `THREADLOOM_*` environment variables (plus the LangGraph names users already set).
+
+Project content (graphs, env, auth, store...) lives in `langgraph.json`; this holds only how the
+server runs. The CLI fills these from its flags.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PORT = 2025  # 2024 (langgraph dev's default) is taken by a system process on our machines
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="THREADLOOM_", extra="ignore", populate_by_name=True)
+
+    # where the project is
+    config: Path = Field(default=Path("langgraph.json"), description="Path to langgraph.json")
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    log_level: str = "info"
+
+    # storage: SQLite file by default, PostgreSQL when a URL is given
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "THREADLOOM_DATABASE_URL", "DATABASE_URI", "POSTGRES_URI", "database_url"
+        ),
+    )
+    sqlite_path: Path | None = Field(
+        default=None, description="SQLite file; default <project>/.threadloom/threadloom.db"
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("THREADLOOM_REDIS_URL", "REDIS_URI", "redis_url"),
+    )
+
+    # workers
+    workers: int = Field(
+        default=100,
+        ge=0,
+        validation_alias=AliasChoices("THREADLOOM_WORKERS", "N_JOBS_PER_WORKER", "workers"),
+        description="Runs executed at once by this process (0 = API only)",
+    )
+    run_timeout_seconds: float = Field(
+        default=86400.0,
+        gt=0,
+        validation_alias=AliasChoices(
+            "THREADLOOM_RUN_TIMEOUT_SECONDS", "BG_JOB_TIMEOUT_SECS", "run_timeout_seconds"
+        ),
+    )
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        validation_alias=AliasChoices("THREADLOOM_MAX_ATTEMPTS", "BG_JOB_MAX_RETRIES", "max_attempts"),
+    )
+    shutdown_grace_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        validation_alias=AliasChoices(
+            "THREADLOOM_SHUTDOWN_GRACE_SECONDS",
+            "BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS",
+            "shutdown_grace_seconds",
+        ),
+    )
+    lease_seconds: float = Field(default=30.0, gt=0)
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
+
+    # streaming
+    heartbeat_interval_seconds: float = 5.0
+    stream_buffer_events: int = Field(
+        default=10_000, ge=16, description="Events kept per run for replay and slow readers"
+    )
+    resumable_stream_ttl_seconds: float = Field(
+        default=120.0,
+        validation_alias=AliasChoices(
+            "THREADLOOM_RESUMABLE_STREAM_TTL_SECONDS",
+            "RESUMABLE_STREAM_TTL_SECONDS",
+            "resumable_stream_ttl_seconds",
+        ),
+    )
+
+    # security
+    api_keys: list[str] = Field(default_factory=list, description="Static API keys (x-api-key)")
+    allow_private_network: bool = Field(
+        default=False,
+        validation_alias=AliasChoices(
+            "THREADLOOM_ALLOW_PRIVATE_NETWORK", "ALLOW_PRIVATE_NETWORK", "allow_private_network"
+        ),
+    )
+    max_body_bytes: int = 300 * 1024 * 1024
+
+    def project_dir(self) -> Path:
+        return self.config.resolve().parent
+
+    def resolved_sqlite_path(self) -> Path:
+        if self.sqlite_path is not None:
+            return self.sqlite_path
+        return self.project_dir() / ".threadloom" / "threadloom.db"
+
+    @property
+    def is_cluster(self) -> bool:
+        return bool(self.database_url)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit (CLI) values winning."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}

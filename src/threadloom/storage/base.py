@@ -1,0 +1,353 @@
+"""The storage interface every backend implements (SQLite embedded, PostgreSQL cluster).
+
+Services talk only to this interface. Every read, search, update and delete takes an optional
+`filters` argument: a metadata filter (see `storage.filters`) that custom auth passes down; a row
+that does not match it is treated as missing.
+
+Invariants every backend keeps (the contract suite in tests/contract checks them):
+- a run is written `pending` before `create_run` returns;
+- the inflight check of a multitask strategy and the insert happen in one transaction;
+- `claim_runs` never hands out a run whose thread already has a running run;
+- a run's status, stop_reason, ended_at and its thread's snapshot change in one transaction.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.store.base import BaseStore
+
+from threadloom.storage.records import (
+    Assistant,
+    Page,
+    Run,
+    Thread,
+    ThreadSnapshot,
+    ThreadTTL,
+)
+
+Filters = dict[str, Any] | None
+SortOrder = Literal["asc", "desc"]
+
+
+class RunCreateResult:
+    """What `create_run` did: the new run, and inflight runs it asked to cancel."""
+
+    __slots__ = ("run", "thread_created", "cancelled")
+
+    def __init__(self, run: Run, thread_created: bool, cancelled: list[Run]) -> None:
+        self.run = run
+        self.thread_created = thread_created
+        self.cancelled = cancelled
+
+
+class AssistantStore(abc.ABC):
+    @abc.abstractmethod
+    async def create(
+        self,
+        *,
+        assistant_id: str,
+        graph_id: str,
+        config: dict[str, Any],
+        context: dict[str, Any],
+        metadata: dict[str, Any],
+        name: str,
+        description: str | None,
+        if_exists: Literal["raise", "do_nothing"] = "raise",
+    ) -> Assistant:
+        """Insert version 1. `raise` → Conflict if the id exists; `do_nothing` → return existing."""
+
+    @abc.abstractmethod
+    async def upsert_system(
+        self, *, assistant_id: str, graph_id: str, name: str, description: str | None
+    ) -> Assistant:
+        """Create the graph's system assistant, or refresh its name/description in place."""
+
+    @abc.abstractmethod
+    async def get(self, assistant_id: str, *, filters: Filters = None) -> Assistant | None: ...
+
+    @abc.abstractmethod
+    async def update(
+        self,
+        assistant_id: str,
+        *,
+        graph_id: str | None = None,
+        config: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        filters: Filters = None,
+    ) -> Assistant | None:
+        """Write a new version (max+1) from the current one with the given fields replaced
+        (metadata is merged) and make it current. None if missing."""
+
+    @abc.abstractmethod
+    async def delete(self, assistant_id: str, *, filters: Filters = None) -> bool: ...
+
+    @abc.abstractmethod
+    async def search(
+        self,
+        *,
+        graph_id: str | None = None,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        sort_by: str = "created_at",
+        sort_order: SortOrder = "desc",
+        filters: Filters = None,
+    ) -> Page:
+        """`name` is a case-insensitive substring; `metadata` is containment."""
+
+    @abc.abstractmethod
+    async def count(
+        self,
+        *,
+        graph_id: str | None = None,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        filters: Filters = None,
+    ) -> int: ...
+
+    @abc.abstractmethod
+    async def versions(
+        self,
+        assistant_id: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        filters: Filters = None,
+    ) -> list[Assistant]:
+        """All versions, newest first."""
+
+    @abc.abstractmethod
+    async def set_latest(
+        self, assistant_id: str, version: int, *, filters: Filters = None
+    ) -> Assistant | None:
+        """Make `version` current. None if the assistant or that version is missing."""
+
+
+class ThreadStore(abc.ABC):
+    @abc.abstractmethod
+    async def create(
+        self,
+        *,
+        thread_id: str,
+        metadata: dict[str, Any],
+        if_exists: Literal["raise", "do_nothing"] = "raise",
+        ttl: ThreadTTL | None = None,
+        filters: Filters = None,
+    ) -> Thread:
+        """`raise` → Conflict if it exists; `do_nothing` → return existing (if it matches filters,
+        else Conflict)."""
+
+    @abc.abstractmethod
+    async def get(self, thread_id: str, *, filters: Filters = None) -> Thread | None: ...
+
+    @abc.abstractmethod
+    async def update(
+        self,
+        thread_id: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+        ttl: ThreadTTL | None = None,
+        filters: Filters = None,
+    ) -> Thread | None:
+        """Shallow-merge metadata, replace ttl. None if missing."""
+
+    @abc.abstractmethod
+    async def delete(self, thread_id: str, *, filters: Filters = None) -> bool:
+        """Delete the thread and its runs (checkpoints are the checkpointer's, see
+        `Storage.delete_thread_checkpoints`)."""
+
+    @abc.abstractmethod
+    async def search(
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        values: dict[str, Any] | None = None,
+        status: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        sort_by: str = "created_at",
+        sort_order: SortOrder = "desc",
+        filters: Filters = None,
+    ) -> Page: ...
+
+    @abc.abstractmethod
+    async def count(
+        self,
+        *,
+        metadata: dict[str, Any] | None = None,
+        values: dict[str, Any] | None = None,
+        status: str | None = None,
+        filters: Filters = None,
+    ) -> int: ...
+
+    @abc.abstractmethod
+    async def set_snapshot(self, thread_id: str, snapshot: ThreadSnapshot) -> Thread | None:
+        """Write status/values/interrupts/error (after a state update or a run); bumps
+        state_updated_at. Status becomes `busy` instead if the thread has an inflight run."""
+
+    @abc.abstractmethod
+    async def expired(self, now: datetime, limit: int) -> list[Thread]:
+        """Threads whose ttl expires_at is past, oldest first (for the TTL sweeper)."""
+
+
+class RunStore(abc.ABC):
+    @abc.abstractmethod
+    async def create_run(
+        self,
+        run: Run,
+        *,
+        if_not_exists: Literal["reject", "create"] = "reject",
+        thread_metadata: dict[str, Any] | None = None,
+        prevent_insert_if_inflight: bool = False,
+        filters: Filters = None,
+    ) -> RunCreateResult:
+        """In one transaction: create the thread if missing and `if_not_exists == "create"`
+        (else NotFound); look at the thread's inflight runs; apply `run.multitask_strategy`:
+        reject → Conflict naming the blocking run (nothing inserted);
+        interrupt / rollback → insert, then request cancel on every inflight run with that
+        action (pending ones end at once: interrupt → `interrupted`, rollback → deleted);
+        enqueue → insert. Thread metadata gains `thread_metadata` keys it lacks (graph_id,
+        assistant_id) and status becomes `busy`."""
+
+    @abc.abstractmethod
+    async def get(
+        self, run_id: str, *, thread_id: str | None = None, filters: Filters = None
+    ) -> Run | None:
+        """Filters apply to the run's thread metadata."""
+
+    @abc.abstractmethod
+    async def list(
+        self,
+        thread_id: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        status: str | None = None,
+        filters: Filters = None,
+    ) -> list[Run] | None:
+        """Newest first. None if the thread does not exist (or fails filters)."""
+
+    @abc.abstractmethod
+    async def delete(self, run_id: str, *, thread_id: str, filters: Filters = None) -> bool: ...
+
+    @abc.abstractmethod
+    async def inflight(self, thread_id: str) -> list[Run]:
+        """Pending and running runs of a thread, oldest first."""
+
+    # --- the queue -----------------------------------------------------------------------
+    @abc.abstractmethod
+    async def claim(self, *, worker_id: str, limit: int, lease_seconds: float) -> list[Run]:
+        """Take up to `limit` due pending runs, oldest first, at most one per thread and none
+        on a thread that already has a running run; mark them running with a lease,
+        attempt += 1, started_at set on the first attempt."""
+
+    @abc.abstractmethod
+    async def next_due_at(self) -> datetime | None:
+        """Earliest created_at of a pending run (for a worker to sleep until then)."""
+
+    @abc.abstractmethod
+    async def heartbeat(self, *, worker_id: str, run_ids: Sequence[str], lease_seconds: float) -> list[str]:
+        """Extend leases; returns the ids this worker still holds."""
+
+    @abc.abstractmethod
+    async def requeue(self, run_ids: Sequence[str], *, worker_id: str | None = None) -> int:
+        """Put running runs back to pending (graceful shutdown, startup recovery)."""
+
+    @abc.abstractmethod
+    async def reap_expired(self, now: datetime) -> list[Run]:
+        """Runs whose lease expired (their worker died) go back to pending; returned."""
+
+    @abc.abstractmethod
+    async def finish(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        stop_reason: str | None,
+        error: dict[str, Any] | None,
+        thread: ThreadSnapshot | None,
+        delete_run: bool = False,
+        delete_thread: bool = False,
+    ) -> Run | None:
+        """One transaction: the run's terminal status, stop_reason, error, ended_at (only if it
+        is still inflight: a second finish is a no-op returning None) and the thread snapshot
+        (status `busy` instead if another run is inflight). `delete_run` (rollback) removes the
+        run instead; `delete_thread` (stateless, on_completion=delete) removes the thread."""
+
+    @abc.abstractmethod
+    async def request_cancel(
+        self,
+        *,
+        action: Literal["interrupt", "rollback"] = "interrupt",
+        run_ids: Sequence[str] | None = None,
+        thread_id: str | None = None,
+        status: Literal["pending", "running", "all"] | None = None,
+        filters: Filters = None,
+    ) -> list[Run]:
+        """Cancel inflight runs selected by ids (optionally within a thread) or by status.
+        Pending runs end at once (interrupt → `interrupted` with stop_reason `cancelled`,
+        thread snapshot refreshed; rollback → deleted); running ones get `cancel_requested`
+        set for their worker. Returns the runs affected as they now are."""
+
+    @abc.abstractmethod
+    async def record_progress(
+        self,
+        run_id: str,
+        *,
+        first_token_at: datetime | None = None,
+        usage: dict[str, Any] | None = None,
+        steps: list[dict[str, Any]] | None = None,
+        model_snapshot: dict[str, Any] | None = None,
+    ) -> None:
+        """Store measures as the run goes; first_token_at is only set once."""
+
+    @abc.abstractmethod
+    async def set_webhook(self, run_id: str, webhook: dict[str, Any]) -> None:
+        """Record webhook delivery attempts (never touches status)."""
+
+
+class Storage(abc.ABC):
+    """One backend: repositories plus the LangGraph checkpointer and store sharing its database."""
+
+    assistants: AssistantStore
+    threads: ThreadStore
+    runs: RunStore
+    checkpointer: BaseCheckpointSaver
+    store: BaseStore
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect and run migrations (idempotent)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise if the database is unreachable."""
+
+    # --- checkpoint housekeeping the LangGraph savers do not offer ------------------------
+    @abc.abstractmethod
+    async def delete_thread_checkpoints(self, thread_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def delete_run_checkpoints(self, thread_id: str, run_id: str) -> None:
+        """Delete checkpoints (and their writes) whose metadata.run_id is `run_id` (rollback)."""
+
+    @abc.abstractmethod
+    async def copy_thread_checkpoints(self, source_thread_id: str, target_thread_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def prune_thread_checkpoints(self, thread_id: str) -> None:
+        """Keep only the latest checkpoint of each namespace (TTL/prune `keep_latest`)."""

@@ -1,0 +1,114 @@
+"""The records Threadloom keeps: assistants, threads and runs.
+
+Plain dataclasses shared by every backend and every layer above storage. The API renders them to
+the LangGraph, Letta and SeekrFlow shapes; storage only persists them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
+RunStatus = Literal["pending", "running", "success", "error", "timeout", "interrupted"]
+MultitaskStrategy = Literal["reject", "enqueue", "interrupt", "rollback"]
+CancelAction = Literal["interrupt", "rollback"]
+
+THREAD_STATUSES: tuple[str, ...] = ("idle", "busy", "interrupted", "error")
+RUN_STATUSES: tuple[str, ...] = ("pending", "running", "success", "error", "timeout", "interrupted")
+INFLIGHT_STATUSES: tuple[str, ...] = ("pending", "running")
+TERMINAL_STATUSES: tuple[str, ...] = ("success", "error", "timeout", "interrupted")
+
+
+@dataclass(slots=True)
+class Assistant:
+    """One assistant at its current version (a version row has the same shape)."""
+
+    assistant_id: str
+    graph_id: str
+    config: dict[str, Any]
+    context: dict[str, Any]
+    metadata: dict[str, Any]
+    version: int
+    name: str
+    description: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(slots=True)
+class ThreadTTL:
+    strategy: Literal["delete", "keep_latest"]
+    ttl_minutes: float
+    expires_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Thread:
+    thread_id: str
+    created_at: datetime
+    updated_at: datetime
+    state_updated_at: datetime
+    metadata: dict[str, Any]
+    config: dict[str, Any]
+    status: str
+    values: Any = None
+    interrupts: dict[str, Any] = field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    ttl: ThreadTTL | None = None
+
+
+@dataclass(slots=True)
+class Run:
+    """The one run record behind the LangGraph, Letta and SeekrFlow views (DESIGN.md §4)."""
+
+    run_id: str
+    thread_id: str
+    assistant_id: str
+    status: str
+    multitask_strategy: str
+    metadata: dict[str, Any]
+    kwargs: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    # lifecycle
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    attempt: int = 0
+    worker_id: str | None = None
+    lease_expires_at: datetime | None = None
+    stop_reason: str | None = None
+    error: dict[str, Any] | None = None
+    background: bool = True
+    temporary: bool = False
+    cancel_requested: dict[str, Any] | None = None
+    # measures
+    first_token_at: datetime | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    model_snapshot: dict[str, Any] | None = None
+    # delivery
+    webhook: dict[str, Any] | None = None
+
+    @property
+    def inflight(self) -> bool:
+        return self.status in INFLIGHT_STATUSES
+
+
+@dataclass(slots=True)
+class ThreadSnapshot:
+    """What a finished run (or a state update) leaves on its thread, written with the run status."""
+
+    status: str
+    values: Any
+    interrupts: dict[str, Any]
+    error: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class Page:
+    """One page of a search plus the total number of matches (for X-Pagination-Total)."""
+
+    items: list[Any]
+    total: int
