@@ -1,0 +1,443 @@
+"""The cluster broker: run event logs in Redis Streams, notices, cancels and wake-ups by pub/sub.
+
+Layout (all keys under `prefix`):
+- `{prefix}:run:{run_id}` — a Stream per run. Each entry packs consecutive events (field `s` =
+  the first one's seq, `p` = the packed events) and its id is `"{last seq}-0"`, so replay after
+  `Last-Event-ID` is a plain `XREAD`/`XRANGE` from `"{after}-0"` (dropping the few earlier events
+  of the first entry). Packing makes one entry per flush instead of one per event: Redis and the
+  pure-Python RESP parser see a handful of bulk strings for a thousand events. Trimmed exactly by
+  `MINID` to the last `buffer_events` seqs (a slow reader skips what was dropped), expired
+  `retention_seconds` after `finish` (and `idle_ttl_seconds` after the last write, so an abandoned
+  log never leaks). `finish` appends one terminal entry (field `end`) that ends every reader.
+- `{prefix}:cancel:{run_id}` — the last cancel action, so a worker that registers `listen_cancel`
+  after the signal was sent still sees it (LangGraph's "late subscribers see the last control
+  message").
+- channels `{prefix}:thread:{thread_id}`, `{prefix}:cancel` (payload `run_id action`) and
+  `{prefix}:wake`, all served by one pub/sub connection per process.
+
+Throughput: `publish` assigns the seq locally (one writer per run at a time: the worker holding
+its lease), queues the entry and returns; one background task drains the queue with a pipelined
+batch of `XADD`s, preserving order. `finish` and `reset` flush first. The first publish to a run
+in this process reads the stream's last id, so a retried attempt on another worker keeps counting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import struct
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
+
+from threadloom.runtime.broker import (
+    Broker,
+    CancelAction,
+    CancelHandler,
+    StreamEvent,
+    ThreadNotice,
+)
+
+logger = logging.getLogger(__name__)
+
+_READ_COUNT = 16  # stream entries per XREAD/XRANGE round trip
+_EVENTS_PER_ENTRY = 256  # events packed into one stream entry at most
+_LINGER_SECONDS = 0.0  # one loop turn: publishes of the same tick share a round trip
+_HEADER = struct.Struct(">II")
+_FLUSH_HIGH_WATER = 4096  # queued entries at which publish() waits for a flush (backpressure)
+_CANCEL_ACTIONS: frozenset[str] = frozenset({"interrupt", "rollback"})
+
+
+def _seq_of(entry_id: bytes | str) -> int:
+    raw = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return int(raw.split("-", 1)[0])
+
+
+def _pack(events: list[tuple[int, str, bytes]]) -> bytes:
+    """Consecutive events as `(len(event), len(data), event, data)*`: one entry, one bulk string."""
+    parts: list[bytes] = []
+    for _seq, event, data in events:
+        name = event.encode()
+        parts.append(_HEADER.pack(len(name), len(data)))
+        parts.append(name)
+        parts.append(data)
+    return b"".join(parts)
+
+
+def _unpack(first_seq: int, packed: bytes, after: int, out: list[StreamEvent]) -> None:
+    """Append the events of one entry with seq > `after` to `out`."""
+    view = memoryview(packed)
+    offset, seq, size = 0, first_seq, len(packed)
+    while offset < size:
+        name_len, data_len = _HEADER.unpack_from(view, offset)
+        offset += 8
+        if seq > after:
+            name = bytes(view[offset : offset + name_len]).decode()
+            out.append(
+                StreamEvent(
+                    seq, name, bytes(view[offset + name_len : offset + name_len + data_len])
+                )
+            )
+        offset += name_len + data_len
+        seq += 1
+
+
+def _encode_notice(notice: ThreadNotice) -> bytes:
+    """`kind \\n run_id \\n data`: keeps the payload bytes exactly as published."""
+    return b"\n".join((notice.kind.encode(), (notice.run_id or "").encode(), notice.data))
+
+
+def _decode_notice(raw: bytes) -> ThreadNotice:
+    kind, run_id, data = raw.split(b"\n", 2)
+    return ThreadNotice(kind=cast(Any, kind.decode()), run_id=run_id.decode() or None, data=data)
+
+
+class _Log:
+    """This process's write cursor for one run's stream."""
+
+    __slots__ = ("seq",)
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
+
+
+class RedisBroker(Broker):
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "threadloom",
+        retention_seconds: float = 120.0,
+        buffer_events: int = 10_000,
+        idle_ttl_seconds: float = 86_400.0,
+        block_ms: int = 5_000,
+    ) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.retention_seconds = retention_seconds
+        self.buffer_events = buffer_events
+        self.idle_ttl_seconds = idle_ttl_seconds
+        self.block_ms = block_ms
+        self._redis: aioredis.Redis | None = None
+        self._pubsub: PubSub | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._sub_lock = asyncio.Lock()
+        self._open_lock = asyncio.Lock()
+        # publishing
+        self._logs: dict[str, _Log] = {}
+        self._queue: deque[tuple[str, int, str, bytes]] = deque()
+        self._queued = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._flush_error: BaseException | None = None
+        # subscriptions
+        self._thread_queues: dict[str, set[asyncio.Queue[ThreadNotice]]] = {}
+        self._cancel_handlers: dict[str, set[CancelHandler]] = {}
+        self._woken = asyncio.Event()
+        self._handler_tasks: set[asyncio.Future[Any]] = set()
+
+    # --- keys ----------------------------------------------------------------------------
+    def _stream_key(self, run_id: str) -> str:
+        return f"{self.prefix}:run:{run_id}"
+
+    def _cancel_key(self, run_id: str) -> str:
+        return f"{self.prefix}:cancel:{run_id}"
+
+    def _thread_channel(self, thread_id: str) -> str:
+        return f"{self.prefix}:thread:{thread_id}"
+
+    @property
+    def _cancel_channel(self) -> str:
+        return f"{self.prefix}:cancel"
+
+    @property
+    def _wake_channel(self) -> str:
+        return f"{self.prefix}:wake"
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        if self._redis is None:
+            raise RuntimeError("RedisBroker.start() was not called")
+        return self._redis
+
+    # --- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._redis is not None:
+            return
+        self._redis = aioredis.Redis.from_url(self.url, decode_responses=False)
+        await self._redis.ping()
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(self._cancel_channel, self._wake_channel)
+        self._listener = asyncio.create_task(self._listen(), name="redis-broker-listener")
+        self._flusher = asyncio.create_task(self._flush_loop(), name="redis-broker-flusher")
+
+    async def stop(self) -> None:
+        if self._redis is None:
+            return
+        with contextlib.suppress(Exception):
+            await self._flush()
+        for task in (self._flusher, self._listener):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._flusher = self._listener = None
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+            self._pubsub = None
+        await self._redis.aclose()
+        self._redis = None
+        self._logs.clear()
+
+    # --- run event logs ------------------------------------------------------------------
+    async def _open_log(self, run_id: str) -> _Log:
+        async with self._open_lock:
+            log = self._logs.get(run_id)
+            if log is None:
+                last: Any = await self.redis.xrevrange(self._stream_key(run_id), count=1)
+                log = _Log(_seq_of(last[0][0]) if last else 0)
+                self._logs[run_id] = log
+            return log
+
+    async def publish(self, run_id: str, event: str, data: bytes) -> int:
+        log = self._logs.get(run_id) or await self._open_log(run_id)
+        log.seq += 1
+        seq = log.seq
+        self._queue.append((run_id, seq, event, data))
+        self._drained.clear()
+        self._queued.set()
+        if len(self._queue) >= _FLUSH_HIGH_WATER:
+            await self._flush()
+        return seq
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._queued.wait()
+            await asyncio.sleep(_LINGER_SECONDS)  # let a burst of publishes share one round trip
+            try:
+                await self._write_queued()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis blip: report to whoever flushes next
+                logger.exception("redis broker: writing events failed")
+                self._flush_error = exc
+                await asyncio.sleep(0.05)
+
+    async def _write_queued(self) -> None:
+        """Drain the queue: one pipelined round trip, one stream entry per run per batch."""
+        while self._queue:
+            batch = [self._queue.popleft() for _ in range(min(len(self._queue), 8192))]
+            by_run: dict[str, list[tuple[int, str, bytes]]] = {}
+            for run_id, seq, event, data in batch:
+                by_run.setdefault(run_id, []).append((seq, event, data))
+            pipe = self.redis.pipeline(transaction=False)
+            for run_id, events in by_run.items():
+                key = self._stream_key(run_id)
+                for start in range(0, len(events), _EVENTS_PER_ENTRY):
+                    chunk = events[start : start + _EVENTS_PER_ENTRY]
+                    last = chunk[-1][0]
+                    pipe.xadd(
+                        key,
+                        {b"s": str(chunk[0][0]).encode(), b"p": _pack(chunk)},
+                        id=f"{last}-0",
+                        minid=str(max(0, last - self.buffer_events + 1)),
+                        approximate=False,
+                    )
+                pipe.expire(key, int(self.idle_ttl_seconds))
+            results = await pipe.execute(raise_on_error=False)
+            for result in results:
+                if isinstance(result, Exception):
+                    logger.warning("redis broker: events dropped: %s", result)
+        self._queued.clear()
+        self._drained.set()
+
+    async def _flush(self) -> None:
+        """Wait until everything published so far is in Redis."""
+        if self._flusher is None or self._flusher.done():
+            await self._write_queued()
+            return
+        await self._drained.wait()
+        if self._flush_error is not None:
+            error, self._flush_error = self._flush_error, None
+            logger.debug("redis broker: earlier flush error %r", error)
+
+    async def finish(self, run_id: str) -> None:
+        log = self._logs.get(run_id) or await self._open_log(run_id)
+        await self._flush()
+        key = self._stream_key(run_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xadd(key, {b"end": b"1"}, id=f"{log.seq + 1}-0")
+        pipe.expire(key, max(1, int(self.retention_seconds)))
+        await pipe.execute(raise_on_error=False)
+        self._logs.pop(run_id, None)
+
+    async def read_batches(
+        self, run_id: str, *, after: int = 0, follow: bool = True
+    ) -> AsyncIterator[list[StreamEvent]]:
+        key = self._stream_key(run_id)
+        last_id = f"{max(after, 0)}-0"
+        while True:
+            entries: Any
+            if follow:
+                response: Any = await self.redis.xread(
+                    {key: last_id}, count=_READ_COUNT, block=self.block_ms
+                )
+                entries = response[0][1] if response else []
+            else:
+                entries = await self.redis.xrange(key, min=f"({last_id}", count=_READ_COUNT)
+                if not entries:
+                    return
+            batch: list[StreamEvent] = []
+            ended = False
+            for _entry_id, fields in entries:
+                packed = fields.get(b"p")
+                if packed is None:  # the terminal entry
+                    ended = True
+                    break
+                _unpack(int(fields[b"s"]), packed, after, batch)
+            if entries:
+                last_id = entries[-1][0].decode()
+            if batch:
+                yield batch
+            if ended:
+                return
+
+    async def read(
+        self, run_id: str, *, after: int = 0, follow: bool = True
+    ) -> AsyncIterator[StreamEvent]:
+        async for batch in self.read_batches(run_id, after=after, follow=follow):
+            for event in batch:
+                yield event
+
+    async def is_finished(self, run_id: str) -> bool:
+        last: Any = await self.redis.xrevrange(self._stream_key(run_id), count=1)
+        return bool(last) and b"end" in last[0][1]
+
+    async def reset(self, run_id: str) -> None:
+        await self._flush()
+        self._logs.pop(run_id, None)
+        await self.redis.delete(self._stream_key(run_id), self._cancel_key(run_id))
+
+    # --- pub/sub plumbing ----------------------------------------------------------------
+    async def _listen(self) -> None:
+        assert self._pubsub is not None
+        pubsub = self._pubsub
+        while True:
+            try:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("redis broker: pub/sub connection failed; retrying")
+                await asyncio.sleep(0.5)
+                continue
+            if message is None or message.get("type") != "message":
+                continue
+            channel = message["channel"]
+            channel = channel.decode() if isinstance(channel, bytes) else channel
+            data: bytes = message["data"]
+            try:
+                self._dispatch(channel, data)
+            except Exception:
+                logger.exception("redis broker: bad message on %s", channel)
+
+    def _dispatch(self, channel: str, data: bytes) -> None:
+        if channel == self._wake_channel:
+            self._woken.set()
+        elif channel == self._cancel_channel:
+            run_id, action = data.decode().split(" ", 1)
+            self._fire_cancel(run_id, cast(CancelAction, action))
+        elif channel.startswith(f"{self.prefix}:thread:"):
+            thread_id = channel[len(self.prefix) + len(":thread:") :]
+            notice = _decode_notice(data)
+            for queue in self._thread_queues.get(thread_id, ()):
+                queue.put_nowait(notice)
+
+    def _fire_cancel(self, run_id: str, action: CancelAction) -> None:
+        for handler in list(self._cancel_handlers.get(run_id, ())):
+            result = handler(action)
+            if isinstance(result, Awaitable):
+                task = asyncio.ensure_future(result)
+                self._handler_tasks.add(task)
+                task.add_done_callback(self._handler_tasks.discard)
+
+    # --- thread notices ------------------------------------------------------------------
+    async def notify_thread(self, thread_id: str, notice: ThreadNotice) -> None:
+        await self.redis.publish(self._thread_channel(thread_id), _encode_notice(notice))
+
+    async def thread_notices(self, thread_id: str) -> AsyncIterator[ThreadNotice]:
+        queue: asyncio.Queue[ThreadNotice] = asyncio.Queue()
+        queues = self._thread_queues.setdefault(thread_id, set())
+        first = not queues
+        queues.add(queue)
+        try:
+            if first:
+                async with self._sub_lock:
+                    assert self._pubsub is not None
+                    await self._pubsub.subscribe(self._thread_channel(thread_id))
+            while True:
+                yield await queue.get()
+        finally:
+            queues.discard(queue)
+            if not queues:
+                self._thread_queues.pop(thread_id, None)
+                if self._pubsub is not None:
+                    with contextlib.suppress(Exception):
+                        async with self._sub_lock:
+                            await self._pubsub.unsubscribe(self._thread_channel(thread_id))
+
+    async def wait_subscribed(self, thread_id: str) -> None:
+        """Test helper: return once this process receives notices for `thread_id`."""
+        assert self._pubsub is not None
+        channel = self._thread_channel(thread_id).encode()
+        for _ in range(200):
+            if channel in self._pubsub.channels and thread_id in self._thread_queues:
+                return
+            await asyncio.sleep(0.005)
+
+    # --- cancel signals ------------------------------------------------------------------
+    async def send_cancel(self, run_id: str, action: CancelAction) -> None:
+        if action not in _CANCEL_ACTIONS:
+            raise ValueError(f"unknown cancel action {action!r}")
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(self._cancel_key(run_id), action, ex=max(1, int(self.idle_ttl_seconds)))
+        pipe.publish(self._cancel_channel, f"{run_id} {action}")
+        await pipe.execute()
+
+    async def listen_cancel(
+        self, run_id: str, handler: CancelHandler
+    ) -> Callable[[], Awaitable[None]]:
+        self._cancel_handlers.setdefault(run_id, set()).add(handler)
+        earlier: Any = await self.redis.get(self._cancel_key(run_id))
+        if earlier is not None:
+            action = earlier.decode()
+            if action in _CANCEL_ACTIONS:
+                result = handler(cast(CancelAction, action))
+                if isinstance(result, Awaitable):
+                    await result
+
+        async def unsubscribe() -> None:
+            handlers = self._cancel_handlers.get(run_id)
+            if handlers is not None:
+                handlers.discard(handler)
+                if not handlers:
+                    self._cancel_handlers.pop(run_id, None)
+
+        return unsubscribe
+
+    # --- queue wake-ups ------------------------------------------------------------------
+    async def wake_workers(self) -> None:
+        self._woken.set()
+        await self.redis.publish(self._wake_channel, b"1")
+
+    async def wait_for_work(self, timeout: float | None) -> None:  # noqa: ASYNC109
+        """Sticky: a wake that arrived while the worker was busy makes the next wait return."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._woken.wait(), timeout)
+        self._woken.clear()

@@ -1,0 +1,1 @@
+"""Helpers shared by test suites (service isolation for PostgreSQL and Redis)."""

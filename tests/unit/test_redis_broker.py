@@ -1,0 +1,215 @@
+"""RedisBroker against a real Redis: the Broker semantics the in-process broker also keeps."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support.pg import delete_redis_prefix, random_name, require_redis
+from threadloom.runtime.broker import StreamEvent, ThreadNotice
+from threadloom.runtime.redis_broker import RedisBroker
+
+
+@pytest.fixture
+async def prefix() -> AsyncIterator[str]:
+    url = require_redis()
+    name = random_name("tltest")
+    yield name
+    await delete_redis_prefix(url, name)
+
+
+@pytest.fixture
+async def broker(prefix: str) -> AsyncIterator[RedisBroker]:
+    b = RedisBroker(require_redis(), prefix=prefix, retention_seconds=60, buffer_events=10_000)
+    await b.start()
+    yield b
+    await b.stop()
+
+
+@pytest.fixture
+async def other(prefix: str) -> AsyncIterator[RedisBroker]:
+    """A second process's broker (same Redis, same prefix)."""
+    b = RedisBroker(require_redis(), prefix=prefix, retention_seconds=60, buffer_events=10_000)
+    await b.start()
+    yield b
+    await b.stop()
+
+
+async def collect(it: AsyncIterator[StreamEvent]) -> list[StreamEvent]:
+    return [e async for e in it]
+
+
+async def test_publish_returns_increasing_seq_and_read_keeps_order(broker: RedisBroker) -> None:
+    seqs = [await broker.publish("r1", "values", f'{{"i":{i}}}'.encode()) for i in range(5)]
+    assert seqs == [1, 2, 3, 4, 5]
+    await broker.finish("r1")
+    events = await collect(broker.read("r1"))
+    assert [e.seq for e in events] == [1, 2, 3, 4, 5]
+    assert events[2] == StreamEvent(seq=3, event="values", data=b'{"i":2}')
+
+
+async def test_replay_after_seq(broker: RedisBroker, other: RedisBroker) -> None:
+    for i in range(10):
+        await broker.publish("r2", "updates|sub", str(i).encode())
+    await broker.finish("r2")
+    events = await collect(other.read("r2", after=7))
+    assert [(e.seq, e.event, e.data) for e in events] == [
+        (8, "updates|sub", b"7"),
+        (9, "updates|sub", b"8"),
+        (10, "updates|sub", b"9"),
+    ]
+    assert await collect(other.read("r2", after=10)) == []
+
+
+async def test_no_follow_returns_what_is_there(broker: RedisBroker) -> None:
+    await broker.publish("r3", "a", b"1")
+    await broker.publish("r3", "b", b"2")
+    await broker._flush()
+    events = await asyncio.wait_for(collect(broker.read("r3", follow=False)), 2)
+    assert [e.event for e in events] == ["a", "b"]
+    assert not await broker.is_finished("r3")
+
+
+async def test_reader_before_publish_follows_until_finish(
+    broker: RedisBroker, other: RedisBroker
+) -> None:
+    reader = asyncio.create_task(collect(other.read("r4")))
+    await asyncio.sleep(0.05)
+    assert not reader.done()
+    await broker.publish("r4", "metadata", b"{}")
+    await broker.publish("r4", "values", b"[]")
+    await asyncio.sleep(0.05)
+    assert not reader.done()
+    await broker.finish("r4")
+    events = await asyncio.wait_for(reader, 2)
+    assert [e.event for e in events] == ["metadata", "values"]
+    assert await other.is_finished("r4")
+
+
+async def test_retried_attempt_in_another_process_keeps_counting(
+    broker: RedisBroker, other: RedisBroker
+) -> None:
+    assert await broker.publish("r5", "metadata", b"{}") == 1
+    assert await broker.publish("r5", "values", b"{}") == 2
+    await broker._flush()
+    assert await other.publish("r5", "metadata", b"{}") == 3
+    await other.finish("r5")
+    assert [e.seq for e in await collect(broker.read("r5"))] == [1, 2, 3]
+
+
+async def test_reset_forgets_the_log(broker: RedisBroker) -> None:
+    await broker.publish("r6", "values", b"1")
+    await broker.finish("r6")
+    await broker.reset("r6")
+    assert not await broker.is_finished("r6")
+    assert await broker.publish("r6", "values", b"2") == 1
+
+
+async def test_bounded_log_skips_dropped_events(prefix: str) -> None:
+    b = RedisBroker(require_redis(), prefix=prefix, retention_seconds=60, buffer_events=16)
+    await b.start()
+    try:
+        for i in range(2000):
+            await b.publish("r7", "values", str(i).encode())
+        await b.finish("r7")
+        events = await collect(b.read("r7"))
+        assert len(events) < 2000
+        assert events[-1].seq == 2000
+        assert [e.seq for e in events] == list(range(events[0].seq, 2001))
+    finally:
+        await b.stop()
+
+
+async def test_retention_expires_finished_logs(prefix: str) -> None:
+    b = RedisBroker(require_redis(), prefix=prefix, retention_seconds=1, buffer_events=100)
+    await b.start()
+    try:
+        await b.publish("r8", "values", b"1")
+        await b.finish("r8")
+        assert await b.is_finished("r8")
+        ttl = await b.redis.pttl(b._stream_key("r8"))
+        assert 0 < ttl <= 1000
+        await asyncio.sleep(1.3)
+        assert not await b.is_finished("r8")
+        assert await collect(b.read("r8", follow=False)) == []
+    finally:
+        await b.stop()
+
+
+async def test_cancel_reaches_another_instance_quickly(
+    broker: RedisBroker, other: RedisBroker
+) -> None:
+    got: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
+    unsubscribe = await other.listen_cancel(
+        "r9", lambda action: got.put_nowait((action, time.monotonic()))
+    )
+    sent = time.monotonic()
+    await broker.send_cancel("r9", "rollback")
+    action, at = await asyncio.wait_for(got.get(), 1)
+    assert action == "rollback"
+    assert at - sent < 0.1
+    await unsubscribe()
+    await broker.send_cancel("r9", "interrupt")
+    await asyncio.sleep(0.05)
+    assert got.empty()
+
+
+async def test_cancel_sent_before_listening_is_seen(
+    broker: RedisBroker, other: RedisBroker
+) -> None:
+    await broker.send_cancel("r10", "interrupt")
+    seen: list[str] = []
+
+    async def handler(action: str) -> None:
+        seen.append(action)
+
+    unsubscribe = await other.listen_cancel("r10", handler)
+    assert seen == ["interrupt"]
+    await unsubscribe()
+
+
+async def test_thread_notices_reach_other_instances(
+    broker: RedisBroker, other: RedisBroker
+) -> None:
+    notices = other.thread_notices("t1")
+    first = asyncio.create_task(anext(notices))
+    await other.wait_subscribed("t1")
+    notice = ThreadNotice(kind="run_started", run_id="r1", data=b'{"a":\n1}')
+    await broker.notify_thread("t1", notice)
+    assert await asyncio.wait_for(first, 1) == notice
+    await broker.notify_thread("t1", ThreadNotice(kind="state_update", run_id=None, data=b"{}"))
+    second = await asyncio.wait_for(anext(notices), 1)
+    assert second == ThreadNotice(kind="state_update", run_id=None, data=b"{}")
+    await notices.aclose()  # type: ignore[attr-defined]
+
+
+async def test_wake_workers_across_instances(broker: RedisBroker, other: RedisBroker) -> None:
+    start = time.monotonic()
+    await other.wait_for_work(0.05)  # nothing pending: times out
+    assert time.monotonic() - start >= 0.04
+    waiter = asyncio.create_task(other.wait_for_work(5))
+    await asyncio.sleep(0.02)
+    await broker.wake_workers()
+    await asyncio.wait_for(waiter, 1)
+
+
+async def test_throughput_1000_events(broker: RedisBroker, other: RedisBroker) -> None:
+    """≥ 40k events/s published and read back through Redis (the cluster target)."""
+    payload = b'{"messages":[{"type":"ai","content":"hello world"}]}'
+    reader = asyncio.create_task(collect(other.read("rt")))
+    start = time.perf_counter()
+    for _ in range(1000):
+        await broker.publish("rt", "messages", payload)
+    await broker.finish("rt")
+    events = await asyncio.wait_for(reader, 10)
+    elapsed = time.perf_counter() - start
+    assert len(events) == 1000
+    rate = 1000 / elapsed
+    print(f"redis broker: {rate:,.0f} events/s")
+    assert rate >= 40_000
