@@ -23,6 +23,9 @@ from threadloom.graphs.errors import ProjectError
 
 logger = logging.getLogger("threadloom")
 
+IGNORED_KEYS = frozenset({"$schema", "_INTERNAL_docker_tag"})
+"""Top-level keys that are known but mean nothing to a running server (no warning)."""
+
 JS_SUFFIXES = (".ts", ".mts", ".cts", ".js", ".mjs", ".cjs", ".tsx", ".jsx")
 
 
@@ -325,7 +328,7 @@ class ProjectConfig(BaseModel):
 
     def unknown_keys(self) -> list[str]:
         """Dotted names of keys this version does not know (for warnings)."""
-        found = [str(k) for k in (self.model_extra or {})]
+        found = [str(k) for k in (self.model_extra or {}) if k not in IGNORED_KEYS]
         for name in type(self).model_fields:
             found += [f"{name}.{k}" for k in _extras(getattr(self, name))]
         return found

@@ -1,0 +1,1 @@
+"""An offline, deterministic tool-calling agent: the example `threadloom dev` serves."""
