@@ -96,6 +96,13 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = 300 * 1024 * 1024
 
+    # webhooks and callbacks
+    webhook_secret: str | None = Field(default=None, description="HMAC-SHA256 signing secret")
+    webhook_require_https: bool = False
+    webhook_allowed_domains: list[str] = Field(default_factory=list)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_max_attempts: int = Field(default=5, ge=1)
+
     def project_dir(self) -> Path:
         return self.config.resolve().parent
 

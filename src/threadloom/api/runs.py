@@ -1,0 +1,304 @@
+"""Run endpoints: on a thread (`/threads/{id}/runs/...`) and stateless (`/runs/...`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+import orjson
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+
+from threadloom.api import render
+from threadloom.api.deps import get_ctx
+from threadloom.api.http import JSONResponse
+from threadloom.api.schemas import STREAM_MODES, BulkCancel, RunCreate
+from threadloom.api.sse import EventStreamResponse, KeepAliveJSONResponse, encode_events
+from threadloom.errors import InvalidInput, Unprocessable
+from threadloom.services import runs as service
+from threadloom.services.context import ServerContext
+from threadloom.storage.records import Run
+
+router = APIRouter(tags=["Thread Runs"], default_response_class=JSONResponse)
+stateless = APIRouter(prefix="/runs", tags=["Stateless Runs"], default_response_class=JSONResponse)
+
+RunStatusName = Literal["pending", "running", "error", "success", "timeout", "interrupted"]
+RunSelect = Literal[
+    "run_id",
+    "thread_id",
+    "assistant_id",
+    "created_at",
+    "updated_at",
+    "status",
+    "metadata",
+    "kwargs",
+    "multitask_strategy",
+]
+ALWAYS_SENT = frozenset({"metadata", "error", "feedback"})
+
+
+def _payload(body: RunCreate) -> dict[str, Any]:
+    return body.model_dump(exclude_none=True)
+
+
+def _run_path(run: Run, stateful: bool) -> str:
+    if stateful:
+        return f"/threads/{run.thread_id}/runs/{run.run_id}"
+    return f"/runs/{run.run_id}"
+
+
+def _wanted(modes: list[str] | None) -> frozenset[str] | None:
+    """Stream-mode filter for joins: which event names (before any `|ns`) to pass on."""
+    if not modes:
+        return None
+    names: set[str] = set(ALWAYS_SENT)
+    for mode in modes:
+        if mode not in STREAM_MODES:
+            raise Unprocessable(f"Unknown stream_mode {mode!r}")
+        if mode == "messages-tuple":
+            names.add("messages")
+        elif mode == "messages":
+            names.update({"messages/partial", "messages/complete", "messages/metadata"})
+        else:
+            names.add(mode)
+    return frozenset(names)
+
+
+def parse_stream_modes(raw: list[str] | None) -> list[str] | None:
+    """`stream_mode` arrives as one value, a JSON array string, or repeated parameters."""
+    if not raw:
+        return None
+    modes: list[str] = []
+    for item in raw:
+        text = item.strip()
+        if text.startswith("["):
+            try:
+                modes.extend(str(m) for m in orjson.loads(text))
+            except orjson.JSONDecodeError:
+                raise Unprocessable(f"stream_mode is not a valid JSON array: {item!r}") from None
+        else:
+            modes.extend(part.strip() for part in text.split(",") if part.strip())
+    return modes or None
+
+
+def parse_last_event_id(value: str | None) -> int:
+    if not value or value in ("-", "-1", "0"):
+        return 0
+    tail = value.rsplit("-", 1)[-1] if not value.isdigit() else value
+    if not tail.isdigit():
+        raise Unprocessable(f"Invalid Last-Event-ID {value!r}")
+    return int(tail)
+
+
+async def run_frames(
+    ctx: ServerContext,
+    run_id: str,
+    *,
+    after: int = 0,
+    follow: bool = True,
+    modes: frozenset[str] | None = None,
+) -> AsyncIterator[bytes]:
+    async for batch in ctx.broker.read_batches(run_id, after=after, follow=follow):
+        if modes is not None:
+            batch = [e for e in batch if e.event.split("|", 1)[0] in modes]
+        if batch:
+            yield encode_events(batch)
+
+
+def _cancel_on_disconnect(ctx: ServerContext, run: Run) -> Any:
+    async def cancel() -> None:
+        affected = await ctx.storage.runs.request_cancel(
+            action="interrupt", run_ids=[run.run_id], thread_id=run.thread_id
+        )
+        await service.dispatch_cancels(ctx, affected, "interrupt")
+
+    return cancel
+
+
+def _headers(run: Run, stateful: bool, location_suffix: str) -> dict[str, str]:
+    path = _run_path(run, stateful)
+    return {"Location": f"{path}/{location_suffix}", "Content-Location": path}
+
+
+async def _create(
+    ctx: ServerContext,
+    request: Request,
+    body: RunCreate,
+    thread_id: str | None,
+    *,
+    background: bool,
+    need_values: bool = False,
+) -> Run:
+    return await service.create_run(
+        ctx,
+        _payload(body),
+        thread_id=thread_id,
+        background=background,
+        need_values=need_values,
+        request_headers={"x-request-id": request.headers.get("x-request-id", "")},
+    )
+
+
+async def _stream_response(ctx: ServerContext, run: Run, body: RunCreate, stateful: bool) -> Any:
+    on_disconnect = _cancel_on_disconnect(ctx, run) if body.on_disconnect == "cancel" else None
+    return EventStreamResponse(
+        run_frames(ctx, run.run_id),
+        headers=_headers(run, stateful, "stream"),
+        heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
+        on_disconnect=on_disconnect,
+    )
+
+
+async def _wait_response(ctx: ServerContext, run: Run, body: RunCreate, stateful: bool) -> Any:
+    on_disconnect = _cancel_on_disconnect(ctx, run) if body.on_disconnect == "cancel" else None
+    headers = _headers(run, True, "join")
+    if not stateful:
+        headers["Content-Location"] = _run_path(run, False)
+    return KeepAliveJSONResponse(
+        service.final_output(ctx, run),
+        headers=headers,
+        heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
+        on_disconnect=on_disconnect,
+    )
+
+
+# --- runs on a thread ---------------------------------------------------------------------
+@router.post("/threads/{thread_id}/runs", summary="Create a background run")
+async def create_run(
+    thread_id: str, body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
+) -> Any:
+    run = await _create(ctx, request, body, thread_id, background=True)
+    return JSONResponse(render.run(run), headers={"Content-Location": _run_path(run, True)})
+
+
+@router.post("/threads/{thread_id}/runs/stream", summary="Create a run and stream its output")
+async def stream_run(
+    thread_id: str, body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
+) -> Any:
+    run = await _create(ctx, request, body, thread_id, background=False)
+    return await _stream_response(ctx, run, body, stateful=True)
+
+
+@router.post("/threads/{thread_id}/runs/wait", summary="Create a run and wait for its output")
+async def wait_run(
+    thread_id: str, body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
+) -> Any:
+    run = await _create(ctx, request, body, thread_id, background=False, need_values=True)
+    return await _wait_response(ctx, run, body, stateful=True)
+
+
+@router.get("/threads/{thread_id}/runs", summary="List a thread's runs, newest first")
+async def list_runs(
+    thread_id: str,
+    limit: int = Query(10, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    status: RunStatusName | None = Query(None),
+    select: list[RunSelect] | None = Query(None),
+    ctx: ServerContext = Depends(get_ctx),
+) -> Any:
+    runs = await service.list_runs(ctx, thread_id, limit=limit, offset=offset, status=status)
+    return render.select((render.run(r) for r in runs), list(select) if select else None)
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}", summary="Get a run")
+async def get_run(thread_id: str, run_id: str, ctx: ServerContext = Depends(get_ctx)) -> Any:
+    return render.run(await service.get(ctx, run_id, thread_id=thread_id))
+
+
+@router.delete("/threads/{thread_id}/runs/{run_id}", status_code=204, summary="Delete a run")
+async def delete_run(thread_id: str, run_id: str, ctx: ServerContext = Depends(get_ctx)) -> Response:
+    await service.delete(ctx, thread_id, run_id)
+    return Response(status_code=204)
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/join", summary="Wait for a run and return its output")
+async def join_run(
+    thread_id: str,
+    run_id: str,
+    cancel_on_disconnect: bool = False,
+    ctx: ServerContext = Depends(get_ctx),
+) -> Any:
+    run = await service.get(ctx, run_id, thread_id=thread_id)
+    return KeepAliveJSONResponse(
+        service.final_output(ctx, run),
+        heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
+        on_disconnect=_cancel_on_disconnect(ctx, run) if cancel_on_disconnect else None,
+    )
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/stream", summary="Join a run's stream")
+async def join_stream(
+    thread_id: str,
+    run_id: str,
+    stream_mode: list[str] | None = Query(None),
+    cancel_on_disconnect: bool = False,
+    last_event_id: str | None = Header(None),
+    ctx: ServerContext = Depends(get_ctx),
+) -> Any:
+    run = await service.get(ctx, run_id, thread_id=thread_id)
+    modes = _wanted(parse_stream_modes(stream_mode))
+    after = parse_last_event_id(last_event_id)
+    return EventStreamResponse(
+        run_frames(ctx, run.run_id, after=after, follow=run.inflight, modes=modes),
+        headers={"Location": f"{_run_path(run, True)}/stream"},
+        heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
+        on_disconnect=_cancel_on_disconnect(ctx, run) if cancel_on_disconnect else None,
+    )
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/cancel", summary="Cancel a run")
+async def cancel_run(
+    thread_id: str,
+    run_id: str,
+    wait: bool = False,
+    action: Literal["interrupt", "rollback"] = "interrupt",
+    ctx: ServerContext = Depends(get_ctx),
+) -> Any:
+    run = await service.cancel(ctx, thread_id, run_id, action=action)
+    if not wait:
+        return Response(status_code=202)
+    return KeepAliveJSONResponse(
+        service.final_output(ctx, run),
+        headers={"Location": f"{_run_path(run, True)}/join"},
+        heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
+    )
+
+
+# --- stateless runs -----------------------------------------------------------------------
+@stateless.post("", summary="Create a background run on a new thread")
+async def create_stateless(body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)) -> Any:
+    run = await _create(ctx, request, body, None, background=True)
+    return JSONResponse(render.run(run), headers={"Content-Location": _run_path(run, False)})
+
+
+@stateless.post("/stream", summary="Create a run on a new thread and stream its output")
+async def stream_stateless(body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)) -> Any:
+    run = await _create(ctx, request, body, None, background=False)
+    return await _stream_response(ctx, run, body, stateful=False)
+
+
+@stateless.post("/wait", summary="Create a run on a new thread and wait for its output")
+async def wait_stateless(body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)) -> Any:
+    run = await _create(ctx, request, body, None, background=False, need_values=True)
+    return await _wait_response(ctx, run, body, stateful=False)
+
+
+@stateless.post("/batch", summary="Create many background runs on new threads")
+async def batch_stateless(
+    request: Request, body: list[RunCreate] = Body(...), ctx: ServerContext = Depends(get_ctx)
+) -> Any:
+    if not body:
+        raise InvalidInput("Batch is empty")
+    runs = [await _create(ctx, request, item, None, background=True) for item in body]
+    return [render.run(r) for r in runs]
+
+
+@stateless.post("/cancel", status_code=204, summary="Cancel runs by status, or by thread and ids")
+async def cancel_many(
+    body: BulkCancel,
+    action: Literal["interrupt", "rollback"] = "interrupt",
+    ctx: ServerContext = Depends(get_ctx),
+) -> Response:
+    await service.cancel_many(
+        ctx, status=body.status, thread_id=body.thread_id, run_ids=body.run_ids, action=action
+    )
+    return Response(status_code=204)

@@ -1,0 +1,138 @@
+"""Long-lived responses: Server-Sent Events for streams and keep-alive JSON for /wait and /join.
+
+Both send a heartbeat while nothing else is flowing (proxies close idle connections) and notice
+a client that goes away, so a run can be cancelled on disconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from threadloom.runtime.broker import StreamEvent
+from threadloom.serde import dumps
+
+Disconnect = Callable[[], Awaitable[None]] | None
+
+
+def encode_events(batch: list[StreamEvent], with_ids: bool = True) -> bytes:
+    parts = []
+    for event in batch:
+        if with_ids:
+            parts.append(
+                b"event: %s\r\ndata: %s\r\nid: %d\r\n\r\n"
+                % (event.event.encode(), event.data, event.seq)
+            )
+        else:
+            parts.append(b"event: %s\r\ndata: %s\r\n\r\n" % (event.event.encode(), event.data))
+    return b"".join(parts)
+
+
+def encode_event(name: str, data: Any, event_id: str | None = None) -> bytes:
+    payload = data if isinstance(data, bytes) else dumps(data)
+    if event_id is not None:
+        return b"event: %s\r\ndata: %s\r\nid: %s\r\n\r\n" % (name.encode(), payload, event_id.encode())
+    return b"event: %s\r\ndata: %s\r\n\r\n" % (name.encode(), payload)
+
+
+class _LiveResponse(Response):
+    """Shared machinery: headers, a heartbeat, disconnect detection, ordered sends."""
+
+    media_type = "text/event-stream"
+    heartbeat_bytes = b": heartbeat\r\n\r\n"
+
+    def __init__(
+        self,
+        *,
+        headers: dict[str, str] | None = None,
+        heartbeat_seconds: float = 5.0,
+        on_disconnect: Disconnect = None,
+        status_code: int = 200,
+    ) -> None:
+        self.heartbeat_seconds = heartbeat_seconds
+        self.on_disconnect = on_disconnect
+        self.status_code = status_code
+        self.background = None
+        self._lock = asyncio.Lock()
+        self.raw_headers = [
+            (b"content-type", self.media_type.encode()),
+            (b"cache-control", b"no-store"),
+            (b"x-accel-buffering", b"no"),
+        ]
+        self.raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+
+    async def _send_body(self, send: Send, body: bytes) -> None:
+        async with self._lock:
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+
+    async def produce(self, send: Send) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+
+        async def heartbeat() -> None:
+            while True:
+                await asyncio.sleep(self.heartbeat_seconds)
+                await self._send_body(send, self.heartbeat_bytes)
+
+        async def watch() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+
+        producer = asyncio.ensure_future(self.produce(send))
+        beats = asyncio.ensure_future(heartbeat())
+        watcher = asyncio.ensure_future(watch())
+        try:
+            done, _ = await asyncio.wait({producer, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            beats.cancel()
+        if producer in done:
+            watcher.cancel()
+            producer.result()  # surface errors
+            with contextlib.suppress(OSError, RuntimeError):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        # the client went away first
+        producer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await producer
+        if self.on_disconnect is not None:
+            await self.on_disconnect()
+
+
+class EventStreamResponse(_LiveResponse):
+    """SSE from batches of already-encoded frames."""
+
+    def __init__(self, frames: AsyncIterator[bytes], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.frames = frames
+
+    async def produce(self, send: Send) -> None:
+        async for chunk in self.frames:
+            if chunk:
+                await self._send_body(send, chunk)
+
+
+class KeepAliveJSONResponse(_LiveResponse):
+    """`/wait`, `/join`: newline keep-alives until the result is known, then the JSON body."""
+
+    media_type = "application/json"
+    heartbeat_bytes = b"\n"
+
+    def __init__(self, result: Coroutine[Any, Any, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.result = result
+
+    async def produce(self, send: Send) -> None:
+        value = await self.result
+        await self._send_body(send, dumps(value))

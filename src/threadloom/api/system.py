@@ -1,0 +1,59 @@
+"""Health and server information: `/ok`, `/info`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+import threadloom
+from threadloom.api.deps import get_ctx
+from threadloom.api.http import JSONResponse, error_response
+from threadloom.services.context import ServerContext
+
+router = APIRouter(tags=["System"], default_response_class=JSONResponse)
+
+
+def _langgraph_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("langgraph")
+    except PackageNotFoundError:  # pragma: no cover
+        return None
+
+
+@router.get("/ok", summary="Health check")
+async def ok(check_db: int = 0, ctx: ServerContext = Depends(get_ctx)) -> Any:
+    if not check_db:
+        return {"ok": True}
+    try:
+        await ctx.storage.ping()
+    except Exception:
+        return error_response(503, "Database is unreachable")
+    return {"ok": True, "services": {"database": "ok"}}
+
+
+@router.get("/info", summary="Server version and feature flags")
+async def info(ctx: ServerContext = Depends(get_ctx)) -> Any:
+    return {
+        "version": threadloom.__version__,
+        "server": "threadloom",
+        "langgraph_py_version": _langgraph_version(),
+        "flags": {
+            "assistants": True,
+            "crons": False,
+            "langsmith": False,
+            "langsmith_tracing_replicas": False,
+            "langsmith_tracing_session_on_runs": False,
+        },
+        "host": {
+            "kind": "self-hosted",
+            "project_id": None,
+            "host_revision_id": None,
+            "revision_id": None,
+            "tenant_id": None,
+        },
+        "storage": "postgres" if ctx.settings.is_cluster else "sqlite",
+        "graphs": list(ctx.registry.graph_ids),
+    }

@@ -1,0 +1,132 @@
+"""The ASGI application: wiring storage, broker, graphs and workers behind the HTTP routers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+import threadloom
+from threadloom.api import assistants, runs, system, thread_stream, threads
+from threadloom.api.http import JSONBodyMiddleware, install_error_handlers
+from threadloom.graphs.project import ProjectConfig, load_project, project_from_env
+from threadloom.graphs.registry import GraphRegistry, system_assistant_id
+from threadloom.runtime.broker import Broker
+from threadloom.services.context import ServerContext
+from threadloom.settings import Settings
+from threadloom.storage import create_storage
+
+logger = logging.getLogger("threadloom")
+
+EXPOSED_HEADERS = ["x-pagination-total", "x-pagination-next", "content-location", "location"]
+
+
+def load_project_config(settings: Settings) -> ProjectConfig:
+    """`langgraph.json` if present; the LangGraph CLI's env JSON (LANGSERVE_GRAPHS…) wins."""
+    path = Path(settings.config)
+    project = load_project(path) if path.exists() else None
+    from_env = project_from_env(project, base_dir=path.resolve().parent)
+    if from_env is None:
+        raise FileNotFoundError(
+            f"No project: {path} does not exist and LANGSERVE_GRAPHS is not set"
+        )
+    return from_env
+
+
+def build_broker(settings: Settings) -> Broker:
+    if settings.redis_url:
+        from threadloom.runtime.redis_broker import RedisBroker
+
+        return RedisBroker(
+            settings.redis_url,
+            retention_seconds=settings.resumable_stream_ttl_seconds,
+            buffer_events=settings.stream_buffer_events,
+        )
+    from threadloom.runtime.local_broker import LocalBroker
+
+    return LocalBroker(
+        buffer_events=settings.stream_buffer_events,
+        retention_seconds=settings.resumable_stream_ttl_seconds,
+    )
+
+
+async def sync_system_assistants(ctx: ServerContext) -> None:
+    for graph_id in ctx.registry.graph_ids:
+        await ctx.storage.assistants.upsert_system(
+            assistant_id=system_assistant_id(graph_id),
+            graph_id=graph_id,
+            name=ctx.registry.display_name(graph_id),
+            description=ctx.registry.description(graph_id),
+        )
+
+
+def create_app(settings: Settings, project: ProjectConfig | None = None) -> FastAPI:
+    """Build the app. The project is loaded (and its graphs imported) before serving starts,
+    so a broken graph fails start-up rather than the first request."""
+    project = project or load_project_config(settings)
+    project.activate()
+    registry = GraphRegistry(project)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        storage = create_storage(settings)
+        await storage.open()
+        broker = build_broker(settings)
+        await broker.start()
+        ctx = ServerContext(
+            settings=settings, storage=storage, broker=broker, registry=registry, project=project
+        )
+        app.state.ctx = ctx
+        await sync_system_assistants(ctx)
+        pool = None
+        if settings.workers > 0:
+            from threadloom.runtime.worker import WorkerPool
+
+            pool = WorkerPool(
+                storage, broker, registry, settings, worker_id=f"{socket.gethostname()}:{os.getpid()}"
+            )
+            await pool.start()
+        try:
+            yield
+        finally:
+            if pool is not None:
+                await pool.stop()
+            await broker.stop()
+            await storage.close()
+
+    app = FastAPI(
+        title="Threadloom",
+        version=threadloom.__version__,
+        description="Self-hosted agent server speaking the LangGraph Agent Server API.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in (
+        system.router,
+        assistants.router,
+        threads.router,
+        thread_stream.router,
+        runs.router,
+        runs.stateless,
+    ):
+        app.include_router(router)
+    app.add_middleware(JSONBodyMiddleware, max_body_bytes=settings.max_body_bytes)
+    cors: dict[str, Any] = {
+        "allow_origins": ["*"],
+        "allow_methods": ["*"],
+        "allow_headers": ["*"],
+        "expose_headers": EXPOSED_HEADERS,
+    }
+    if project.http and project.http.cors:
+        cors.update(project.http.cors.model_dump(exclude_none=True))
+    app.add_middleware(CORSMiddleware, **cors)
+    app.state.settings = settings
+    app.state.registry = registry
+    return app

@@ -1,0 +1,208 @@
+"""`threadloom` command line: dev, serve, worker, migrate."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+import threadloom
+from threadloom.settings import DEFAULT_PORT, Settings, load_settings
+
+ENV_PREFIX = "THREADLOOM_"
+
+
+def _setup_logging(level: str, pretty: bool) -> None:
+    if pretty:
+        from rich.logging import RichHandler
+
+        handler: logging.Handler = RichHandler(show_path=False, rich_tracebacks=False, markup=False)
+        fmt = "%(message)s"
+    else:
+        handler = logging.StreamHandler()
+        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    handler.setFormatter(logging.Formatter(fmt))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def _fail(message: str) -> None:
+    click.echo(click.style("error: ", fg="red", bold=True) + message, err=True)
+    sys.exit(1)
+
+
+def _check_port(host: str, port: int) -> None:
+    """A port in use is a clear error, never a silent move to another port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                _fail(f"port {port} on {host} is already in use; pick another with --port")
+            _fail(f"cannot listen on {host}:{port}: {exc.strerror}")
+
+
+def _preload(settings: Settings) -> Any:
+    """Load the project and import its graphs now, so errors are one readable line."""
+    from threadloom.app import load_project_config
+    from threadloom.errors import ThreadloomError
+    from threadloom.graphs.registry import GraphRegistry
+
+    try:
+        project = load_project_config(settings)
+        project.activate()
+        registry = GraphRegistry(project)
+    except ThreadloomError as exc:
+        _fail(exc.detail)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    return project, registry
+
+
+def _export(settings: dict[str, Any]) -> None:
+    """Pass settings to a reloading child process through the environment."""
+    for key, value in settings.items():
+        if value is not None:
+            os.environ[ENV_PREFIX + key.upper()] = str(value)
+
+
+def _banner(settings: Settings, graph_ids: list[str], mode: str) -> None:
+    url = f"http://{settings.host}:{settings.port}"
+    storage = settings.database_url and "PostgreSQL" or f"SQLite {settings.resolved_sqlite_path()}"
+    click.echo(click.style(f"Threadloom {threadloom.__version__}", bold=True) + f" ({mode})")
+    click.echo(f"  API:     {url}")
+    click.echo(f"  Docs:    {url}/docs")
+    click.echo(f"  Storage: {storage}")
+    click.echo(f"  Graphs:  {', '.join(graph_ids) or '(none)'}")
+
+
+def _serve(settings: Settings, *, reload: bool, pretty: bool, mode: str) -> None:
+    import uvicorn
+
+    _setup_logging(settings.log_level, pretty)
+    _check_port(settings.host, settings.port)
+    project, registry = _preload(settings)
+    _banner(settings, list(registry.graph_ids), mode)
+    if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_keys:
+        logging.getLogger("threadloom").warning(
+            "listening on %s without THREADLOOM_API_KEYS: anyone who can reach it can use it",
+            settings.host,
+        )
+    if reload:
+        uvicorn.run(
+            "threadloom.cli:app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            reload=True,
+            reload_dirs=[str(settings.project_dir())],
+            log_level=settings.log_level,
+            log_config=None,
+        )
+        return
+    from threadloom.app import create_app
+
+    app = create_app(settings, project)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        log_config=None,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
+    )
+
+
+def app_from_env() -> Any:
+    """uvicorn factory for --reload: settings come from THREADLOOM_* variables."""
+    from threadloom.app import create_app
+
+    return create_app(Settings())
+
+
+_common = [
+    click.option("--host", default=None, help="Interface to bind (default 127.0.0.1)"),
+    click.option("--port", type=int, default=None, help=f"Port (default {DEFAULT_PORT})"),
+    click.option(
+        "--config",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Path to langgraph.json (default ./langgraph.json)",
+    ),
+    click.option("--workers", type=int, default=None, help="Runs executed at once by this process"),
+    click.option("--log-level", default=None, help="debug, info, warning, error"),
+]
+
+
+def common_options(func: Any) -> Any:
+    for option in reversed(_common):
+        func = option(func)
+    return func
+
+
+@click.group()
+@click.version_option(threadloom.__version__, prog_name="threadloom")
+def main() -> None:
+    """Threadloom: a self-hosted agent server for LangGraph graphs."""
+
+
+@main.command()
+@common_options
+@click.option("--reload/--no-reload", default=False, help="Restart when project files change")
+@click.option("--db", "sqlite_path", type=click.Path(path_type=Path), default=None, help="SQLite file")
+def dev(reload: bool, sqlite_path: Path | None, **opts: Any) -> None:
+    """Run the embedded server (SQLite, in-process workers) for development."""
+    overrides = {**opts, "sqlite_path": sqlite_path}
+    settings = load_settings(**overrides)
+    if reload:
+        _export({k: v for k, v in overrides.items() if v is not None})
+    _serve(settings, reload=reload, pretty=True, mode="dev")
+
+
+@main.command()
+@common_options
+def serve(**opts: Any) -> None:
+    """Run the production API server (PostgreSQL + Redis when THREADLOOM_DATABASE_URL is set)."""
+    settings = load_settings(**opts)
+    _serve(settings, reload=False, pretty=False, mode="serve")
+
+
+@main.command()
+@click.option("--config", type=click.Path(path_type=Path), default=None)
+@click.option("--workers", type=int, default=None)
+@click.option("--log-level", default=None)
+def worker(**opts: Any) -> None:
+    """Execute runs from the shared queue (cluster shape); no HTTP."""
+    settings = load_settings(**opts)
+    _setup_logging(settings.log_level, pretty=False)
+    if not settings.database_url:
+        _fail("threadloom worker needs THREADLOOM_DATABASE_URL (PostgreSQL) and THREADLOOM_REDIS_URL")
+    project, registry = _preload(settings)
+    from threadloom.runtime.standalone import run_worker
+
+    asyncio.run(run_worker(settings, registry))
+
+
+@main.command()
+@click.option("--config", type=click.Path(path_type=Path), default=None)
+def migrate(**opts: Any) -> None:
+    """Create or upgrade the database schema, then exit."""
+    settings = load_settings(**opts)
+    from threadloom.storage import migrate_storage
+
+    asyncio.run(migrate_storage(settings))
+    click.echo("database is up to date")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,23 @@
+"""The objects every service needs, built once at start-up and passed explicitly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from threadloom.graphs.project import ProjectConfig
+    from threadloom.graphs.registry import GraphRegistry
+    from threadloom.runtime.broker import Broker
+    from threadloom.settings import Settings
+    from threadloom.storage.base import Storage
+
+
+@dataclass
+class ServerContext:
+    settings: Settings
+    storage: Storage
+    broker: Broker
+    registry: GraphRegistry
+    project: ProjectConfig | None = None
+    extras: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,327 @@
+"""Runs: creating them (multitask rules), cancelling, listing and waiting for their outcome.
+
+Every run — background, streamed, waited, stateless — is written `pending` and executed by a
+worker; these functions never execute graphs themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Literal
+
+from threadloom.errors import InvalidInput, NotFound, Unprocessable
+from threadloom.runtime.broker import ThreadNotice
+from threadloom.serde import dumps, loads, utcnow
+from threadloom.services import assistants as assistant_service
+from threadloom.services.context import ServerContext
+from threadloom.services.ids import new_id, parse_uuid
+from threadloom.storage.base import Filters
+from threadloom.storage.records import Run
+
+RESERVED_METADATA = ("thread_id", "assistant_id", "run_id", "cron_id", "graph_id")
+RESERVED_CONFIGURABLE = (
+    "langgraph_auth_user",
+    "langgraph_auth_user_id",
+    "langgraph_auth_permissions",
+    "langgraph_request_id",
+    "__after_seconds__",
+    "__request_start_time_ms__",
+    "__context_provided__",
+    "__pregel_node_finished",
+)
+
+
+def _clean_configurable(configurable: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in (configurable or {}).items()
+        if k not in RESERVED_CONFIGURABLE
+        and not k.startswith("__langsmith_")
+        and not k.startswith("__otel_")
+    }
+
+
+def _stream_modes(value: Any) -> list[str]:
+    if value is None:
+        return ["values"]
+    modes = [value] if isinstance(value, str) else list(value)
+    return list(dict.fromkeys(modes)) or ["values"]
+
+
+async def create_run(
+    ctx: ServerContext,
+    payload: dict[str, Any],
+    *,
+    thread_id: str | None,
+    background: bool,
+    need_values: bool = False,
+    request_headers: dict[str, str] | None = None,
+    filters: Filters = None,
+) -> Run:
+    """Validate a run-create payload, insert the run `pending` and wake a worker.
+
+    `thread_id=None` makes a stateless run on a new thread. `need_values` makes sure the
+    `values` mode is streamed (wait/join results are built from it).
+    """
+    stateless = thread_id is None
+    assistant = await assistant_service.get(ctx, payload["assistant_id"])
+    command = payload.get("command")
+    if stateless:
+        if command and command.get("resume") is not None:
+            raise InvalidInput("Cannot resume a stateless run: must provide a thread_id when resuming")
+        for key in ("checkpoint", "checkpoint_id"):
+            if payload.get(key):
+                raise InvalidInput(f"Stateless runs do not take {key}")
+        tid = new_id()
+        if_not_exists = "create"
+    else:
+        tid = parse_uuid(thread_id, "thread_id")  # type: ignore[arg-type]
+        if_not_exists = payload.get("if_not_exists") or "reject"
+
+    run_config = dict(payload.get("config") or {})
+    run_configurable = _clean_configurable(run_config.get("configurable"))
+    run_context = payload.get("context")
+    if run_configurable and run_context:
+        raise InvalidInput(
+            "Cannot specify both configurable and context. Prefer setting context alone."
+        )
+
+    run_id = new_id()
+    stream_mode = _stream_modes(payload.get("stream_mode"))
+    if need_values and "values" not in stream_mode:
+        stream_mode.append("values")
+    durability = payload.get("durability")
+    if durability is None and payload.get("checkpoint_during") is not None:
+        durability = "async" if payload["checkpoint_during"] else "exit"
+
+    # assistant config <- run config; context mirrors configurable (the reference's rule)
+    base_config = dict(assistant.config)
+    tags = [*base_config.get("tags", []), *run_config.get("tags", [])] or None
+    context = {**assistant.context, **(run_context or run_configurable)}
+    configurable = {
+        **base_config.get("configurable", {}),
+        **context,
+        **run_configurable,
+        "run_id": run_id,
+        "thread_id": tid,
+        "graph_id": assistant.graph_id,
+        "assistant_id": assistant.assistant_id,
+    }
+    checkpoint = payload.get("checkpoint")
+    checkpoint_id = payload.get("checkpoint_id") or (checkpoint or {}).get("checkpoint_id")
+    if checkpoint:
+        configurable.update({k: v for k, v in checkpoint.items() if v is not None and k != "thread_id"})
+    if checkpoint_id:
+        configurable["checkpoint_id"] = checkpoint_id
+    if request_headers and request_headers.get("x-request-id"):
+        configurable["langgraph_request_id"] = request_headers["x-request-id"]
+    config: dict[str, Any] = {
+        **{k: v for k, v in base_config.items() if k != "configurable"},
+        **{k: v for k, v in run_config.items() if k not in ("configurable", "tags")},
+        "configurable": configurable,
+    }
+    if tags:
+        config["tags"] = tags
+
+    metadata = {k: v for k, v in (payload.get("metadata") or {}).items() if k not in RESERVED_METADATA}
+    metadata["assistant_id"] = assistant.assistant_id
+
+    webhook = payload.get("webhook")
+    if webhook:
+        from threadloom.services.webhook_policy import validate_webhook_url
+
+        validate_webhook_url(webhook, ctx.settings, resolve=False)
+
+    on_completion = payload.get("on_completion") or "delete"
+    temporary = stateless and on_completion == "delete"
+    kwargs: dict[str, Any] = {
+        "input": payload.get("input"),
+        "command": command,
+        "config": config,
+        "context": context,
+        "stream_mode": stream_mode,
+        "interrupt_before": payload.get("interrupt_before"),
+        "interrupt_after": payload.get("interrupt_after"),
+        "webhook": webhook,
+        "feedback_keys": payload.get("feedback_keys"),
+        "temporary": temporary,
+        "subgraphs": bool(payload.get("stream_subgraphs")),
+        "resumable": bool(payload.get("stream_resumable")),
+        "checkpoint_id": checkpoint_id,
+        "durability": durability or "async",
+        "on_disconnect": payload.get("on_disconnect") or "continue",
+    }
+    now = utcnow()
+    after = payload.get("after_seconds") or 0
+    run = Run(
+        run_id=run_id,
+        thread_id=tid,
+        assistant_id=assistant.assistant_id,
+        status="pending",
+        multitask_strategy=("reject" if stateless else payload.get("multitask_strategy") or "enqueue"),
+        metadata=metadata,
+        kwargs=kwargs,
+        created_at=now + timedelta(seconds=after) if after else now,
+        updated_at=now,
+        background=background,
+        temporary=temporary,
+        webhook={"url": webhook, "attempts": []} if webhook else None,
+    )
+    result = await ctx.storage.runs.create_run(
+        run,
+        if_not_exists=if_not_exists,  # type: ignore[arg-type]
+        thread_metadata={"graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id},
+        filters=filters,
+    )
+    action: Literal["interrupt", "rollback"] = (
+        "rollback" if run.multitask_strategy == "rollback" else "interrupt"
+    )
+    await dispatch_cancels(ctx, result.cancelled, action)
+    await ctx.broker.notify_thread(
+        tid, ThreadNotice(kind="run_started", run_id=run_id, data=dumps({"run_id": run_id}))
+    )
+    await ctx.broker.wake_workers()
+    return result.run
+
+
+async def dispatch_cancels(
+    ctx: ServerContext, runs: list[Run], action: Literal["interrupt", "rollback"]
+) -> None:
+    """Tell workers to stop running runs; close the logs of runs that ended without starting."""
+    for run in runs:
+        if run.status == "running":
+            await ctx.broker.send_cancel(run.run_id, action)
+        else:
+            await ctx.broker.finish(run.run_id)
+            await ctx.broker.notify_thread(
+                run.thread_id,
+                ThreadNotice(
+                    kind="run_done",
+                    run_id=run.run_id,
+                    data=dumps({"status": "run_done", "run_id": run.run_id}),
+                ),
+            )
+    if runs:
+        await ctx.broker.wake_workers()
+
+
+async def get(
+    ctx: ServerContext, run_id: str, *, thread_id: str | None = None, filters: Filters = None
+) -> Run:
+    rid = parse_uuid(run_id, "run_id")
+    tid = parse_uuid(thread_id, "thread_id") if thread_id else None
+    run = await ctx.storage.runs.get(rid, thread_id=tid, filters=filters)
+    if run is None:
+        raise NotFound(f"Run {run_id} not found")
+    return run
+
+
+async def list_runs(
+    ctx: ServerContext,
+    thread_id: str,
+    *,
+    limit: int,
+    offset: int,
+    status: str | None,
+    filters: Filters = None,
+) -> list[Run]:
+    tid = parse_uuid(thread_id, "thread_id")
+    runs = await ctx.storage.runs.list(tid, limit=limit, offset=offset, status=status, filters=filters)
+    if runs is None:
+        raise NotFound(f"Thread {thread_id} not found")
+    return runs
+
+
+async def delete(ctx: ServerContext, thread_id: str, run_id: str, filters: Filters = None) -> None:
+    run = await get(ctx, run_id, thread_id=thread_id, filters=filters)
+    if run.inflight:
+        cancelled = await ctx.storage.runs.request_cancel(
+            action="rollback", run_ids=[run.run_id], thread_id=run.thread_id
+        )
+        await dispatch_cancels(ctx, cancelled, "rollback")
+        return
+    await ctx.storage.runs.delete(run.run_id, thread_id=run.thread_id, filters=filters)
+    await ctx.storage.delete_run_checkpoints(run.thread_id, run.run_id)
+    await ctx.broker.reset(run.run_id)
+
+
+async def cancel(
+    ctx: ServerContext,
+    thread_id: str,
+    run_id: str,
+    *,
+    action: Literal["interrupt", "rollback"],
+    filters: Filters = None,
+) -> Run:
+    run = await get(ctx, run_id, thread_id=thread_id, filters=filters)
+    affected = await ctx.storage.runs.request_cancel(
+        action=action, run_ids=[run.run_id], thread_id=run.thread_id, filters=filters
+    )
+    if not affected:
+        raise NotFound(
+            f"No matching runs to cancel: run {run_id} is {run.status}, not pending or running"
+        )
+    await dispatch_cancels(ctx, affected, action)
+    return run
+
+
+async def cancel_many(
+    ctx: ServerContext,
+    *,
+    status: str | None,
+    thread_id: str | None,
+    run_ids: list[str] | None,
+    action: Literal["interrupt", "rollback"],
+    filters: Filters = None,
+) -> int:
+    if status and (thread_id or run_ids):
+        raise Unprocessable("Cancel either by status, or by thread_id and run_ids, not both")
+    if not status and not run_ids:
+        raise Unprocessable("Provide a status, or a thread_id with run_ids")
+    affected = await ctx.storage.runs.request_cancel(
+        action=action,
+        run_ids=[parse_uuid(r, "run_id") for r in run_ids] if run_ids else None,
+        thread_id=parse_uuid(thread_id, "thread_id") if thread_id else None,
+        status=status,  # type: ignore[arg-type]
+        filters=filters,
+    )
+    if not affected:
+        raise NotFound("No matching runs to cancel")
+    await dispatch_cancels(ctx, affected, action)
+    return len(affected)
+
+
+async def final_output(ctx: ServerContext, run: Run) -> dict[str, Any] | Any:
+    """What /wait and /join return: last values, `__interrupt__`, or `__error__`.
+
+    Follows the run's event log to its end; falls back to the stored thread and run when the
+    log is gone (run finished long ago, or on another machine past retention).
+    """
+    last_values: Any = None
+    error: Any = None
+    seen = False
+    if run.inflight or await ctx.broker.is_finished(run.run_id):
+        async for batch in ctx.broker.read_batches(run.run_id):
+            for event in batch:
+                seen = True
+                if event.event == "values":
+                    last_values = event.data
+                elif event.event == "error":
+                    error = event.data
+    if error is not None:
+        return {"__error__": loads(error)}
+    if last_values is not None:
+        return loads(last_values)
+    # nothing streamed: read what the run left behind
+    current = await ctx.storage.runs.get(run.run_id)
+    if current is not None and current.error and current.status in ("error", "timeout"):
+        return {"__error__": current.error}
+    thread = await ctx.storage.threads.get(run.thread_id)
+    if thread is None:
+        return {} if not seen else None
+    if thread.interrupts and thread.status == "interrupted":
+        return {"__interrupt__": [i for group in thread.interrupts.values() for i in group]}
+    if thread.status == "error" and thread.error:
+        return {"__error__": thread.error}
+    return thread.values if thread.values is not None else {}
+
