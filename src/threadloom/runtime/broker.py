@@ -94,5 +94,5 @@ class Broker(abc.ABC):
         """A run became claimable (inserted, or a thread freed up)."""
 
     @abc.abstractmethod
-    async def wait_for_work(self, timeout: float | None) -> None:
+    async def wait_for_work(self, timeout: float | None) -> None:  # noqa: ASYNC109
         """Return when woken or after `timeout` seconds."""
