@@ -1,0 +1,170 @@
+"""Filters and containment as SQLite predicates over JSON TEXT columns.
+
+The common case — top-level equality on a scalar (`{"owner": "alice"}`) — compiles to SQLite's
+own `json_extract`/`json_type`, so no Python runs per row. Anything else (nested objects,
+arrays, `$contains`) goes to the `tl_match` / `tl_contains` SQL functions, which call
+`storage.filters` so the semantics stay exactly those documented there.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from threadloom.errors import Unprocessable
+from threadloom.storage import filters as flt
+from threadloom.storage.sqlite.db import jdump
+
+Predicate = tuple[str, list[Any]]
+TRUE: Predicate = ("1", [])
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str) -> Any:
+    return orjson.loads(text)
+
+
+def _tl_match(doc: str | None, filter_text: str) -> int:
+    return int(flt.evaluate(orjson.loads(doc) if doc else {}, _parsed(filter_text)))
+
+
+def _tl_contains(doc: str | None, needle_text: str) -> int:
+    return int(flt.contains(orjson.loads(doc) if doc else None, _parsed(needle_text)))
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """Install the Python fallbacks on a connection (call on the connection's thread)."""
+    conn.create_function("tl_match", 2, _tl_match, deterministic=True)
+    conn.create_function("tl_contains", 2, _tl_contains, deterministic=True)
+
+
+def _path(key: str) -> str | None:
+    if '"' in key or "\\" in key:
+        return None
+    return f'$."{key}"'
+
+
+def _scalar_equal(column: str, key: str, value: Any) -> Predicate | None:
+    """`doc[key]` equals a scalar, in pure SQL; None when it cannot be expressed that way."""
+    path = _path(key)
+    if path is None:
+        return None
+    if value is None:
+        return f"json_type({column}, ?) = 'null'", [path]
+    if isinstance(value, bool):
+        return f"json_type({column}, ?) = ?", [path, "true" if value else "false"]
+    if isinstance(value, (int, float)):
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            return None
+        return (
+            f"(json_extract({column}, ?) = ? AND json_type({column}, ?) IN ('integer', 'real'))",
+            [path, value, path],
+        )
+    if isinstance(value, str):
+        if value.startswith(("[", "{")):
+            # json_extract returns arrays/objects as JSON text: check the type too
+            return (
+                f"(json_extract({column}, ?) = ? AND json_type({column}, ?) = 'text')",
+                [path, value, path],
+            )
+        return f"json_extract({column}, ?) = ?", [path, value]
+    return None
+
+
+def _and(parts: list[Predicate]) -> Predicate:
+    if not parts:
+        return TRUE
+    if len(parts) == 1:
+        return parts[0]
+    return " AND ".join(f"({sql})" for sql, _ in parts), [p for _, ps in parts for p in ps]
+
+
+def _compile(column: str, filter: Mapping[str, Any]) -> Predicate:
+    parts: list[Predicate] = []
+    rest: dict[str, Any] = {}
+    for key, operand in filter.items():
+        if key == "$and":
+            parts.extend(_compile(column, sub) for sub in operand)
+            continue
+        if key == "$or":
+            if not operand:
+                parts.append(("0", []))
+                continue
+            subs = [_compile(column, sub) for sub in operand]
+            sql = " OR ".join(f"({s})" for s, _ in subs)
+            parts.append((sql, [p for _, ps in subs for p in ps]))
+            continue
+        scalar = operand
+        if isinstance(operand, Mapping) and list(operand) == ["$eq"]:
+            scalar = operand["$eq"]
+        compiled = (
+            None
+            if isinstance(scalar, (Mapping, list, tuple))
+            else _scalar_equal(column, key, scalar)
+        )
+        if compiled is None:
+            rest[key] = operand
+        else:
+            parts.append(compiled)
+    if rest:
+        parts.append((f"tl_match({column}, ?)", [jdump(rest)]))
+    return _and(parts)
+
+
+def compile_filter(column: str, filter: Mapping[str, Any] | None) -> Predicate:
+    """A predicate for `filters.matches(column's JSON, filter)`; validates the filter."""
+    if not filter:
+        return TRUE
+    return _compile(column, flt.validate(filter))
+
+
+def compile_contains(column: str, needle: Any) -> Predicate:
+    """A predicate for `filters.contains(column's JSON, needle)` (search `metadata`/`values`)."""
+    if needle is None:
+        return TRUE
+    if not isinstance(needle, Mapping):
+        return f"tl_contains({column}, ?)", [jdump(needle)]
+    parts: list[Predicate] = []
+    rest: dict[str, Any] = {}
+    for key, value in needle.items():
+        if not isinstance(key, str):
+            raise Unprocessable(f"Invalid containment filter: key {key!r} is not a string")
+        compiled = (
+            None if isinstance(value, (Mapping, list, tuple)) else _scalar_equal(column, key, value)
+        )
+        if compiled is None:
+            rest[key] = value
+        else:
+            parts.append(compiled)
+    if rest:
+        parts.append((f"tl_contains({column}, ?)", [jdump(rest)]))
+    return _and(parts)
+
+
+def combine(*predicates: Predicate) -> Predicate:
+    """AND predicates, dropping trivially true ones."""
+    return _and([p for p in predicates if p[0] != "1"])
+
+
+def order_by(sort_by: str, sort_order: str, allowed: Mapping[str, str], tiebreak: str) -> str:
+    """A whitelisted ORDER BY with a unique tiebreak so pages never overlap."""
+    column = allowed.get(sort_by)
+    if column is None:
+        raise Unprocessable(f"Invalid sort_by {sort_by!r}: expected one of {', '.join(allowed)}")
+    order = sort_order.lower() if isinstance(sort_order, str) else sort_order
+    if order not in ("asc", "desc"):
+        raise Unprocessable(f"Invalid sort_order {sort_order!r}: expected asc or desc")
+    if column == tiebreak:
+        return f"ORDER BY {column} {order}"
+    return f"ORDER BY {column} {order}, {tiebreak} {order}"
+
+
+def page_bounds(limit: int, offset: int) -> tuple[int, int]:
+    """Validated LIMIT/OFFSET values."""
+    if limit < 0 or offset < 0:
+        raise Unprocessable("limit and offset must be non-negative")
+    return limit, offset
