@@ -1,0 +1,241 @@
+"""Runs through the official SDK: create, wait, list, get, delete, join, multitask, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+from langgraph_sdk.client import LangGraphClient
+from langgraph_sdk.errors import ConflictError, NotFoundError
+
+HI = {"messages": [{"role": "user", "content": "hi"}]}
+
+
+async def _wait_status(client: LangGraphClient, tid: str, rid: str, statuses: set[str], timeout: float = 10) -> dict:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        run = await client.runs.get(tid, rid)
+        if run["status"] in statuses:
+            return run
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"run stayed {run['status']}")
+        await asyncio.sleep(0.02)
+
+
+async def test_background_run_join_and_record(client: LangGraphClient, http: httpx.AsyncClient) -> None:
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    created: list[dict] = []
+    run = await client.runs.create(tid, "echo", input=HI, metadata={"who": "me"}, on_run_created=created.append)
+    assert run["status"] == "pending"
+    assert created and created[0]["run_id"] == run["run_id"]
+    result = await client.runs.join(tid, run["run_id"])
+    assert result["messages"][-1]["content"] == "echo: hi"
+
+    done = await client.runs.get(tid, run["run_id"])
+    assert done["status"] == "success"
+    assert done["metadata"]["who"] == "me"
+    assert done["assistant_id"] == (await client.assistants.get("echo"))["assistant_id"]
+    assert done["kwargs"]["input"] == HI
+    assert done["multitask_strategy"] == "enqueue"
+    assert done["stop_reason"] == "end_turn" and done["ended_at"]
+    thread_after = await client.threads.get(tid)
+    assert thread_after["status"] == "idle"
+    assert thread_after["metadata"]["graph_id"] == "echo"
+
+    r = await http.post(f"/threads/{tid}/runs", json={"assistant_id": "echo", "input": HI})
+    assert r.headers["content-location"] == f"/threads/{tid}/runs/{r.json()['run_id']}"
+
+
+async def test_list_runs_matches_seed(client: LangGraphClient, http: httpx.AsyncClient) -> None:
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    ids = []
+    for _ in range(3):
+        ids.append((await client.runs.create(tid, "echo", input=HI))["run_id"])
+    await client.runs.join(tid, ids[-1])
+    runs = await client.runs.list(tid)
+    assert [r["run_id"] for r in runs] == ids[::-1]  # newest first
+    assert [r["run_id"] for r in await client.runs.list(tid, limit=1, offset=1)] == [ids[1]]
+    assert len(await client.runs.list(tid, status="success")) == 3
+    assert await client.runs.list(tid, status="error") == []
+    selected = await client.runs.list(tid, select=["run_id", "status"])
+    assert all(set(r) == {"run_id", "status"} for r in selected)
+
+    assert (await http.get(f"/threads/{tid}/runs", params={"status": "bogus"})).status_code == 422
+    assert (await http.get(f"/threads/{tid}/runs", params={"limit": 0})).status_code == 422
+    assert (await http.get(f"/threads/{tid}/runs", params={"select": "password"})).status_code == 422
+    assert (await http.get(f"/threads/{uuid.uuid4()}/runs")).status_code == 404
+    assert (await http.get(f"/threads/{tid}/runs/not-a-uuid")).status_code == 422
+    assert (await http.get(f"/threads/{tid}/runs/{uuid.uuid4()}")).status_code == 404
+
+
+async def test_wait_stateful_and_stateless(client: LangGraphClient, http: httpx.AsyncClient) -> None:
+    result = await client.runs.wait(None, "echo", input=HI)
+    assert result["messages"][-1]["content"] == "echo: hi"
+    r = await http.post("/runs/wait", json={"assistant_id": "echo", "input": HI})
+    assert r.status_code == 200
+    assert r.headers["location"].endswith("/join")
+    assert r.headers["content-location"].startswith("/runs/")
+    # stateless threads are deleted afterwards by default, kept with on_completion=keep
+    kept: list[dict] = []
+    await client.runs.wait(None, "echo", input=HI, on_completion="keep", on_run_created=kept.append)
+    assert (await client.threads.get(kept[0]["thread_id"]))["values"]["messages"][-1]["content"] == "echo: hi"
+    gone: list[dict] = []
+    await client.runs.wait(None, "echo", input=HI, on_run_created=gone.append)
+    with pytest.raises(NotFoundError):
+        await client.threads.get(gone[0]["thread_id"])
+
+
+async def test_batch_and_stateless_background(client: LangGraphClient) -> None:
+    runs = await client.runs.create_batch(
+        [{"assistant_id": "echo", "input": HI}, {"assistant_id": "echo", "input": HI, "on_completion": "keep"}]
+    )
+    assert len(runs) == 2 and all(r["status"] == "pending" for r in runs)
+    kept = runs[1]
+    await _wait_status(client, kept["thread_id"], kept["run_id"], {"success"})
+
+
+async def test_error_run(client: LangGraphClient) -> None:
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    result = await client.runs.wait(tid, "failing", input=HI, raise_error=False)
+    assert result["__error__"]["error"] == "ValueError"
+    assert "on purpose" in result["__error__"]["message"]
+    runs = await client.runs.list(tid)
+    assert runs[0]["status"] == "error"
+    assert runs[0]["error"]["type"] == "ValueError" or runs[0]["error"].get("error") == "ValueError"
+    assert (await client.threads.get(tid))["status"] == "error"
+    with pytest.raises(Exception, match="on purpose"):
+        await client.runs.wait(tid, "failing", input=HI)
+
+
+async def test_interrupt_and_resume(client: LangGraphClient) -> None:
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    paused = await client.runs.wait(tid, "approval", input={"request": "deploy"})
+    assert paused["__interrupt__"][0]["value"] == {"question": "approve deploy?"}
+    run = (await client.runs.list(tid))[0]
+    assert run["status"] == "success" and run["stop_reason"] == "requires_approval"
+    state = await client.threads.get(tid)
+    assert state["status"] == "interrupted"
+    assert list(state["interrupts"].values())[0][0]["value"] == {"question": "approve deploy?"}
+    assert [t["thread_id"] for t in await client.threads.search(status="interrupted", limit=1000)].count(tid) == 1
+
+    done = await client.runs.wait(tid, "approval", command={"resume": "yes"})
+    assert done == {"request": "deploy", "decision": "yes", "done": True}
+    assert (await client.threads.get(tid))["status"] == "idle"
+    assert (await client.threads.get(tid))["interrupts"] == {}
+
+
+async def test_static_breakpoints(client: LangGraphClient) -> None:
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    await client.runs.wait(tid, "nested", input={"value": 1}, interrupt_before=["plus_one"])
+    state = await client.threads.get_state(tid)
+    assert state["next"] == ["plus_one"] and state["values"] == {"value": 2}
+    assert (await client.threads.get(tid))["status"] == "interrupted"
+    final = await client.runs.wait(tid, "nested", input=None)
+    assert final == {"value": 3}
+
+
+async def test_multitask_reject_names_blocking_run(client: LangGraphClient) -> None:
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    first = await client.runs.create(tid, "slow", input={"seconds": 0.2})
+    with pytest.raises(ConflictError) as err:
+        await client.runs.create(tid, "slow", input={}, multitask_strategy="reject")
+    assert first["run_id"] in str(err.value)
+    await client.runs.cancel(tid, first["run_id"])
+
+
+async def test_enqueue_keeps_every_update(client: LangGraphClient) -> None:
+    """Three runs on one thread, each appending after a pause: three items, in order."""
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    runs = [await client.runs.create(tid, "appender", input={"delay": 0.1}) for _ in range(3)]
+    for run in runs:
+        await client.runs.join(tid, run["run_id"])
+    state = await client.threads.get_state(tid)
+    assert state["values"]["items"] == ["after-0", "after-1", "after-2"]
+
+
+async def test_interrupt_strategy(client: LangGraphClient) -> None:
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    first = await client.runs.create(tid, "slow", input={"seconds": 0.3})
+    await _wait_status(client, tid, first["run_id"], {"running"})
+    second = await client.runs.create(tid, "echo", input=HI, multitask_strategy="interrupt")
+    await client.runs.join(tid, second["run_id"])
+    assert (await client.runs.get(tid, first["run_id"]))["status"] == "interrupted"
+    assert (await client.runs.get(tid, second["run_id"]))["status"] == "success"
+
+
+async def test_rollback_strategy(client: LangGraphClient) -> None:
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    first = await client.runs.create(tid, "slow", input={"seconds": 0.3})
+    await _wait_status(client, tid, first["run_id"], {"running"})
+    second = await client.runs.create(tid, "slow", input={"seconds": 0.01}, multitask_strategy="rollback")
+    await client.runs.join(tid, second["run_id"])
+    with pytest.raises(NotFoundError):
+        await client.runs.get(tid, first["run_id"])
+    # the rolled-back run left no checkpoints behind
+    history = await client.threads.get_history(tid, limit=100)
+    assert all(h["metadata"].get("run_id") != first["run_id"] for h in history)
+
+
+async def test_delete_run(client: LangGraphClient) -> None:
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    run = await client.runs.create(tid, "echo", input=HI)
+    await client.runs.join(tid, run["run_id"])
+    await client.runs.delete(tid, run["run_id"])
+    with pytest.raises(NotFoundError):
+        await client.runs.get(tid, run["run_id"])
+
+
+async def test_after_seconds_delays_start(client: LangGraphClient) -> None:
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    run = await client.runs.create(tid, "echo", input=HI, after_seconds=0.5)
+    await asyncio.sleep(0.2)
+    assert (await client.runs.get(tid, run["run_id"]))["status"] == "pending"
+    await client.runs.join(tid, run["run_id"])
+    assert (await client.runs.get(tid, run["run_id"]))["status"] == "success"
+
+
+async def test_if_not_exists(client: LangGraphClient) -> None:
+    tid = str(uuid.uuid4())
+    with pytest.raises(NotFoundError):
+        await client.runs.create(tid, "echo", input=HI)
+    run = await client.runs.create(tid, "echo", input=HI, if_not_exists="create")
+    await client.runs.join(tid, run["run_id"])
+    assert (await client.threads.get(tid))["status"] == "idle"
+
+
+async def test_run_bad_input(http: httpx.AsyncClient) -> None:
+    tid = (await http.post("/threads", json={})).json()["thread_id"]
+    cases = [
+        ({"assistant_id": "nope"}, 422),
+        ({"assistant_id": str(uuid.uuid4())}, 404),
+        ({"assistant_id": "echo", "stream_mode": "colour"}, 422),
+        ({"assistant_id": "echo", "multitask_strategy": "sometimes"}, 422),
+        ({"assistant_id": "echo", "after_seconds": -1}, 422),
+        ({"assistant_id": "echo", "config": {"configurable": {"a": 1}}, "context": {"a": 2}}, 400),
+        ({"assistant_id": "echo", "webhook": "http://169.254.169.254/latest"}, 201),
+        ({}, 422),
+    ]
+    for body, status in cases:
+        r = await http.post(f"/threads/{tid}/runs", json=body)
+        if status == 201:  # private webhooks are allowed in this test server
+            assert r.status_code == 200, r.text
+            continue
+        assert r.status_code == status, (body, r.text)
+        assert isinstance(r.json()["detail"], str)
+    r = await http.post("/runs", json={"assistant_id": "echo", "command": {"resume": 1}})
+    assert r.status_code == 400 and "thread_id" in r.json()["detail"]
+    r = await http.post("/runs/cancel", json={"status": "all", "run_ids": [str(uuid.uuid4())]})
+    assert r.status_code == 422
