@@ -134,7 +134,7 @@ def import_entry_module(
 def load_file_module(path: Path) -> types.ModuleType:
     """Import a graph file exactly once per process, under a name that is stable across processes.
 
-    If the file sits in packages whose root is on sys.path (e.g. `dependencies: ["."]`), it is
+    If the file sits in a package whose root is on sys.path (e.g. `dependencies: ["."]`), it is
     imported by its real dotted name, so relative imports work and nothing is imported twice.
     Otherwise it gets a synthetic name derived from its path. Its folder is appended to sys.path
     so sibling imports (`from utils import x`) work as they do under `langgraph dev`.
@@ -181,9 +181,15 @@ def synthetic_module_name(path: Path) -> str:
 
 
 def _dotted_name(path: Path) -> str | None:
-    """The module's real name if its package root is on sys.path, else None."""
-    parts = [path.stem] if path.stem != "__init__" else []
+    """The module's real name if it is in a package whose root is on sys.path, else None.
+
+    Loose files (no `__init__.py` beside them) never get a top-level name: `graph.py` or
+    `agent.py` would too easily collide with another module of that name.
+    """
     folder = path.parent
+    if not (folder / "__init__.py").is_file():
+        return None
+    parts = [path.stem] if path.stem != "__init__" else []
     while (folder / "__init__.py").is_file() and folder.parent != folder:
         parts.insert(0, folder.name)
         folder = folder.parent
