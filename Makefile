@@ -1,0 +1,25 @@
+# Two commands do all set-up on a fresh machine: `make dev` and `make test` (see README.md).
+UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "python3 -m uv")
+PYTEST_ARGS ?=
+
+.PHONY: bootstrap dev test lint bench
+
+bootstrap:
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) sync --frozen --quiet
+
+dev: bootstrap
+	$(UV) run threadloom dev --config examples/langgraph.json
+
+test: bootstrap
+	$(UV) run ruff check src tests bench
+	$(UV) run mypy
+	$(UV) run pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
+
+lint: bootstrap
+	$(UV) run ruff check src tests bench
+	$(UV) run ruff format --check src tests bench
+	$(UV) run mypy
+
+bench: bootstrap
+	$(UV) run python -m bench.run
