@@ -1,0 +1,421 @@
+"""Executing one claimed run: graph in, events out, one terminal write (DESIGN.md §5).
+
+The run's graph is streamed in a child task so a cancel (from the broker) can stop it at once
+without being confused with the worker itself being cancelled (shutdown → requeue, handled by the
+pool). Per run the executor adds to the graph's own work: two small reads (assistant, thread), at
+most one progress write per LLM-using run plus the first-token write, one final `aget_state` and
+one `finish` transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from langchain_core.runnables import RunnableConfig
+
+from threadloom.runtime import run_config
+from threadloom.runtime.broker import Broker, CancelAction, ThreadNotice
+from threadloom.runtime.failures import error_payload, error_stop_reason
+from threadloom.runtime.measure import RunMeasures
+from threadloom.runtime.stream_modes import StreamTranslator, requested_modes, split_part
+from threadloom.serde import dumps, to_jsonable
+from threadloom.settings import Settings
+from threadloom.storage.base import Storage
+from threadloom.storage.records import Assistant, Run, Thread, ThreadSnapshot
+
+logger = logging.getLogger(__name__)
+
+ACCESS_CONTEXT = "threads.create_run"
+
+
+class GraphBuilder(Protocol):
+    """What the executor needs from `threadloom.graphs.GraphRegistry`."""
+
+    def build(
+        self,
+        graph_id: str,
+        config: dict[str, Any],
+        *,
+        checkpointer: Any,
+        store: Any,
+        access_context: str = ...,
+    ) -> AbstractAsyncContextManager[Any]: ...
+
+
+@dataclass(slots=True)
+class ExecutionResult:
+    """How one attempt ended. `values` is the last root `values` chunk (raw, not encoded)."""
+
+    run_id: str
+    thread_id: str
+    attempt: int
+    status: str  # success | error | timeout | interrupted
+    stop_reason: str | None
+    error: dict[str, Any] | None
+    values: Any
+    thread: ThreadSnapshot | None
+    deleted: bool = False  # rollback removed the run (and its checkpoints)
+
+
+class RunExecutor:
+    """Executes claimed runs; one instance serves a whole worker pool."""
+
+    def __init__(
+        self, storage: Storage, broker: Broker, registry: GraphBuilder, settings: Settings
+    ) -> None:
+        self.storage = storage
+        self.broker = broker
+        self.registry = registry
+        self.settings = settings
+
+    async def execute(self, run: Run) -> ExecutionResult:
+        """Run one attempt to a terminal state. Raises CancelledError only if the *calling*
+        task is cancelled (worker shutdown): the caller then requeues the run."""
+        return await _Execution(self, run).run()
+
+    async def fail(
+        self, run: Run, error: dict[str, Any], stop_reason: str = "error"
+    ) -> ExecutionResult:
+        """End a claimed run as an error without executing it (e.g. attempts exhausted)."""
+        return await _Execution(self, run, preset_error=error, preset_stop=stop_reason).run()
+
+
+class _Execution:
+    """The state of one attempt."""
+
+    def __init__(
+        self,
+        owner: RunExecutor,
+        run: Run,
+        *,
+        preset_error: dict[str, Any] | None = None,
+        preset_stop: str = "error",
+    ) -> None:
+        self.owner = owner
+        self.storage = owner.storage
+        self.broker = owner.broker
+        self.run_record = run
+        self.run_id = run.run_id
+        self.translator = StreamTranslator(requested_modes(run.kwargs.get("stream_mode")))
+        self.subgraphs = bool(run.kwargs.get("stream_subgraphs") or run.kwargs.get("subgraphs"))
+        self.cancel_action: CancelAction | None = None
+        cancel_requested = run.cancel_requested
+        if cancel_requested:
+            action = cancel_requested.get("action", "interrupt")
+            self.cancel_action = "rollback" if action == "rollback" else "interrupt"
+        self.task: asyncio.Task[None] | None = None
+        self.progress_task: asyncio.Future[None] | None = None
+        self.measures = RunMeasures(on_first_token=self._first_token)
+        self.preset_error = preset_error
+        self.preset_stop = preset_stop
+        nowait = getattr(self.broker, "publish_nowait", None)
+        self._nowait = nowait if callable(nowait) else None
+
+    # --- signals ------------------------------------------------------------------------
+    def _on_cancel(self, action: CancelAction) -> None:
+        if self.cancel_action is None or action == "rollback":
+            self.cancel_action = action
+        task = self.task
+        if task is not None and not task.done():
+            task.cancel()
+
+    def _first_token(self, at: datetime) -> None:
+        self.progress_task = asyncio.ensure_future(
+            self.storage.runs.record_progress(self.run_id, first_token_at=at)
+        )
+
+    async def _emit(self, event: str, data: bytes) -> None:
+        if self._nowait is not None:
+            self._nowait(self.run_id, event, data)
+        else:
+            await self.broker.publish(self.run_id, event, data)
+
+    # --- the attempt --------------------------------------------------------------------
+    async def run(self) -> ExecutionResult:
+        run = self.run_record
+        unlisten = await self.broker.listen_cancel(self.run_id, self._on_cancel)
+        try:
+            await self._emit("metadata", dumps({"run_id": self.run_id, "attempt": run.attempt}))
+            await self.broker.notify_thread(
+                run.thread_id,
+                ThreadNotice(
+                    "run_started",
+                    self.run_id,
+                    dumps({"run_id": self.run_id, "attempt": run.attempt}),
+                ),
+            )
+            result = await self._attempt()
+        finally:
+            await unlisten()
+        await self._announce_end(result)
+        return result
+
+    async def _attempt(self) -> ExecutionResult:
+        run = self.run_record
+        thread: Thread | None = None
+        if self.preset_error is not None:
+            thread = await self.storage.threads.get(run.thread_id)
+            return await self._finish_without_graph(thread, self.preset_error, self.preset_stop)
+        try:
+            assistant = await self.storage.assistants.get(run.assistant_id)
+            thread = await self.storage.threads.get(run.thread_id)
+            if assistant is None:
+                raise LookupError(f"Assistant {run.assistant_id} not found")
+            config = self._config(assistant, thread, resuming=False)
+            async with self.owner.registry.build(
+                assistant.graph_id,
+                config,
+                checkpointer=self.storage.checkpointer,
+                store=self.storage.store,
+                access_context=ACCESS_CONTEXT,
+            ) as graph:
+                resuming = run.attempt > 1 and await self._has_run_checkpoint()
+                if resuming:
+                    config = self._config(assistant, thread, resuming=True)
+                return await self._execute_graph(graph, assistant, config, resuming)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # building the graph or reading its state failed
+            logger.exception("run %s failed outside the graph", self.run_id)
+            stop = error_stop_reason(exc, llm_failed=self.measures.llm_failed)
+            return await self._finish_without_graph(thread, error_payload(exc), stop)
+
+    def _config(
+        self, assistant: Assistant, thread: Thread | None, *, resuming: bool
+    ) -> dict[str, Any]:
+        return run_config.build_config(
+            self.run_record,
+            graph_id=assistant.graph_id,
+            assistant_config=assistant.config,
+            thread_config=thread.config if thread is not None else None,
+            resuming=resuming,
+        )
+
+    async def _has_run_checkpoint(self) -> bool:
+        """A retried attempt whose earlier attempt checkpointed continues from there."""
+        probe: RunnableConfig = {
+            "configurable": {"thread_id": self.run_record.thread_id, "checkpoint_ns": ""}
+        }
+        async for _ in self.storage.checkpointer.alist(
+            probe, filter={"run_id": self.run_id}, limit=1
+        ):
+            return True
+        return False
+
+    async def _execute_graph(
+        self, graph: Any, assistant: Assistant, config: dict[str, Any], resuming: bool
+    ) -> ExecutionResult:
+        run = self.run_record
+        kwargs = run.kwargs
+        options: dict[str, Any] = {
+            "stream_mode": self.translator.graph_modes,
+            "subgraphs": self.subgraphs,
+        }
+        for key in ("interrupt_before", "interrupt_after"):
+            nodes = run_config.interrupt_nodes(kwargs.get(key))
+            if nodes is not None:
+                options[key] = nodes
+        durability = run_config.durability(kwargs)
+        if durability is not None:
+            options["durability"] = durability
+        context = {**(assistant.context or {}), **(kwargs.get("context") or {})}
+        if getattr(graph, "context_schema", None) is not None:
+            options["context"] = context or None
+        elif context:
+            for key, value in context.items():
+                config["configurable"].setdefault(key, value)
+        config["callbacks"] = [self.measures]
+        graph_input = run_config.build_input(run, resuming=resuming)
+
+        error: BaseException | None = None
+        timed_out = False
+        cancelled = False
+        if self.cancel_action is None:
+            self.task = asyncio.ensure_future(self._stream(graph, graph_input, config, options))
+            timeout = self.owner.settings.run_timeout_seconds
+            try:
+                async with asyncio.timeout(timeout) as deadline:
+                    await self.task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if self.cancel_action is None or (current is not None and current.cancelling()):
+                    raise  # the worker is being stopped: not a user cancel
+                cancelled = True
+            except TimeoutError as exc:
+                if deadline.expired():
+                    timed_out = True
+                else:
+                    error = exc
+            except Exception as exc:
+                error = exc
+        else:
+            cancelled = True
+
+        if self.progress_task is not None:
+            await _quietly(self.progress_task)
+        if self.measures.has_data:
+            await _quietly(
+                self.storage.runs.record_progress(
+                    self.run_id,
+                    usage=self.measures.usage,
+                    steps=self.measures.steps,
+                    model_snapshot=self.measures.model_snapshot,
+                )
+            )
+
+        rollback = cancelled and self.cancel_action == "rollback"
+        if rollback:
+            await self.storage.delete_run_checkpoints(run.thread_id, self.run_id)
+
+        if run.temporary:
+            await self.storage.delete_thread_checkpoints(run.thread_id)
+            paused = self.translator.saw_interrupt
+            snapshot: ThreadSnapshot | None = None
+        else:
+            snapshot, paused = await self._snapshot(graph, config)
+
+        if cancelled:
+            status, stop, err = "interrupted", "cancelled", None
+        elif timed_out:
+            status, stop = "timeout", "timeout"
+            err = {
+                "error": "TimeoutError",
+                "message": f"Run timed out after {self.owner.settings.run_timeout_seconds:g}s",
+            }
+        elif error is not None:
+            status = "error"
+            stop = error_stop_reason(error, llm_failed=self.measures.llm_failed)
+            err = error_payload(error)
+            if not isinstance(error, (ValueError, TypeError, KeyError, LookupError)):
+                logger.error("run %s failed", self.run_id, exc_info=error)
+        else:
+            status, stop, err = "success", ("requires_approval" if paused else "end_turn"), None
+        if err is not None:
+            await self._emit("error", dumps(err))
+            if snapshot is not None:
+                snapshot.status = "error"
+                snapshot.error = err
+
+        await self.storage.runs.finish(
+            self.run_id,
+            status=status,
+            stop_reason=stop,
+            error=err,
+            thread=snapshot,
+            delete_run=rollback,
+            delete_thread=run.temporary,
+        )
+        return ExecutionResult(
+            run_id=self.run_id,
+            thread_id=run.thread_id,
+            attempt=run.attempt,
+            status=status,
+            stop_reason=stop,
+            error=err,
+            values=self.translator.last_values,
+            thread=snapshot,
+            deleted=rollback,
+        )
+
+    async def _stream(
+        self, graph: Any, graph_input: Any, config: dict[str, Any], options: dict[str, Any]
+    ) -> None:
+        """Drive the graph and publish what the client asked for. The hot loop."""
+        translate = self.translator.translate
+        subgraphs = self.subgraphs
+        nowait = self._nowait
+        run_id = self.run_id
+        if self.translator.events_mode:
+            async for event in graph.astream_events(graph_input, config, version="v2", **options):
+                await self._emit("events", dumps(event))
+                if event.get("event") == "on_chain_stream" and not event.get("parent_ids"):
+                    chunk = event.get("data", {}).get("chunk")
+                    if isinstance(chunk, tuple):
+                        ns, mode, payload = split_part(chunk, subgraphs)
+                        for name, data in translate(ns, mode, payload):
+                            await self._emit(name, data)
+            return
+        async for part in graph.astream(graph_input, config, **options):
+            ns, mode, payload = split_part(part, subgraphs)
+            for name, data in translate(ns, mode, payload):
+                if nowait is not None:
+                    nowait(run_id, name, data)
+                else:
+                    await self.broker.publish(run_id, name, data)
+
+    async def _snapshot(self, graph: Any, config: dict[str, Any]) -> tuple[ThreadSnapshot, bool]:
+        """The thread's state after the run, from its latest checkpoint (one read)."""
+        state = await graph.aget_state(run_config.latest_state_config(config))
+        interrupts = {
+            task.id: [to_jsonable(i) for i in task.interrupts]
+            for task in state.tasks
+            if task.interrupts
+        }
+        paused = bool(state.next) or bool(interrupts)
+        snapshot = ThreadSnapshot(
+            status="interrupted" if paused else "idle",
+            values=to_jsonable(state.values),
+            interrupts=interrupts,
+        )
+        return snapshot, paused
+
+    async def _finish_without_graph(
+        self, thread: Thread | None, err: dict[str, Any], stop: str
+    ) -> ExecutionResult:
+        """Error path when there is no graph to read state from: keep the thread's values."""
+        run = self.run_record
+        await self._emit("error", dumps(err))
+        snapshot = None
+        if thread is not None and not run.temporary:
+            snapshot = ThreadSnapshot(
+                status="error", values=thread.values, interrupts=thread.interrupts, error=err
+            )
+        if run.temporary:
+            await _quietly(self.storage.delete_thread_checkpoints(run.thread_id))
+        await self.storage.runs.finish(
+            self.run_id,
+            status="error",
+            stop_reason=stop,
+            error=err,
+            thread=snapshot,
+            delete_thread=run.temporary,
+        )
+        return ExecutionResult(
+            run_id=self.run_id,
+            thread_id=run.thread_id,
+            attempt=run.attempt,
+            status="error",
+            stop_reason=stop,
+            error=err,
+            values=self.translator.last_values,
+            thread=snapshot,
+        )
+
+    async def _announce_end(self, result: ExecutionResult) -> None:
+        """After the terminal write: thread subscribers, stream readers, then the queue."""
+        broker = self.broker
+        await broker.notify_thread(
+            result.thread_id,
+            ThreadNotice(
+                "run_done",
+                self.run_id,
+                dumps({"status": "run_done", "run_id": self.run_id}),
+            ),
+        )
+        await broker.finish(self.run_id)
+        await broker.wake_workers()
+
+
+async def _quietly(awaitable: Any) -> None:
+    """Measures are best effort: a failed write must not fail the run."""
+    try:
+        await awaitable
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        logger.warning("recording run measures failed", exc_info=True)
