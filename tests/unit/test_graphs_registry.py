@@ -126,10 +126,18 @@ def test_reverse_system_assistant_lookup(registry: GraphRegistry) -> None:
 
 
 async def test_display_name(registry: GraphRegistry) -> None:
-    assert await registry.display_name("static") == "counter"
-    assert await registry.display_name("uncompiled") == "uncompiled"  # default "LangGraph"
-    assert await registry.display_name("acm_factory") == "from-acm"
-    assert await registry.display_name("failing_factory") == "failing_factory"
+    assert registry.display_name("static") == "counter"
+    assert registry.display_name("uncompiled") == "uncompiled"  # default "LangGraph"
+    assert registry.display_name("acm_factory") == "acm_factory"  # sync: factories not called
+    assert await registry.adisplay_name("static") == "counter"
+    assert await registry.adisplay_name("acm_factory") == "from-acm"
+    assert registry.display_name("acm_factory") == "from-acm"  # remembered
+    assert await registry.adisplay_name("failing_factory") == "failing_factory"
+
+
+def test_registry_from_project_object(tmp_path: Path, registry: GraphRegistry) -> None:
+    project = parse_project({"graphs": {"s": "./graphs.py:static"}}, base_dir=tmp_path)
+    assert GraphRegistry(project).graph_ids == ["s"]
 
 
 async def test_build_attaches_server_checkpointer_and_store(registry: GraphRegistry) -> None:

@@ -176,6 +176,7 @@ def test_project_from_env_langserve_graphs_override(tmp_path: Path) -> None:
         "LANGGRAPH_WEBHOOKS": json.dumps({"env_prefix": "HOOK_"}),
     }
     project = project_from_env(path, env)
+    assert project is not None
     assert list(project.graphs) == ["b"]
     assert project.graphs["b"].description == "from env"
     assert project.base_dir == tmp_path.resolve()
@@ -189,9 +190,21 @@ def test_project_from_env_langserve_graphs_override(tmp_path: Path) -> None:
 def test_project_from_env_without_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     project = project_from_env(None, {"LANGSERVE_GRAPHS": '{"g": "pkg.mod:graph"}'})
-    assert project.graphs["g"].target == "pkg.mod"
+    assert project is not None and project.graphs["g"].target == "pkg.mod"
     assert project.base_dir == tmp_path.resolve()
-    assert project_from_env(None, {}).graphs == {}
+    assert project_from_env(None, {}) is None  # no file, no env: no project
+    assert project_from_env(tmp_path / "missing.json", {}) is None
+    other = tmp_path / "other"
+    from_dir = project_from_env(None, {"LANGSERVE_GRAPHS": '{"g": "./g.py:g"}'}, base_dir=other)
+    assert from_dir is not None and from_dir.base_dir == other.resolve()
+
+
+def test_project_from_env_accepts_a_loaded_project(tmp_path: Path) -> None:
+    loaded = load_project(write_config(tmp_path, {"graphs": {"a": "./a.py:graph"}, "x_new": 1}))
+    assert project_from_env(loaded, {}) is loaded
+    merged = project_from_env(loaded, {"LANGGRAPH_HTTP": '{"disable_runs": true}'})
+    assert merged is not None and merged.http is not None and merged.http.disable_runs
+    assert list(merged.graphs) == ["a"] and merged.config_path == loaded.config_path
 
 
 def test_project_from_env_bad_json() -> None:

@@ -17,7 +17,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 
 from threadloom.graphs.errors import ProjectError
 
@@ -219,6 +226,7 @@ class ProjectConfig(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
     config_path: Path | None = Field(default=None, exclude=True)
 
@@ -269,6 +277,10 @@ class ProjectConfig(BaseModel):
         return value
 
     # --- derived --------------------------------------------------------------------------
+
+    def raw_content(self) -> dict[str, Any]:
+        """The content as given, so env overrides can be merged in and re-validated."""
+        return self._raw
 
     def env_values(self) -> dict[str, str]:
         """The `env` section as a dict, reading the .env file when `env` is a path."""
@@ -354,7 +366,11 @@ def _looks_local(dep: str) -> bool:
 
 
 def parse_project(
-    data: Any, *, base_dir: Path | str | None = None, source: str = "langgraph.json"
+    data: Any,
+    *,
+    base_dir: Path | str | None = None,
+    source: str = "langgraph.json",
+    warn: bool = True,
 ) -> ProjectConfig:
     """Validate already-decoded config content; errors name the key and the source."""
     if not isinstance(data, Mapping):
@@ -367,8 +383,10 @@ def parse_project(
         )
     except ValidationError as exc:
         raise ProjectError(f"{source}: {_format_validation(exc)}") from None
-    for key in project.unknown_keys():
-        logger.warning("%s: unknown key %r ignored", source, key)
+    project._raw = dict(data)
+    if warn:
+        for key in project.unknown_keys():
+            logger.warning("%s: unknown key %r ignored", source, key)
     return project
 
 
@@ -409,26 +427,37 @@ ENV_SECTIONS: dict[str, str] = {
 
 
 def project_from_env(
-    config_path: Path | str | None = None, environ: Mapping[str, str] | None = None
-) -> ProjectConfig:
+    base: ProjectConfig | Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    base_dir: Path | str | None = None,
+) -> ProjectConfig | None:
     """The project as a deployed LangGraph server would see it.
 
-    Starts from `config_path` when that file exists (else an empty project rooted at the cwd),
+    Starts from `base` (a loaded project, or the path of a `langgraph.json` that may not exist),
     then applies `AGENT_SERVER_CONFIG`, `LANGSERVE_GRAPHS` (replaces `graphs`) and the
-    `LANGGRAPH_*` JSON sections (each replaces its key). Relative graph paths from env vars are
-    resolved against the config folder when there is one, else the cwd.
+    `LANGGRAPH_*` JSON sections (each replaces its key). Relative graph paths are resolved
+    against the config folder, else `base_dir`, else the cwd. Returns None when there is
+    neither a project file nor any of those variables.
     """
     env = os.environ if environ is None else environ
     data: dict[str, Any] = {}
-    base_dir = Path.cwd()
+    folder = Path(base_dir).resolve() if base_dir is not None else Path.cwd()
     source = "environment"
-    if config_path is not None and Path(config_path).is_file():
-        path = Path(config_path).expanduser()
-        raw_data = _read_json(path)
+    config_path: Path | None = None
+    loaded: ProjectConfig | None = None
+    if isinstance(base, ProjectConfig):
+        loaded, data = base, dict(base.raw_content())
+        folder, config_path = base.base_dir, base.config_path
+        source = str(config_path or source)
+    elif base is not None and Path(base).is_file():
+        config_path = Path(base).expanduser()
+        raw_data = _read_json(config_path)
         if not isinstance(raw_data, dict):
-            raise ProjectError(f"{path}: expected a JSON object, got {type(raw_data).__name__}")
-        data = dict(raw_data)
-        base_dir, source = path.resolve().parent, str(path)
+            raise ProjectError(
+                f"{config_path}: expected a JSON object, got {type(raw_data).__name__}"
+            )
+        data, folder, source = dict(raw_data), config_path.resolve().parent, str(config_path)
 
     overrides: dict[str, Any] = {}
     if raw := env.get("AGENT_SERVER_CONFIG"):
@@ -441,12 +470,19 @@ def project_from_env(
     for var, key in ENV_SECTIONS.items():
         if raw := env.get(var):
             overrides[key] = _env_json(var, raw)
+    if not overrides:
+        if loaded is not None:
+            return loaded
+        if config_path is None:
+            return None
     data.update(overrides)
     project = parse_project(
-        data, base_dir=base_dir, source=f"{source} + env" if overrides else source
+        data,
+        base_dir=folder,
+        source=f"{source} + env" if overrides else source,
+        warn=loaded is None,
     )
-    if config_path is not None and Path(config_path).is_file():
-        project.config_path = Path(config_path)
+    project.config_path = config_path
     return project
 
 

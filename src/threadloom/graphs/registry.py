@@ -40,7 +40,7 @@ def system_assistant_id(graph_id: str) -> str:
 
 
 def make_runtime(
-    access_context: AccessContext,
+    access_context: AccessContext | str,
     *,
     store: BaseStore | None,
     user: Any = None,
@@ -166,12 +166,20 @@ class _FactoryBuild:
 class GraphRegistry:
     """Graph ids → loaded entries; hands out graphs wired to the server's persistence."""
 
-    def __init__(self, graphs: Iterable[LoadedGraph]) -> None:
-        self._graphs: dict[str, LoadedGraph] = {g.graph_id: g for g in graphs}
+    def __init__(self, source: ProjectConfig | Iterable[LoadedGraph]) -> None:
+        """From a project (imports every graph now; call `project.activate()` first) or from
+        already-loaded entries."""
+        if isinstance(source, ProjectConfig):
+            source = [
+                load_graph(graph_id, spec, source.base_dir)
+                for graph_id, spec in source.graphs.items()
+            ]
+        self._graphs: dict[str, LoadedGraph] = {g.graph_id: g for g in source}
         self._by_assistant_id = {system_assistant_id(gid): gid for gid in self._graphs}
         # graph_id -> (checkpointer, store, attached graph); one slot: the server has one pair
         self._attached: dict[str, tuple[Any, Any, Pregel]] = {}
         self._warned: set[tuple[str, str]] = set()
+        self._factory_names: dict[str, str] = {}
 
     @classmethod
     def from_project(cls, project: ProjectConfig, *, activate: bool = True) -> GraphRegistry:
@@ -181,10 +189,7 @@ class GraphRegistry:
         """
         if activate:
             project.activate()
-        return cls(
-            load_graph(graph_id, spec, project.base_dir)
-            for graph_id, spec in project.graphs.items()
-        )
+        return cls(project)
 
     # --- lookup ------------------------------------------------------------------------------
 
@@ -220,23 +225,32 @@ class GraphRegistry:
         """Reverse of `system_assistant_id` for this project's graphs."""
         return self._by_assistant_id.get(str(assistant_id))
 
-    async def display_name(self, graph_id: str) -> str:
+    def display_name(self, graph_id: str) -> str:
         """Name for the graph's system assistant: the graph's own `.name` unless it is the
-        default "LangGraph", else the graph id. Factories are asked with `assistants.read`;
-        if that fails, the graph id is used."""
+        default "LangGraph", else the graph id. Factories are not called here (this is sync);
+        their name is the one `adisplay_name` last found, else the graph id."""
         entry = self.entry(graph_id)
         graph = entry.graph
         if graph is None:
-            try:
-                async with self.build(
-                    graph_id, {}, checkpointer=None, store=None, access_context="assistants.read"
-                ) as built:
-                    graph = built
-            except Exception as exc:
-                logger.warning("graph %r: factory failed while reading its name: %s", graph_id, exc)
-                return graph_id
-        name = getattr(graph, "name", None)
-        return name if isinstance(name, str) and name and name != DEFAULT_GRAPH_NAME else graph_id
+            return self._factory_names.get(graph_id, graph_id)
+        return _name_or(graph, graph_id)
+
+    async def adisplay_name(self, graph_id: str) -> str:
+        """Like `display_name`, but asks factories (with `assistants.read`); a factory that
+        fails here only costs its name, with a log line."""
+        entry = self.entry(graph_id)
+        if entry.graph is not None:
+            return _name_or(entry.graph, graph_id)
+        try:
+            async with self.build(
+                graph_id, {}, checkpointer=None, store=None, access_context="assistants.read"
+            ) as built:
+                name = _name_or(built, graph_id)
+        except Exception as exc:
+            logger.warning("graph %r: factory failed while reading its name: %s", graph_id, exc)
+            return graph_id
+        self._factory_names[graph_id] = name
+        return name
 
     # --- building ----------------------------------------------------------------------------
 
@@ -247,7 +261,7 @@ class GraphRegistry:
         *,
         checkpointer: BaseCheckpointSaver | None,
         store: BaseStore | None,
-        access_context: AccessContext = "threads.create_run",
+        access_context: AccessContext | str = "threads.create_run",
         user: Any = None,
         context: Any = None,
     ) -> _Ready | _FactoryBuild:
@@ -318,3 +332,8 @@ class GraphRegistry:
         if (graph_id, what) not in self._warned:
             self._warned.add((graph_id, what))
             logger.warning(message)
+
+
+def _name_or(graph: Any, graph_id: str) -> str:
+    name = getattr(graph, "name", None)
+    return name if isinstance(name, str) and name and name != DEFAULT_GRAPH_NAME else graph_id
