@@ -1,0 +1,228 @@
+"""The worker pool: claims due runs and executes them, up to `settings.workers` at once.
+
+The loop is event driven: it claims when woken (a run was inserted, a run finished and freed its
+thread) and otherwise sleeps until the next delayed run is due. Leases are extended by a
+heartbeat; expired leases of dead workers are re-queued by a cheap reaper; runs interrupted by a
+shutdown go back to the queue and resume from their last checkpoint on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta
+
+from threadloom.runtime.broker import Broker
+from threadloom.runtime.executor import ExecutionResult, GraphBuilder, RunExecutor
+from threadloom.serde import utcnow
+from threadloom.settings import Settings
+from threadloom.storage.base import Storage
+from threadloom.storage.records import Run
+
+logger = logging.getLogger(__name__)
+
+# everything running "a long time ago" is left over from a previous process (embedded mode)
+_RECOVER_ALL = timedelta(days=365 * 100)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class WorkerPool:
+    """Executes queued runs in this process. `start()` returns at once; `stop()` drains."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        broker: Broker,
+        registry: GraphBuilder,
+        settings: Settings,
+        worker_id: str | None = None,
+        *,
+        recover_on_start: bool | None = None,
+        idle_interval: float | None = None,
+    ) -> None:
+        self.storage = storage
+        self.broker = broker
+        self.settings = settings
+        self.worker_id = worker_id or default_worker_id()
+        self.executor = RunExecutor(storage, broker, registry, settings)
+        self.slots = settings.workers
+        # embedded mode owns the whole database: anything `running` at start is ours, orphaned
+        self.recover_on_start = (
+            (not settings.is_cluster) if recover_on_start is None else recover_on_start
+        )
+        # the longest the loop sleeps without a wake-up (a safety net, not the hot path)
+        self.idle_interval = idle_interval if idle_interval is not None else settings.lease_seconds
+        self._running: dict[str, asyncio.Task[ExecutionResult | None]] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+        self._maintenance_task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def active_runs(self) -> list[str]:
+        return list(self._running)
+
+    async def start(self) -> None:
+        if self._loop_task is not None or self.slots <= 0:
+            return
+        self._stopping = False
+        if self.recover_on_start:
+            recovered = await self.storage.runs.reap_expired(utcnow() + _RECOVER_ALL)
+            if recovered:
+                logger.info("re-queued %d runs left running by a previous process", len(recovered))
+        self._loop_task = asyncio.create_task(
+            self._loop(), name=f"threadloom-worker-{self.worker_id}"
+        )
+        self._maintenance_task = asyncio.create_task(self._maintain(), name="threadloom-leases")
+        await self.broker.wake_workers()
+
+    async def stop(self) -> None:
+        """Stop claiming; give running runs `shutdown_grace_seconds`; requeue the rest."""
+        self._stopping = True
+        for loop_task in (self._loop_task, self._maintenance_task):
+            if loop_task is not None:
+                loop_task.cancel()
+        for loop_task in (self._loop_task, self._maintenance_task):
+            if loop_task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loop_task
+        self._loop_task = None
+        self._maintenance_task = None
+        if not self._running:
+            return
+        pending = set(self._running.values())
+        _, pending = await asyncio.wait(pending, timeout=self.settings.shutdown_grace_seconds)
+        if not pending:
+            return
+        leftover = [run_id for run_id, task in self._running.items() if task in pending]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if leftover:
+            try:
+                count = await self.storage.runs.requeue(leftover, worker_id=self.worker_id)
+                logger.info("re-queued %d runs at shutdown", count)
+            except Exception:
+                logger.exception("re-queueing runs at shutdown failed; leases will expire")
+        self._running.clear()
+
+    # --- the claim loop -----------------------------------------------------------------
+    async def _loop(self) -> None:
+        runs_api = self.storage.runs
+        while not self._stopping:
+            free = self.slots - len(self._running)
+            claimed: list[Run] = []
+            if free > 0:
+                try:
+                    claimed = await runs_api.claim(
+                        worker_id=self.worker_id,
+                        limit=free,
+                        lease_seconds=self.settings.lease_seconds,
+                    )
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("claiming runs failed")
+                    await asyncio.sleep(1.0)  # back off a failing database; not the hot path
+                    continue
+                for run in claimed:
+                    self._spawn(run)
+            if free > 0 and len(claimed) == free:
+                continue  # maybe more are due; a full pool waits for a slot below
+            await self.broker.wait_for_work(await self._idle_timeout())
+
+    async def _idle_timeout(self) -> float:
+        """Sleep until the next delayed run is due, at most `idle_interval`."""
+        if len(self._running) >= self.slots:
+            return self.idle_interval
+        try:
+            due = await self.storage.runs.next_due_at()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("next_due_at failed")
+            return 1.0
+        if due is None:
+            return self.idle_interval
+        wait = (due - utcnow()).total_seconds()
+        # a past-due pending run is blocked behind its thread's running run: a finish wakes us
+        if wait <= 0:
+            return self.idle_interval
+        return min(wait, self.idle_interval)
+
+    def _spawn(self, run: Run) -> None:
+        task = asyncio.create_task(self._execute(run), name=f"threadloom-run-{run.run_id}")
+        self._running[run.run_id] = task
+
+    async def _execute(self, run: Run) -> ExecutionResult | None:
+        try:
+            if run.attempt > self.settings.max_attempts:
+                return await self.executor.fail(
+                    run,
+                    {
+                        "error": "RuntimeError",
+                        "message": f"Run exceeded {self.settings.max_attempts} attempts",
+                    },
+                )
+            return await self.executor.execute(run)
+        except asyncio.CancelledError:
+            raise  # shutdown or lost lease: `stop()` re-queues
+        except Exception:
+            # the terminal write itself failed: the lease runs out and the reaper retries
+            logger.exception("run %s could not be finished", run.run_id)
+            return None
+        finally:
+            self._running.pop(run.run_id, None)
+            if not self._stopping:
+                await self.broker.wake_workers()
+
+    # --- leases ---------------------------------------------------------------------------
+    async def _maintain(self) -> None:
+        """Heartbeat held runs every heartbeat period; reap dead workers' runs every lease."""
+        interval = self.settings.heartbeat_seconds
+        last_reap: datetime | None = None
+        while not self._stopping:
+            await asyncio.sleep(interval)
+            try:
+                await self._heartbeat()
+                now = utcnow()
+                if (
+                    last_reap is None
+                    or (now - last_reap).total_seconds() >= self.settings.lease_seconds
+                ):
+                    last_reap = now
+                    reaped = await self.storage.runs.reap_expired(now)
+                    if reaped:
+                        logger.warning("re-queued %d runs with expired leases", len(reaped))
+                        await self.broker.wake_workers()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("lease maintenance failed")
+
+    async def _heartbeat(self) -> None:
+        held = list(self._running)
+        if not held:
+            return
+        still: set[str] = set(
+            await self.storage.runs.heartbeat(
+                worker_id=self.worker_id, run_ids=held, lease_seconds=self.settings.lease_seconds
+            )
+        )
+        for run_id in held:
+            if run_id in still or run_id not in self._running:
+                continue
+            # not held: either it just finished, or our lease expired and it was re-queued
+            current = await self.storage.runs.get(run_id)
+            if current is None or not current.inflight or current.worker_id == self.worker_id:
+                continue
+            task = self._running.get(run_id)
+            if task is not None:
+                logger.warning("lost the lease of run %s; stopping it", run_id)
+                task.cancel()
