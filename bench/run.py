@@ -35,7 +35,7 @@ PROJECT = ROOT / "bench" / "project" / "langgraph.json"
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def proc_cpu_seconds(pid: int) -> float:
@@ -186,7 +186,9 @@ async def bench(runs: int) -> list[tuple[str, str, str, str]]:
                 firsts.append((first or 0) * 1000)
             fs = time.perf_counter()
             async for _ in floor.streamer.astream(
-                {"events": 1000}, {"configurable": {"thread_id": str(uuid.uuid4())}}, stream_mode="custom"
+                {"events": 1000},
+                {"configurable": {"thread_id": str(uuid.uuid4())}},
+                stream_mode="custom",
             ):
                 pass
             floor_rate = 1000 / (time.perf_counter() - fs)
@@ -203,13 +205,16 @@ async def bench(runs: int) -> list[tuple[str, str, str, str]]:
             threads = [await client.threads.create() for _ in range(200)]
             start = time.perf_counter()
             created = await asyncio.gather(
-                *(client.runs.create(t["thread_id"], "sleeper", input={"seconds": 0.5}) for t in threads)
+                *(
+                    client.runs.create(t["thread_id"], "sleeper", input={"seconds": 0.5})
+                    for t in threads
+                )
             )
             await asyncio.gather(*(client.runs.join(r["thread_id"], r["run_id"]) for r in created))
             total = time.perf_counter() - start
             rows.append(
                 (
-                    "200 × 0.5 s sleeping runs, all done",
+                    "200 x 0.5 s sleeping runs, all done",
                     f"{total:.2f} s",
                     "0.50 s (ideal)",
                     "target ≤ 0.8 s",

@@ -16,7 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 import threadloom
 from threadloom.api import assistants, runs, system, thread_stream, threads
 from threadloom.api.http import JSONBodyMiddleware, install_error_handlers
-from threadloom.graphs.project import ProjectConfig, load_project, project_from_env
+from threadloom.graphs.project import ProjectConfig, project_from_env
 from threadloom.graphs.registry import GraphRegistry, system_assistant_id
 from threadloom.runtime.broker import Broker
 from threadloom.services.context import ServerContext
@@ -31,13 +31,10 @@ EXPOSED_HEADERS = ["x-pagination-total", "x-pagination-next", "content-location"
 def load_project_config(settings: Settings) -> ProjectConfig:
     """`langgraph.json` if present; the LangGraph CLI's env JSON (LANGSERVE_GRAPHS…) wins."""
     path = Path(settings.config)
-    project = load_project(path) if path.exists() else None
-    from_env = project_from_env(project, base_dir=path.resolve().parent)
-    if from_env is None:
-        raise FileNotFoundError(
-            f"No project: {path} does not exist and LANGSERVE_GRAPHS is not set"
-        )
-    return from_env
+    project = project_from_env(path, base_dir=Path.cwd())
+    if project is None:
+        raise FileNotFoundError(f"No project: {path} does not exist and LANGSERVE_GRAPHS is not set")
+    return project
 
 
 def build_broker(settings: Settings) -> Broker:
@@ -67,12 +64,15 @@ async def sync_system_assistants(ctx: ServerContext) -> None:
         )
 
 
-def create_app(settings: Settings, project: ProjectConfig | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    project: ProjectConfig | None = None,
+    registry: GraphRegistry | None = None,
+) -> FastAPI:
     """Build the app. The project is loaded (and its graphs imported) before serving starts,
     so a broken graph fails start-up rather than the first request."""
     project = project or load_project_config(settings)
-    project.activate()
-    registry = GraphRegistry(project)
+    registry = registry or GraphRegistry.from_project(project, activate=True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,7 +90,11 @@ def create_app(settings: Settings, project: ProjectConfig | None = None) -> Fast
             from threadloom.runtime.worker import WorkerPool
 
             pool = WorkerPool(
-                storage, broker, registry, settings, worker_id=f"{socket.gethostname()}:{os.getpid()}"
+                storage,
+                broker,
+                registry,
+                settings,
+                worker_id=f"{socket.gethostname()}:{os.getpid()}",
             )
             await pool.start()
         try:

@@ -60,8 +60,7 @@ def _preload(settings: Settings) -> Any:
 
     try:
         project = load_project_config(settings)
-        project.activate()
-        registry = GraphRegistry(project)
+        registry = GraphRegistry.from_project(project, activate=True)
     except ThreadloomError as exc:
         _fail(exc.detail)
     except FileNotFoundError as exc:
@@ -78,7 +77,9 @@ def _export(settings: dict[str, Any]) -> None:
 
 def _banner(settings: Settings, graph_ids: list[str], mode: str) -> None:
     url = f"http://{settings.host}:{settings.port}"
-    storage = settings.database_url and "PostgreSQL" or f"SQLite {settings.resolved_sqlite_path()}"
+    storage = (
+        settings.database_url and "PostgreSQL"
+    ) or f"SQLite {settings.resolved_sqlite_path()}"
     click.echo(click.style(f"Threadloom {threadloom.__version__}", bold=True) + f" ({mode})")
     click.echo(f"  API:     {url}")
     click.echo(f"  Docs:    {url}/docs")
@@ -112,7 +113,7 @@ def _serve(settings: Settings, *, reload: bool, pretty: bool, mode: str) -> None
         return
     from threadloom.app import create_app
 
-    app = create_app(settings, project)
+    app = create_app(settings, project, registry)
     uvicorn.run(
         app,
         host=settings.host,
@@ -159,7 +160,9 @@ def main() -> None:
 @main.command()
 @common_options
 @click.option("--reload/--no-reload", default=False, help="Restart when project files change")
-@click.option("--db", "sqlite_path", type=click.Path(path_type=Path), default=None, help="SQLite file")
+@click.option(
+    "--db", "sqlite_path", type=click.Path(path_type=Path), default=None, help="SQLite file"
+)
 def dev(reload: bool, sqlite_path: Path | None, **opts: Any) -> None:
     """Run the embedded server (SQLite, in-process workers) for development."""
     overrides = {**opts, "sqlite_path": sqlite_path}
@@ -186,8 +189,10 @@ def worker(**opts: Any) -> None:
     settings = load_settings(**opts)
     _setup_logging(settings.log_level, pretty=False)
     if not settings.database_url:
-        _fail("threadloom worker needs THREADLOOM_DATABASE_URL (PostgreSQL) and THREADLOOM_REDIS_URL")
-    project, registry = _preload(settings)
+        _fail(
+            "threadloom worker needs THREADLOOM_DATABASE_URL (PostgreSQL) and THREADLOOM_REDIS_URL"
+        )
+    _project, registry = _preload(settings)
     from threadloom.runtime.standalone import run_worker
 
     asyncio.run(run_worker(settings, registry))

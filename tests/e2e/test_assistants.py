@@ -63,10 +63,14 @@ async def test_context_is_mirrored_into_configurable(client: LangGraphClient) ->
     assert created["context"] == {"user": "ann"}
 
 
-async def test_search_filters_sort_select_and_count(client: LangGraphClient, http: httpx.AsyncClient) -> None:
+async def test_search_filters_sort_select_and_count(
+    client: LangGraphClient, http: httpx.AsyncClient
+) -> None:
     tag = uuid.uuid4().hex
     for i in range(3):
-        await client.assistants.create("echo", metadata={"tag": tag, "i": i}, name=f"search-{tag}-{i}")
+        await client.assistants.create(
+            "echo", metadata={"tag": tag, "i": i}, name=f"search-{tag}-{i}"
+        )
     found = await client.assistants.search(metadata={"tag": tag}, sort_by="name", sort_order="asc")
     assert [a["name"] for a in found] == [f"search-{tag}-{i}" for i in range(3)]
     assert await client.assistants.count(metadata={"tag": tag}) == 3
@@ -74,7 +78,9 @@ async def test_search_filters_sort_select_and_count(client: LangGraphClient, htt
     by_name = await client.assistants.search(name=f"SEARCH-{tag}-1".lower())
     assert len(by_name) == 1
 
-    selected = await client.assistants.search(metadata={"tag": tag}, select=["assistant_id", "name"])
+    selected = await client.assistants.search(
+        metadata={"tag": tag}, select=["assistant_id", "name"]
+    )
     assert all(set(a) == {"assistant_id", "name"} for a in selected)
 
     page = await client.assistants.search(metadata={"tag": tag}, limit=2, response_format="object")
@@ -107,7 +113,9 @@ async def test_delete_with_threads(client: LangGraphClient) -> None:
     assistant = await client.assistants.create("echo")
     thread = await client.threads.create()
     await client.runs.wait(
-        thread["thread_id"], assistant["assistant_id"], input={"messages": [{"role": "user", "content": "hi"}]}
+        thread["thread_id"],
+        assistant["assistant_id"],
+        input={"messages": [{"role": "user", "content": "hi"}]},
     )
     await client.assistants.delete(assistant["assistant_id"], delete_threads=True)
     with pytest.raises(NotFoundError):
@@ -127,13 +135,20 @@ async def test_assistant_errors(http: httpx.AsyncClient) -> None:
     assert r.status_code == 422
     r = await http.post("/assistants/search", json={"sort_by": "colour"})
     assert r.status_code == 422
-    r = await http.post("/assistants", json={"graph_id": "echo", "config": {"configurable": {"a": 1}}, "context": {"b": 2}})
+    r = await http.post(
+        "/assistants",
+        json={"graph_id": "echo", "config": {"configurable": {"a": 1}}, "context": {"b": 2}},
+    )
     assert r.status_code == 400
-    r = await http.post("/assistants", content=b'{"graph_id": "echo"', headers={"content-type": "application/json"})
+    r = await http.post(
+        "/assistants", content=b'{"graph_id": "echo"', headers={"content-type": "application/json"}
+    )
     assert r.status_code == 422 and "JSON" in r.json()["detail"]
     # bodies are JSON whatever the content type (Studio sends text/plain); unknown fields pass
     r = await http.post(
-        "/assistants", content=b'{"graph_id": "echo", "surprise": 1}', headers={"content-type": "text/plain"}
+        "/assistants",
+        content=b'{"graph_id": "echo", "surprise": 1}',
+        headers={"content-type": "text/plain"},
     )
     assert r.status_code == 200
     r = await http.delete(f"/assistants/{uuid.uuid4()}")

@@ -67,7 +67,9 @@ async def test_cancel_pending_run(client: LangGraphClient) -> None:
 async def test_cancel_finished_run_is_404(client: LangGraphClient) -> None:
     thread = await client.threads.create()
     tid = thread["thread_id"]
-    result = await client.runs.wait(tid, "echo", input={"messages": [{"role": "user", "content": "x"}]})
+    result = await client.runs.wait(
+        tid, "echo", input={"messages": [{"role": "user", "content": "x"}]}
+    )
     assert result
     rid = (await client.runs.list(tid))[0]["run_id"]
     with pytest.raises(NotFoundError):
@@ -82,7 +84,9 @@ async def test_bulk_cancel(client: LangGraphClient, http: httpx.AsyncClient) -> 
     assert (await client.runs.get(tid, queued["run_id"]))["status"] == "interrupted"
 
     other = await client.threads.create()
-    pending = await client.runs.create(other["thread_id"], "echo", input={"messages": []}, after_seconds=60)
+    pending = await client.runs.create(
+        other["thread_id"], "echo", input={"messages": []}, after_seconds=60
+    )
     r = await http.post("/runs/cancel", json={"status": "pending"})
     assert r.status_code == 204
     assert (await client.runs.get(other["thread_id"], pending["run_id"]))["status"] == "interrupted"
@@ -95,7 +99,12 @@ async def test_on_disconnect_cancel(client: LangGraphClient, http: httpx.AsyncCl
     async with http.stream(
         "POST",
         f"/threads/{tid}/runs/stream",
-        json={"assistant_id": "slow", "input": {"seconds": 0.5}, "on_disconnect": "cancel", "stream_mode": "custom"},
+        json={
+            "assistant_id": "slow",
+            "input": {"seconds": 0.5},
+            "on_disconnect": "cancel",
+            "stream_mode": "custom",
+        },
     ) as r:
         rid = r.headers["content-location"].rsplit("/", 1)[-1]
         async for line in r.aiter_lines():
@@ -109,5 +118,9 @@ async def test_join_cancel_on_disconnect(client: LangGraphClient, server) -> Non
     tid, rid = await _running_slow(client)
     async with httpx.AsyncClient(base_url=server.url) as raw:
         with pytest.raises(httpx.ReadTimeout):
-            await raw.get(f"/threads/{tid}/runs/{rid}/join", params={"cancel_on_disconnect": "true"}, timeout=0.3)
+            await raw.get(
+                f"/threads/{tid}/runs/{rid}/join",
+                params={"cancel_on_disconnect": "true"},
+                timeout=0.3,
+            )
     await _wait_status(client, tid, rid, {"interrupted"})

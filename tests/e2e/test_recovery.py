@@ -15,14 +15,20 @@ async def test_state_survives_restart(fresh_server: ServerProcess) -> None:
     client = get_client(url=fresh_server.url)
     assistant = await client.assistants.create("echo", name="durable")
     thread = await client.threads.create(metadata={"keep": True})
-    await client.runs.wait(thread["thread_id"], "echo", input={"messages": [{"role": "user", "content": "hi"}]})
+    await client.runs.wait(
+        thread["thread_id"], "echo", input={"messages": [{"role": "user", "content": "hi"}]}
+    )
     fresh_server.stop()
 
     fresh_server.start()
     client = get_client(url=fresh_server.url)
     assert (await client.assistants.get(assistant["assistant_id"]))["name"] == "durable"
     again = await client.threads.get(thread["thread_id"])
-    assert again["metadata"] == {"keep": True, "graph_id": "echo", "assistant_id": again["metadata"]["assistant_id"]}
+    assert again["metadata"] == {
+        "keep": True,
+        "graph_id": "echo",
+        "assistant_id": again["metadata"]["assistant_id"],
+    }
     state = await client.threads.get_state(thread["thread_id"])
     assert state["values"]["messages"][-1]["content"] == "echo: hi"
     assert len(await client.runs.list(thread["thread_id"])) == 1
@@ -60,7 +66,12 @@ async def test_pending_runs_survive_kill(fresh_server: ServerProcess) -> None:
     fresh_server.start()
     client = get_client(url=fresh_server.url)
     thread = await client.threads.create()
-    run = await client.runs.create(thread["thread_id"], "echo", input={"messages": [{"role": "user", "content": "later"}]}, after_seconds=1)
+    run = await client.runs.create(
+        thread["thread_id"],
+        "echo",
+        input={"messages": [{"role": "user", "content": "later"}]},
+        after_seconds=1,
+    )
     fresh_server.kill()
     fresh_server.start()
     client = get_client(url=fresh_server.url)

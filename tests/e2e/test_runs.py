@@ -13,8 +13,10 @@ from langgraph_sdk.errors import ConflictError, NotFoundError
 HI = {"messages": [{"role": "user", "content": "hi"}]}
 
 
-async def _wait_status(client: LangGraphClient, tid: str, rid: str, statuses: set[str], timeout: float = 10) -> dict:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def _wait_status(
+    client: LangGraphClient, tid: str, rid: str, statuses: set[str], limit: float = 10
+) -> dict:
+    deadline = asyncio.get_running_loop().time() + limit
     while True:
         run = await client.runs.get(tid, rid)
         if run["status"] in statuses:
@@ -24,11 +26,15 @@ async def _wait_status(client: LangGraphClient, tid: str, rid: str, statuses: se
         await asyncio.sleep(0.02)
 
 
-async def test_background_run_join_and_record(client: LangGraphClient, http: httpx.AsyncClient) -> None:
+async def test_background_run_join_and_record(
+    client: LangGraphClient, http: httpx.AsyncClient
+) -> None:
     thread = await client.threads.create()
     tid = thread["thread_id"]
     created: list[dict] = []
-    run = await client.runs.create(tid, "echo", input=HI, metadata={"who": "me"}, on_run_created=created.append)
+    run = await client.runs.create(
+        tid, "echo", input=HI, metadata={"who": "me"}, on_run_created=created.append
+    )
     assert run["status"] == "pending"
     assert created and created[0]["run_id"] == run["run_id"]
     result = await client.runs.join(tid, run["run_id"])
@@ -66,13 +72,17 @@ async def test_list_runs_matches_seed(client: LangGraphClient, http: httpx.Async
 
     assert (await http.get(f"/threads/{tid}/runs", params={"status": "bogus"})).status_code == 422
     assert (await http.get(f"/threads/{tid}/runs", params={"limit": 0})).status_code == 422
-    assert (await http.get(f"/threads/{tid}/runs", params={"select": "password"})).status_code == 422
+    assert (
+        await http.get(f"/threads/{tid}/runs", params={"select": "password"})
+    ).status_code == 422
     assert (await http.get(f"/threads/{uuid.uuid4()}/runs")).status_code == 404
     assert (await http.get(f"/threads/{tid}/runs/not-a-uuid")).status_code == 422
     assert (await http.get(f"/threads/{tid}/runs/{uuid.uuid4()}")).status_code == 404
 
 
-async def test_wait_stateful_and_stateless(client: LangGraphClient, http: httpx.AsyncClient) -> None:
+async def test_wait_stateful_and_stateless(
+    client: LangGraphClient, http: httpx.AsyncClient
+) -> None:
     result = await client.runs.wait(None, "echo", input=HI)
     assert result["messages"][-1]["content"] == "echo: hi"
     r = await http.post("/runs/wait", json={"assistant_id": "echo", "input": HI})
@@ -82,7 +92,9 @@ async def test_wait_stateful_and_stateless(client: LangGraphClient, http: httpx.
     # stateless threads are deleted afterwards by default, kept with on_completion=keep
     kept: list[dict] = []
     await client.runs.wait(None, "echo", input=HI, on_completion="keep", on_run_created=kept.append)
-    assert (await client.threads.get(kept[0]["thread_id"]))["values"]["messages"][-1]["content"] == "echo: hi"
+    assert (await client.threads.get(kept[0]["thread_id"]))["values"]["messages"][-1][
+        "content"
+    ] == "echo: hi"
     gone: list[dict] = []
     await client.runs.wait(None, "echo", input=HI, on_run_created=gone.append)
     with pytest.raises(NotFoundError):
@@ -91,7 +103,10 @@ async def test_wait_stateful_and_stateless(client: LangGraphClient, http: httpx.
 
 async def test_batch_and_stateless_background(client: LangGraphClient) -> None:
     runs = await client.runs.create_batch(
-        [{"assistant_id": "echo", "input": HI}, {"assistant_id": "echo", "input": HI, "on_completion": "keep"}]
+        [
+            {"assistant_id": "echo", "input": HI},
+            {"assistant_id": "echo", "input": HI, "on_completion": "keep"},
+        ]
     )
     assert len(runs) == 2 and all(r["status"] == "pending" for r in runs)
     kept = runs[1]
@@ -121,8 +136,10 @@ async def test_interrupt_and_resume(client: LangGraphClient) -> None:
     assert run["status"] == "success" and run["stop_reason"] == "requires_approval"
     state = await client.threads.get(tid)
     assert state["status"] == "interrupted"
-    assert list(state["interrupts"].values())[0][0]["value"] == {"question": "approve deploy?"}
-    assert [t["thread_id"] for t in await client.threads.search(status="interrupted", limit=1000)].count(tid) == 1
+    assert next(iter(state["interrupts"].values()))[0]["value"] == {"question": "approve deploy?"}
+    assert [
+        t["thread_id"] for t in await client.threads.search(status="interrupted", limit=1000)
+    ].count(tid) == 1
 
     done = await client.runs.wait(tid, "approval", command={"resume": "yes"})
     assert done == {"request": "deploy", "decision": "yes", "done": True}
@@ -178,7 +195,9 @@ async def test_rollback_strategy(client: LangGraphClient) -> None:
     tid = thread["thread_id"]
     first = await client.runs.create(tid, "slow", input={"seconds": 0.3})
     await _wait_status(client, tid, first["run_id"], {"running"})
-    second = await client.runs.create(tid, "slow", input={"seconds": 0.01}, multitask_strategy="rollback")
+    second = await client.runs.create(
+        tid, "slow", input={"seconds": 0.01}, multitask_strategy="rollback"
+    )
     await client.runs.join(tid, second["run_id"])
     with pytest.raises(NotFoundError):
         await client.runs.get(tid, first["run_id"])

@@ -27,7 +27,9 @@ async def test_values_stream_metadata_first(client: LangGraphClient) -> None:
 
 async def test_all_modes(client: LangGraphClient) -> None:
     modes = ["values", "updates", "custom", "debug", "tasks", "checkpoints", "messages-tuple"]
-    parts = await _collect(client.runs.stream(None, "slow", input={"seconds": 0.001}, stream_mode=modes))
+    parts = await _collect(
+        client.runs.stream(None, "slow", input={"seconds": 0.001}, stream_mode=modes)
+    )
     events = {p.event for p in parts}
     assert {"metadata", "values", "updates", "custom", "debug", "tasks", "checkpoints"} <= events
     assert [p.data for p in parts if p.event == "custom"][:2] == [{"tick": 0}, {"tick": 1}]
@@ -76,7 +78,9 @@ async def test_events_mode(client: LangGraphClient) -> None:
 
 async def test_subgraph_events_are_namespaced(client: LangGraphClient) -> None:
     parts = await _collect(
-        client.runs.stream(None, "nested", input={"value": 1}, stream_mode="updates", stream_subgraphs=True)
+        client.runs.stream(
+            None, "nested", input={"value": 1}, stream_mode="updates", stream_subgraphs=True
+        )
     )
     names = [p.event for p in parts]
     assert any(name.startswith("updates|child:") for name in names)
@@ -86,9 +90,18 @@ async def test_subgraph_events_are_namespaced(client: LangGraphClient) -> None:
 async def test_interrupt_surfaces_in_stream(client: LangGraphClient) -> None:
     thread = await client.threads.create()
     parts = await _collect(
-        client.runs.stream(thread["thread_id"], "approval", input={"request": "x"}, stream_mode=["values", "updates"])
+        client.runs.stream(
+            thread["thread_id"],
+            "approval",
+            input={"request": "x"},
+            stream_mode=["values", "updates"],
+        )
     )
-    interrupts = [p.data["__interrupt__"] for p in parts if p.event in ("values", "updates") and "__interrupt__" in p.data]
+    interrupts = [
+        p.data["__interrupt__"]
+        for p in parts
+        if p.event in ("values", "updates") and "__interrupt__" in p.data
+    ]
     assert interrupts and interrupts[0][0]["value"] == {"question": "approve x?"}
 
 
@@ -102,7 +115,11 @@ async def test_join_stream_replays_after_last_event_id(client: LangGraphClient) 
     thread = await client.threads.create()
     tid = thread["thread_id"]
     run = await client.runs.create(
-        tid, "slow", input={"seconds": 0.05}, stream_mode=["custom", "values"], stream_resumable=True
+        tid,
+        "slow",
+        input={"seconds": 0.05},
+        stream_mode=["custom", "values"],
+        stream_resumable=True,
     )
     full = await _collect(client.runs.join_stream(tid, run["run_id"], last_event_id="-1"))
     assert full[0].event == "metadata"
@@ -111,7 +128,9 @@ async def test_join_stream_replays_after_last_event_id(client: LangGraphClient) 
     middle = full[len(full) // 2]
     rest = await _collect(client.runs.join_stream(tid, run["run_id"], last_event_id=middle.id))
     assert [p.id for p in rest] == [p.id for p in full if int(p.id) > int(middle.id)]
-    only_custom = await _collect(client.runs.join_stream(tid, run["run_id"], last_event_id="-1", stream_mode="custom"))
+    only_custom = await _collect(
+        client.runs.join_stream(tid, run["run_id"], last_event_id="-1", stream_mode="custom")
+    )
     assert {p.event for p in only_custom} <= {"custom", "metadata"}
     assert any(p.event == "custom" for p in only_custom)
 
@@ -119,10 +138,16 @@ async def test_join_stream_replays_after_last_event_id(client: LangGraphClient) 
 async def test_join_stream_mode_forms(http: httpx.AsyncClient, client: LangGraphClient) -> None:
     thread = await client.threads.create()
     tid = thread["thread_id"]
-    run = await client.runs.create(tid, "slow", input={"seconds": 0.01}, stream_mode=["custom", "values"])
+    run = await client.runs.create(
+        tid, "slow", input={"seconds": 0.01}, stream_mode=["custom", "values"]
+    )
     await client.runs.join(tid, run["run_id"])
     url = f"/threads/{tid}/runs/{run['run_id']}/stream"
-    for params in ({"stream_mode": "custom"}, {"stream_mode": '["custom"]'}, [("stream_mode", "custom"), ("stream_mode", "metadata")]):
+    for params in (
+        {"stream_mode": "custom"},
+        {"stream_mode": '["custom"]'},
+        [("stream_mode", "custom"), ("stream_mode", "metadata")],
+    ):
         r = await http.get(url, params=params, headers={"Last-Event-ID": "-"})
         assert r.status_code == 200, r.text
         assert "event: custom" in r.text and "event: values" not in r.text
@@ -130,14 +155,18 @@ async def test_join_stream_mode_forms(http: httpx.AsyncClient, client: LangGraph
 
 async def test_stream_headers(http: httpx.AsyncClient) -> None:
     tid = (await http.post("/threads", json={})).json()["thread_id"]
-    async with http.stream("POST", f"/threads/{tid}/runs/stream", json={"assistant_id": "echo", "input": HI}) as r:
+    async with http.stream(
+        "POST", f"/threads/{tid}/runs/stream", json={"assistant_id": "echo", "input": HI}
+    ) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
         rid = r.headers["content-location"].rsplit("/", 1)[-1]
         assert r.headers["location"] == f"/threads/{tid}/runs/{rid}/stream"
         body = b"".join([chunk async for chunk in r.aiter_bytes()])
     assert body.startswith(b"event: metadata\r\ndata: ")
     async with http.stream("POST", "/runs/stream", json={"assistant_id": "echo", "input": HI}) as r:
-        assert r.headers["location"].startswith("/runs/") and r.headers["location"].endswith("/stream")
+        assert r.headers["location"].startswith("/runs/") and r.headers["location"].endswith(
+            "/stream"
+        )
 
 
 async def test_thread_stream_sees_runs_and_state_updates(client: LangGraphClient) -> None:
@@ -146,7 +175,9 @@ async def test_thread_stream_sees_runs_and_state_updates(client: LangGraphClient
     seen: list = []
 
     async def listen() -> None:
-        async for part in client.threads.join_stream(tid, stream_mode=["run_modes", "state_update"]):
+        async for part in client.threads.join_stream(
+            tid, stream_mode=["run_modes", "state_update"]
+        ):
             seen.append(part)
             if part.event == "state_update":
                 return
@@ -155,7 +186,9 @@ async def test_thread_stream_sees_runs_and_state_updates(client: LangGraphClient
     await asyncio.sleep(0.3)
     run = await client.runs.create(tid, "echo", input=HI)
     await client.runs.join(tid, run["run_id"])
-    await client.threads.update_state(tid, {"messages": [{"role": "user", "content": "later"}]}, as_node="reply")
+    await client.threads.update_state(
+        tid, {"messages": [{"role": "user", "content": "later"}]}, as_node="reply"
+    )
     await asyncio.wait_for(listener, 10)
     events = [p.event for p in seen]
     assert "values" in events
@@ -164,8 +197,16 @@ async def test_thread_stream_sees_runs_and_state_updates(client: LangGraphClient
 
 
 async def test_stream_v2_format(client: LangGraphClient) -> None:
-    parts = [p async for p in client.runs.stream(None, "echo", input=HI, stream_mode="values", version="v2")]
-    assert any(getattr(p, "type", None) == "values" or (isinstance(p, dict) and p.get("type") == "values") for p in parts)
+    parts = [
+        p
+        async for p in client.runs.stream(
+            None, "echo", input=HI, stream_mode="values", version="v2"
+        )
+    ]
+    assert any(
+        getattr(p, "type", None) == "values" or (isinstance(p, dict) and p.get("type") == "values")
+        for p in parts
+    )
 
 
 async def test_unknown_run_stream(http: httpx.AsyncClient) -> None:

@@ -27,7 +27,9 @@ async def test_create_get_patch_delete(client: LangGraphClient, http: httpx.Asyn
 
     patched = await client.threads.update(tid, metadata={"topic": "x"})
     assert patched["metadata"] == {"owner": "ann", "topic": "x"}
-    r = await http.patch(f"/threads/{tid}", json={"metadata": {"k": 1}}, headers={"Prefer": "return=minimal"})
+    r = await http.patch(
+        f"/threads/{tid}", json={"metadata": {"k": 1}}, headers={"Prefer": "return=minimal"}
+    )
     assert r.status_code == 204
 
     await client.threads.delete(tid)
@@ -44,14 +46,18 @@ async def test_search_matches_seed(client: LangGraphClient, http: httpx.AsyncCli
     ran = ids[0]
     await client.runs.wait(ran, "echo", input=HI)
 
-    found = await client.threads.search(metadata={"tag": tag}, sort_by="created_at", sort_order="asc")
+    found = await client.threads.search(
+        metadata={"tag": tag}, sort_by="created_at", sort_order="asc"
+    )
     assert [t["thread_id"] for t in found] == ids
     assert len(await client.threads.search(ids=ids[:2])) == 2
     assert await client.threads.count(metadata={"tag": tag}) == 3
     assert await client.threads.count(metadata={"tag": tag}, status="idle") == 3
 
     # values containment on the denormalised state
-    by_values = await client.threads.search(values={"messages": [{"content": "echo: hi"}]}, metadata={"tag": tag})
+    by_values = await client.threads.search(
+        values={"messages": [{"content": "echo: hi"}]}, metadata={"tag": tag}
+    )
     assert [t["thread_id"] for t in by_values] == [ran]
     assert by_values[0]["values"]["messages"][-1]["content"] == "echo: hi"
 
@@ -64,7 +70,9 @@ async def test_search_matches_seed(client: LangGraphClient, http: httpx.AsyncCli
     assert extracted[0]["extracted"] == {"last": "echo: hi"}
 
     for sort_by in ("thread_id", "status", "created_at", "updated_at", "state_updated_at"):
-        r = await http.post("/threads/search", json={"metadata": {"tag": tag}, "sort_by": sort_by, "limit": 2})
+        r = await http.post(
+            "/threads/search", json={"metadata": {"tag": tag}, "sort_by": sort_by, "limit": 2}
+        )
         assert r.status_code == 200, r.text
         assert r.headers["x-pagination-total"] == "3"
         assert r.headers["x-pagination-next"] == "2"
@@ -109,7 +117,9 @@ async def test_state_history_update_and_copy(client: LangGraphClient) -> None:
 
     at = await client.threads.get_state(tid, checkpoint_id=checkpoint_id)
     assert at["checkpoint"]["checkpoint_id"] == checkpoint_id
-    at_post = await client.threads.get_state(tid, checkpoint={"checkpoint_id": checkpoint_id, "checkpoint_ns": ""})
+    at_post = await client.threads.get_state(
+        tid, checkpoint={"checkpoint_id": checkpoint_id, "checkpoint_ns": ""}
+    )
     assert at_post["values"] == at["values"]
 
     history = await client.threads.get_history(tid, limit=10)
@@ -146,14 +156,25 @@ async def test_state_errors(client: LangGraphClient, http: httpx.AsyncClient) ->
     await client.runs.wait(tid, "echo", input=HI)
     r = await http.get(f"/threads/{tid}/state/{uuid.uuid4()}")
     assert r.status_code == 404
-    r = await http.post(f"/threads/{tid}/state", json={"values": {"messages": []}, "as_node": "nowhere"})
+    r = await http.post(
+        f"/threads/{tid}/state", json={"values": {"messages": []}, "as_node": "nowhere"}
+    )
     assert r.status_code == 400
 
 
 async def test_supersteps_seed_state(client: LangGraphClient) -> None:
     thread = await client.threads.create(
         graph_id="echo",
-        supersteps=[{"updates": [{"values": {"messages": [{"role": "user", "content": "seeded"}]}, "as_node": "reply"}]}],
+        supersteps=[
+            {
+                "updates": [
+                    {
+                        "values": {"messages": [{"role": "user", "content": "seeded"}]},
+                        "as_node": "reply",
+                    }
+                ]
+            }
+        ],
     )
     state = await client.threads.get_state(thread["thread_id"])
     assert state["values"]["messages"][0]["content"] == "seeded"
@@ -174,7 +195,11 @@ async def test_delete_cascades_and_prune(client: LangGraphClient, http: httpx.As
 
     keep = await client.threads.create()
     await client.runs.wait(keep["thread_id"], "echo", input=HI)
-    r = await http.post("/threads/prune", json={"thread_ids": [keep["thread_id"]], "strategy": "keep_latest"})
+    r = await http.post(
+        "/threads/prune", json={"thread_ids": [keep["thread_id"]], "strategy": "keep_latest"}
+    )
     assert r.json() == {"pruned_count": 1}
     assert len(await client.threads.get_history(keep["thread_id"], limit=100)) == 1
-    assert (await client.threads.get_state(keep["thread_id"]))["values"]["messages"][-1]["content"] == "echo: hi"
+    assert (await client.threads.get_state(keep["thread_id"]))["values"]["messages"][-1][
+        "content"
+    ] == "echo: hi"

@@ -7,6 +7,7 @@ saying so; CI always has both.
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 import socket
@@ -66,3 +67,33 @@ async def delete_redis_prefix(url: str, prefix: str) -> None:
             await client.delete(*keys)
     finally:
         await client.aclose()
+
+
+# --- the contract suite's postgres backend --------------------------------------------------
+_SESSION = secrets.token_hex(4)
+_SCHEMAS: set[str] = set()
+
+
+def schema_for(key: str) -> str:
+    """One schema per test (same key → same schema, so a reopened storage sees the same
+    data), all named after this session and dropped when it ends."""
+    import hashlib
+
+    digest = hashlib.blake2b(key.encode(), digest_size=6).hexdigest()
+    schema = f"tl_{_SESSION}_{digest}"
+    if not _SCHEMAS:
+        atexit.register(_drop_session_schemas)
+    _SCHEMAS.add(schema)
+    return schema
+
+
+def _drop_session_schemas() -> None:
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            for schema in sorted(_SCHEMAS):
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    except psycopg.Error:
+        pass
+    _SCHEMAS.clear()

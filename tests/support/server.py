@@ -62,7 +62,7 @@ class ServerProcess:
         if self.command == "dev":
             args += ["--db", str(self.db_path)]
         env = {**os.environ, "THREADLOOM_ALLOW_PRIVATE_NETWORK": "true", **self.env}
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
+        log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -163,5 +163,5 @@ async def set_latest(
 ) -> Any:
     chosen = body.version if body is not None else version
     if chosen is None:
-        raise Unprocessable("version is required (JSON body {\"version\": n})")
+        raise Unprocessable('version is required (JSON body {"version": n})')
     return render.assistant(await service.set_latest(ctx, assistant_id, chosen))

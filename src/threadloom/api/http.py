@@ -26,7 +26,9 @@ class JSONResponse(Response):
         return dumps(content)
 
 
-def error_response(status_code: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status_code: int, detail: str, headers: dict[str, str] | None = None
+) -> Response:
     return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
 
 
@@ -59,7 +61,9 @@ def install_error_handlers(app: FastAPI) -> None:
         from threadloom.storage.errors import is_unavailable
 
         if is_unavailable(exc):
-            logger.warning("backing service unavailable on %s %s: %s", request.method, request.url.path, exc)
+            logger.warning(
+                "backing service unavailable on %s %s: %s", request.method, request.url.path, exc
+            )
             return error_response(503, "A backing service is unavailable; try again shortly")
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "Internal server error")
@@ -85,5 +89,3 @@ class JSONBodyMiddleware:
         headers.append((b"content-type", b"application/json"))
         scope = {**scope, "headers": headers}
         await self.app(scope, receive, send)
-
-

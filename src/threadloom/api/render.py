@@ -101,6 +101,8 @@ def extract(body: dict[str, Any], paths: dict[str, str]) -> dict[str, Any]:
                 value = value.get(name) if isinstance(value, dict) else None
             else:
                 i = int(index)
-                value = value[i] if isinstance(value, list) and -len(value) <= i < len(value) else None
+                value = (
+                    value[i] if isinstance(value, list) and -len(value) <= i < len(value) else None
+                )
         out[alias] = value
     return out

@@ -205,12 +205,16 @@ async def get_run(thread_id: str, run_id: str, ctx: ServerContext = Depends(get_
 
 
 @router.delete("/threads/{thread_id}/runs/{run_id}", status_code=204, summary="Delete a run")
-async def delete_run(thread_id: str, run_id: str, ctx: ServerContext = Depends(get_ctx)) -> Response:
+async def delete_run(
+    thread_id: str, run_id: str, ctx: ServerContext = Depends(get_ctx)
+) -> Response:
     await service.delete(ctx, thread_id, run_id)
     return Response(status_code=204)
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}/join", summary="Wait for a run and return its output")
+@router.get(
+    "/threads/{thread_id}/runs/{run_id}/join", summary="Wait for a run and return its output"
+)
 async def join_run(
     thread_id: str,
     run_id: str,
@@ -265,19 +269,25 @@ async def cancel_run(
 
 # --- stateless runs -----------------------------------------------------------------------
 @stateless.post("", summary="Create a background run on a new thread")
-async def create_stateless(body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)) -> Any:
+async def create_stateless(
+    body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
+) -> Any:
     run = await _create(ctx, request, body, None, background=True)
     return JSONResponse(render.run(run), headers={"Content-Location": _run_path(run, False)})
 
 
 @stateless.post("/stream", summary="Create a run on a new thread and stream its output")
-async def stream_stateless(body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)) -> Any:
+async def stream_stateless(
+    body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
+) -> Any:
     run = await _create(ctx, request, body, None, background=False)
     return await _stream_response(ctx, run, body, stateful=False)
 
 
 @stateless.post("/wait", summary="Create a run on a new thread and wait for its output")
-async def wait_stateless(body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)) -> Any:
+async def wait_stateless(
+    body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
+) -> Any:
     run = await _create(ctx, request, body, None, background=False, need_values=True)
     return await _wait_response(ctx, run, body, stateful=False)
 

@@ -36,7 +36,11 @@ def encode_events(batch: list[StreamEvent], with_ids: bool = True) -> bytes:
 def encode_event(name: str, data: Any, event_id: str | None = None) -> bytes:
     payload = data if isinstance(data, bytes) else dumps(data)
     if event_id is not None:
-        return b"event: %s\r\ndata: %s\r\nid: %s\r\n\r\n" % (name.encode(), payload, event_id.encode())
+        return b"event: %s\r\ndata: %s\r\nid: %s\r\n\r\n" % (
+            name.encode(),
+            payload,
+            event_id.encode(),
+        )
     return b"event: %s\r\ndata: %s\r\n\r\n" % (name.encode(), payload)
 
 

@@ -84,7 +84,9 @@ async def thread_frames(
 @router.get("/threads/{thread_id}/stream", summary="Stream every run and state update of a thread")
 async def stream_thread(
     thread_id: str,
-    stream_modes: str | None = Query(None, description="Comma-separated: run_modes, lifecycle, state_update"),
+    stream_modes: str | None = Query(
+        None, description="Comma-separated: run_modes, lifecycle, state_update"
+    ),
     stream_mode: list[str] | None = Query(None, description="Alias the Python SDK sends"),
     last_event_id: str | None = Header(None),
     ctx: ServerContext = Depends(get_ctx),
@@ -93,7 +95,9 @@ async def stream_thread(
     requested: list[str] = []
     for raw in [stream_modes, *(stream_mode or [])]:
         if raw:
-            requested.extend(part.strip() for part in raw.strip("[]").replace('"', "").split(",") if part.strip())
+            requested.extend(
+                part.strip() for part in raw.strip("[]").replace('"', "").split(",") if part.strip()
+            )
     unknown = set(requested) - THREAD_MODES
     if unknown:
         raise Unprocessable(f"Unknown thread stream mode(s): {', '.join(sorted(unknown))}")

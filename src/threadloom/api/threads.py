@@ -67,7 +67,7 @@ async def search_threads(
     if body.extract:
         for item in items:
             item["extracted"] = render.extract(item, body.extract)
-    fields = list(body.select) if body.select else None
+    fields: list[str] | None = [str(f) for f in body.select] if body.select else None
     if fields and body.extract:
         fields.append("extracted")
     return render.select(items, fields)
@@ -152,7 +152,10 @@ async def get_state_at_checkpoint_post(
 
 @router.get("/{thread_id}/state/{checkpoint_id}", summary="State at a checkpoint")
 async def get_state_at_checkpoint(
-    thread_id: str, checkpoint_id: str, subgraphs: bool = False, ctx: ServerContext = Depends(get_ctx)
+    thread_id: str,
+    checkpoint_id: str,
+    subgraphs: bool = False,
+    ctx: ServerContext = Depends(get_ctx),
 ) -> Any:
     thread = await service.get(ctx, thread_id)
     return await state_service.get_state(

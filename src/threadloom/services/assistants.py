@@ -41,7 +41,9 @@ def mirror_config_context(
 
 def _require_graph(ctx: ServerContext, graph_id: str) -> None:
     if not ctx.registry.has(graph_id):
-        raise NotFound(f"Graph {graph_id!r} not found. Known graphs: {', '.join(ctx.registry.graph_ids)}")
+        raise NotFound(
+            f"Graph {graph_id!r} not found. Known graphs: {', '.join(ctx.registry.graph_ids)}"
+        )
 
 
 async def create(
@@ -197,7 +199,10 @@ async def set_latest(
 
 
 async def _graph_for(ctx: ServerContext, assistant: Assistant, access: str) -> Any:
-    config = {**assistant.config, "configurable": {**assistant.config.get("configurable", {}), **assistant.context}}
+    config = {
+        **assistant.config,
+        "configurable": {**assistant.config.get("configurable", {}), **assistant.context},
+    }
     return ctx.registry.build(
         assistant.graph_id,
         config,

@@ -68,7 +68,9 @@ async def create_run(
     command = payload.get("command")
     if stateless:
         if command and command.get("resume") is not None:
-            raise InvalidInput("Cannot resume a stateless run: must provide a thread_id when resuming")
+            raise InvalidInput(
+                "Cannot resume a stateless run: must provide a thread_id when resuming"
+            )
         for key in ("checkpoint", "checkpoint_id"):
             if payload.get(key):
                 raise InvalidInput(f"Stateless runs do not take {key}")
@@ -110,7 +112,9 @@ async def create_run(
     checkpoint = payload.get("checkpoint")
     checkpoint_id = payload.get("checkpoint_id") or (checkpoint or {}).get("checkpoint_id")
     if checkpoint:
-        configurable.update({k: v for k, v in checkpoint.items() if v is not None and k != "thread_id"})
+        configurable.update(
+            {k: v for k, v in checkpoint.items() if v is not None and k != "thread_id"}
+        )
     if checkpoint_id:
         configurable["checkpoint_id"] = checkpoint_id
     if request_headers and request_headers.get("x-request-id"):
@@ -123,7 +127,9 @@ async def create_run(
     if tags:
         config["tags"] = tags
 
-    metadata = {k: v for k, v in (payload.get("metadata") or {}).items() if k not in RESERVED_METADATA}
+    metadata = {
+        k: v for k, v in (payload.get("metadata") or {}).items() if k not in RESERVED_METADATA
+    }
     metadata["assistant_id"] = assistant.assistant_id
 
     webhook = payload.get("webhook")
@@ -158,7 +164,9 @@ async def create_run(
         thread_id=tid,
         assistant_id=assistant.assistant_id,
         status="pending",
-        multitask_strategy=("reject" if stateless else payload.get("multitask_strategy") or "enqueue"),
+        multitask_strategy=(
+            "reject" if stateless else payload.get("multitask_strategy") or "enqueue"
+        ),
         metadata=metadata,
         kwargs=kwargs,
         created_at=now + timedelta(seconds=after) if after else now,
@@ -226,7 +234,9 @@ async def list_runs(
     filters: Filters = None,
 ) -> list[Run]:
     tid = parse_uuid(thread_id, "thread_id")
-    runs = await ctx.storage.runs.list(tid, limit=limit, offset=offset, status=status, filters=filters)
+    runs = await ctx.storage.runs.list(
+        tid, limit=limit, offset=offset, status=status, filters=filters
+    )
     if runs is None:
         raise NotFound(f"Thread {thread_id} not found")
     return runs
@@ -324,4 +334,3 @@ async def final_output(ctx: ServerContext, run: Run) -> dict[str, Any] | Any:
     if thread.status == "error" and thread.error:
         return {"__error__": thread.error}
     return thread.values if thread.values is not None else {}
-

@@ -22,9 +22,7 @@ from threadloom.storage.records import Thread, ThreadSnapshot
 def render_state(snapshot: StateSnapshot, thread_id: str) -> dict[str, Any]:
     """A LangGraph StateSnapshot as the API's ThreadState object."""
     cfg = snapshot.config.get("configurable", {}) if snapshot.config else {}
-    parent_cfg = (
-        snapshot.parent_config.get("configurable", {}) if snapshot.parent_config else None
-    )
+    parent_cfg = snapshot.parent_config.get("configurable", {}) if snapshot.parent_config else None
     tasks = []
     for task in snapshot.tasks:
         nested: dict[str, Any] | None = None
@@ -179,7 +177,9 @@ async def update_state(
     checkpoint: dict[str, Any] | None,
 ) -> dict[str, Any]:
     if await ctx.storage.runs.inflight(thread.thread_id):
-        raise Conflict(f"Thread {thread.thread_id} has inflight runs; its state cannot be updated now")
+        raise Conflict(
+            f"Thread {thread.thread_id} has inflight runs; its state cannot be updated now"
+        )
     async with thread_graph(ctx, thread, "threads.update", required=True) as graph:
         config = thread_config(thread.thread_id, checkpoint)
         try:
@@ -196,7 +196,9 @@ async def update_state(
         ThreadNotice(
             kind="state_update",
             run_id=None,
-            data=dumps({"state": render_state(state, thread.thread_id), "thread_id": thread.thread_id}),
+            data=dumps(
+                {"state": render_state(state, thread.thread_id), "thread_id": thread.thread_id}
+            ),
         ),
     )
     return {"checkpoint": dict(next_config.get("configurable", {}))}

@@ -63,11 +63,15 @@ def validate_webhook_url(url: str, settings: Settings, *, resolve: bool = True) 
     if settings.webhook_require_https and parts.scheme != "https":
         raise Unprocessable("Webhook URL must use https")
     host = parts.hostname
-    if settings.webhook_allowed_domains and not _host_allowed(host, settings.webhook_allowed_domains):
+    if settings.webhook_allowed_domains and not _host_allowed(
+        host, settings.webhook_allowed_domains
+    ):
         raise Unprocessable(f"Webhook host {host!r} is not in the allowed domains")
     if settings.allow_private_network:
         return
-    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(
+        ".localhost"
+    ):
         raise Unprocessable("Webhook URL may not point at loopback addresses")
     if not resolve:
         return
