@@ -14,6 +14,7 @@ Invariants every backend keeps (the contract suite in tests/contract checks them
 from __future__ import annotations
 
 import abc
+import builtins
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -218,7 +219,9 @@ class RunStore(abc.ABC):
         interrupt / rollback → insert, then request cancel on every inflight run with that
         action (pending ones end at once: interrupt → `interrupted`, rollback → deleted);
         enqueue → insert. Thread metadata gains `thread_metadata` keys it lacks (graph_id,
-        assistant_id) and status becomes `busy`."""
+        assistant_id) and status becomes `busy`. `prevent_insert_if_inflight`: when the thread
+        has inflight runs, insert nothing and return the oldest of them as `run` (its run_id
+        differs from the one asked for). `filters` apply to an existing thread's metadata."""
 
     @abc.abstractmethod
     async def get(
@@ -242,12 +245,12 @@ class RunStore(abc.ABC):
     async def delete(self, run_id: str, *, thread_id: str, filters: Filters = None) -> bool: ...
 
     @abc.abstractmethod
-    async def inflight(self, thread_id: str) -> list[Run]:
+    async def inflight(self, thread_id: str) -> builtins.list[Run]:
         """Pending and running runs of a thread, oldest first."""
 
     # --- the queue -----------------------------------------------------------------------
     @abc.abstractmethod
-    async def claim(self, *, worker_id: str, limit: int, lease_seconds: float) -> list[Run]:
+    async def claim(self, *, worker_id: str, limit: int, lease_seconds: float) -> builtins.list[Run]:
         """Take up to `limit` due pending runs, oldest first, at most one per thread and none
         on a thread that already has a running run; mark them running with a lease,
         attempt += 1, started_at set on the first attempt."""
@@ -257,7 +260,7 @@ class RunStore(abc.ABC):
         """Earliest created_at of a pending run (for a worker to sleep until then)."""
 
     @abc.abstractmethod
-    async def heartbeat(self, *, worker_id: str, run_ids: Sequence[str], lease_seconds: float) -> list[str]:
+    async def heartbeat(self, *, worker_id: str, run_ids: Sequence[str], lease_seconds: float) -> builtins.list[str]:
         """Extend leases; returns the ids this worker still holds."""
 
     @abc.abstractmethod
@@ -265,7 +268,7 @@ class RunStore(abc.ABC):
         """Put running runs back to pending (graceful shutdown, startup recovery)."""
 
     @abc.abstractmethod
-    async def reap_expired(self, now: datetime) -> list[Run]:
+    async def reap_expired(self, now: datetime) -> builtins.list[Run]:
         """Runs whose lease expired (their worker died) go back to pending; returned."""
 
     @abc.abstractmethod
@@ -294,7 +297,7 @@ class RunStore(abc.ABC):
         thread_id: str | None = None,
         status: Literal["pending", "running", "all"] | None = None,
         filters: Filters = None,
-    ) -> list[Run]:
+    ) -> builtins.list[Run]:
         """Cancel inflight runs selected by ids (optionally within a thread) or by status.
         Pending runs end at once (interrupt → `interrupted` with stop_reason `cancelled`,
         thread snapshot refreshed; rollback → deleted); running ones get `cancel_requested`
@@ -307,7 +310,7 @@ class RunStore(abc.ABC):
         *,
         first_token_at: datetime | None = None,
         usage: dict[str, Any] | None = None,
-        steps: list[dict[str, Any]] | None = None,
+        steps: builtins.list[dict[str, Any]] | None = None,
         model_snapshot: dict[str, Any] | None = None,
     ) -> None:
         """Store measures as the run goes; first_token_at is only set once."""
