@@ -1,0 +1,195 @@
+"""The run transitions that must be atomic with their thread: create (multitask rules), cancel,
+finish. Each runs in one transaction that first locks the thread row, so many API processes and
+workers deciding about the same thread take turns instead of racing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from psycopg import errors as pg_errors
+
+from threadloom.errors import Conflict, InvalidInput, NotFound
+from threadloom.storage import filters as flt
+from threadloom.storage.base import RunCreateResult
+from threadloom.storage.postgres import queries as q
+from threadloom.storage.postgres.db import Cursor
+from threadloom.storage.postgres.rows import RUN_FIELDS, opt_jsonb, run_from_row, run_to_params
+from threadloom.storage.postgres.sqlfilter import Predicate, jsonb
+from threadloom.storage.postgres.threads import (
+    insert_thread,
+    lock_thread,
+    refresh_status,
+    write_snapshot,
+)
+from threadloom.storage.records import TERMINAL_STATUSES, Run, ThreadSnapshot
+
+
+async def inflight_runs(cur: Cursor, thread_id: str) -> list[Run]:
+    await cur.execute(q.INFLIGHT_RUNS, (thread_id,))
+    return [run_from_row(r) for r in await cur.fetchall()]
+
+
+def busy_message(thread_id: str, run_id: str) -> str:
+    return (
+        f"Thread {thread_id} is already running a task (run {run_id}). "
+        "Wait for it to finish or choose a different multitask strategy."
+    )
+
+
+async def create_run(
+    cur: Cursor,
+    run: Run,
+    if_not_exists: str,
+    thread_metadata: Mapping[str, Any] | None,
+    prevent_insert_if_inflight: bool,
+    filters: Mapping[str, Any] | None,
+) -> RunCreateResult:
+    """Thread create-or-check, inflight check, insert and multitask cancels, in one go."""
+    thread = await lock_thread(cur, run.thread_id)
+    created = False
+    inflight: list[Run] = []
+    if thread is None:
+        if if_not_exists != "create":
+            raise NotFound(f"Thread {run.thread_id} not found")
+        created = (
+            await insert_thread(cur, run.thread_id, dict(thread_metadata or {}), None, "busy")
+        ) is not None
+        if not created:  # another process created it in the meantime: treat as existing
+            thread = await lock_thread(cur, run.thread_id)
+            assert thread is not None
+    if thread is not None:
+        if filters and not flt.evaluate(thread.metadata, filters):
+            raise NotFound(f"Thread {run.thread_id} not found")
+        inflight = await inflight_runs(cur, run.thread_id)
+        if inflight and run.multitask_strategy == "reject":
+            raise Conflict(busy_message(run.thread_id, inflight[0].run_id))
+        if inflight and prevent_insert_if_inflight:
+            return RunCreateResult(inflight[0], False, [])
+
+    run.status = "pending"
+    try:
+        await cur.execute(q.INSERT_RUN, run_to_params(run))
+    except pg_errors.UniqueViolation as exc:
+        raise Conflict(f"Run {run.run_id} already exists") from exc
+
+    cancelled: list[Run] = []
+    if inflight and run.multitask_strategy in ("interrupt", "rollback"):
+        cancelled = await cancel_runs(cur, inflight, run.multitask_strategy)
+    if thread is not None:
+        missing = {k: v for k, v in (thread_metadata or {}).items() if k not in thread.metadata}
+        metadata = jsonb({**thread.metadata, **missing}) if missing else None
+        await cur.execute(q.MARK_THREAD_BUSY, (metadata, run.thread_id))
+    await cur.execute(q.NOTIFY)
+    return RunCreateResult(run, created, cancelled)
+
+
+async def cancel_runs(cur: Cursor, runs: Iterable[Run], action: str) -> list[Run]:
+    """Pending runs end now (interrupt → interrupted; rollback → deleted); running ones are
+    flagged for their worker. Thread statuses are the caller's to refresh."""
+    request = jsonb({"action": action})
+    affected: list[Run] = []
+    for run in runs:
+        if run.status == "pending" and action == "rollback":
+            await cur.execute(q.DELETE_PENDING_RUN, (run.run_id,))
+            if await cur.fetchone() is not None:
+                run.cancel_requested = {"action": action}
+                run.stop_reason = "cancelled"
+                affected.append(run)
+            continue
+        sql = q.CANCEL_PENDING_RUN if run.status == "pending" else q.FLAG_RUNNING_RUN
+        await cur.execute(sql, (request, run.run_id))
+        row = await cur.fetchone()
+        if row is not None:
+            affected.append(run_from_row(row))
+    return affected
+
+
+async def request_cancel(
+    cur: Cursor,
+    action: str,
+    run_ids: Sequence[str] | None,
+    thread_id: str | None,
+    status: str | None,
+    access: Predicate,
+) -> list[Run]:
+    """Select inflight runs by ids / thread / status (thread metadata must pass `access`)."""
+    if run_ids is None and thread_id is None and status is None:
+        return []
+    clauses = ["r.status IN ('pending', 'running')"]
+    params: list[Any] = []
+    if run_ids is not None:
+        if not run_ids:
+            return []
+        clauses.append("r.run_id = ANY(%s)")
+        params.append(list(run_ids))
+    if thread_id is not None:
+        clauses.append("r.thread_id = %s")
+        params.append(thread_id)
+    if status in ("pending", "running"):
+        clauses.append("r.status = %s")
+        params.append(status)
+    elif status not in (None, "all"):
+        raise InvalidInput(f"Invalid status {status!r}: expected pending, running or all")
+    join = ""
+    if access[0] != "TRUE":
+        join = "JOIN threads t ON t.thread_id = r.thread_id"
+        clauses.append(f"({access[0]})")
+        params.extend(access[1])
+    select = (
+        f"SELECT {', '.join('r.' + f for f in RUN_FIELDS)} FROM runs r {join} "
+        f"WHERE {' AND '.join(clauses)} ORDER BY r.created_at, r.seq"
+    )
+    await cur.execute(select, params)
+    candidates = [run_from_row(r) for r in await cur.fetchall()]
+    if not candidates:
+        return []
+    # lock their threads (in a fixed order: no deadlock between two bulk cancels), then look
+    # again: a run may have started or ended while we waited
+    thread_ids = sorted({r.thread_id for r in candidates})
+    await cur.execute(q.LOCK_THREADS, (thread_ids,))
+    await cur.execute(select, params)
+    runs = [run_from_row(r) for r in await cur.fetchall()]
+    affected = await cancel_runs(cur, runs, action)
+    await refresh_status(cur, list(dict.fromkeys(r.thread_id for r in affected)))
+    if affected:
+        await cur.execute(q.NOTIFY)
+    return affected
+
+
+async def finish(
+    cur: Cursor,
+    run_id: str,
+    status: str,
+    stop_reason: str | None,
+    error: dict[str, Any] | None,
+    snapshot: ThreadSnapshot | None,
+    delete_run: bool,
+    delete_thread: bool,
+) -> Run | None:
+    """Terminal status + thread snapshot together; a run no longer inflight is left alone."""
+    if status not in TERMINAL_STATUSES:
+        raise InvalidInput(f"finish needs a terminal status, got {status!r}")
+    await cur.execute(q.LOCK_THREAD_OF_RUN, (run_id,))
+    found = await cur.fetchone()
+    if found is None:
+        return None
+    thread_id = found["thread_id"]
+    await cur.execute(q.FINISH_RUN, (status, stop_reason, opt_jsonb(error), run_id))
+    finished = await cur.fetchone()
+    if finished is None:  # already finished: a second finish is a no-op
+        return None
+    run = run_from_row(finished)
+    if delete_thread:
+        await cur.execute(q.DELETE_THREAD, (thread_id,))
+        await cur.execute(q.NOTIFY)
+        return run
+    if delete_run:
+        await cur.execute(q.DELETE_RUN, (run_id,))
+    if snapshot is not None:
+        await write_snapshot(cur, thread_id, snapshot)
+    else:
+        await refresh_status(cur, [thread_id])
+    await cur.execute(q.NOTIFY)
+    return run

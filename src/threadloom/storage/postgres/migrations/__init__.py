@@ -1,0 +1,1 @@
+"""Alembic migrations of the PostgreSQL schema (raw SQL, one file per version)."""

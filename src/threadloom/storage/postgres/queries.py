@@ -1,0 +1,262 @@
+"""Every SQL statement of the PostgreSQL backend, by name (the procrastinate way).
+
+Conventions: `%s` / `%(name)s` placeholders only (values never reach the SQL text); timestamps
+come from the database clock (`now()`, the transaction's start) so every process of a cluster
+agrees; a transaction that touches a thread's runs locks the thread row first
+(`FOR NO KEY UPDATE`, which still lets inserts check their foreign key), so the lock order is
+always thread → runs and concurrent API processes and workers serialise per thread.
+"""
+
+from __future__ import annotations
+
+from threadloom.storage.postgres.rows import (
+    ASSISTANT_COLUMNS,
+    RUN_COLUMNS,
+    RUN_FIELDS,
+    THREAD_COLUMNS,
+    VERSION_COLUMNS,
+    qualified,
+)
+
+NOTIFY_CHANNEL = "threadloom_runs"
+NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
+
+# --- assistants ---------------------------------------------------------------------------
+GET_ASSISTANT = f"SELECT {ASSISTANT_COLUMNS} FROM assistants WHERE assistant_id = %s"
+INSERT_ASSISTANT = (
+    f"INSERT INTO assistants ({ASSISTANT_COLUMNS}) "
+    "VALUES (%s, %s, %s, %s, %s, 1, %s, %s, now(), now()) "
+    f"ON CONFLICT (assistant_id) DO NOTHING RETURNING {ASSISTANT_COLUMNS}"
+)
+COPY_CURRENT_TO_VERSIONS = (
+    "INSERT INTO assistant_versions (assistant_id, version, graph_id, name, description, "
+    "config, context, metadata, created_at) SELECT assistant_id, version, graph_id, name, "
+    "description, config, context, metadata, updated_at FROM assistants WHERE assistant_id = %s"
+)
+REFRESH_SYSTEM_ASSISTANT = (
+    "UPDATE assistants SET name = %(name)s, description = %(description)s, updated_at = now() "
+    "WHERE assistant_id = %(assistant_id)s "
+    "AND (name IS DISTINCT FROM %(name)s OR description IS DISTINCT FROM %(description)s) "
+    f"RETURNING {ASSISTANT_COLUMNS}"
+)
+REFRESH_SYSTEM_VERSION = (
+    "UPDATE assistant_versions SET name = %s, description = %s "
+    "WHERE assistant_id = %s AND version = %s"
+)
+LOCK_ASSISTANT = "SELECT 1 FROM assistants WHERE assistant_id = %s FOR UPDATE"
+MAX_VERSION = "SELECT max(version) AS v FROM assistant_versions WHERE assistant_id = %s"
+INSERT_VERSION = (
+    "INSERT INTO assistant_versions (assistant_id, version, graph_id, name, description, "
+    "config, context, metadata, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now())"
+)
+WRITE_CURRENT = (
+    "UPDATE assistants SET graph_id = %s, config = %s, context = %s, metadata = %s, "
+    "version = %s, name = %s, description = %s, updated_at = now() WHERE assistant_id = %s "
+    f"RETURNING {ASSISTANT_COLUMNS}"
+)
+GET_VERSION = (
+    f"SELECT {VERSION_COLUMNS} FROM assistant_versions WHERE assistant_id = %s AND version = %s"
+)
+LIST_VERSIONS = (
+    "SELECT v.assistant_id, v.graph_id, v.config, v.context, v.metadata, v.version, v.name, "
+    "v.description, v.created_at, v.created_at AS updated_at "
+    "FROM assistant_versions v JOIN assistants a ON a.assistant_id = v.assistant_id "
+    "WHERE v.assistant_id = %s AND ({access}) AND ({meta}) "
+    "ORDER BY v.version DESC LIMIT %s OFFSET %s"
+)
+
+# --- threads ------------------------------------------------------------------------------
+INFLIGHT_EXISTS = (
+    "EXISTS (SELECT 1 FROM runs WHERE runs.thread_id = threads.thread_id "
+    "AND runs.status IN ('pending', 'running'))"
+)
+STATUS_EXPR = f"CASE WHEN {INFLIGHT_EXISTS} THEN 'busy' ELSE snapshot_status END"
+# activity pushes a thread's TTL expiry forward
+TTL_REFRESH_EXPR = (
+    "CASE WHEN ttl_minutes IS NULL THEN ttl_expires_at "
+    "ELSE now() + ttl_minutes * interval '1 minute' END"
+)
+GET_THREAD = f"SELECT {THREAD_COLUMNS} FROM threads WHERE thread_id = %s"
+LOCK_THREAD = f"SELECT {THREAD_COLUMNS} FROM threads WHERE thread_id = %s FOR NO KEY UPDATE"
+LOCK_THREAD_WHERE = (
+    f"SELECT {THREAD_COLUMNS} FROM threads WHERE thread_id = %s AND ({{where}}) FOR NO KEY UPDATE"
+)
+LOCK_THREADS = (
+    "SELECT thread_id FROM threads WHERE thread_id = ANY(%s) ORDER BY thread_id FOR NO KEY UPDATE"
+)
+INSERT_THREAD = (
+    f"INSERT INTO threads ({THREAD_COLUMNS}, snapshot_status) "
+    "VALUES (%(thread_id)s, now(), now(), now(), %(metadata)s, '{}', %(status)s, NULL, '{}', "
+    "NULL, %(ttl_strategy)s, %(ttl_minutes)s::float8, "
+    "COALESCE(%(ttl_expires_at)s::timestamptz, now() + %(ttl_minutes)s::float8 * interval '1 minute'), 'idle') "
+    f"ON CONFLICT (thread_id) DO NOTHING RETURNING {THREAD_COLUMNS}"
+)
+UPDATE_THREAD_TTL = (
+    "UPDATE threads SET metadata = %(metadata)s, updated_at = now(), "
+    "ttl_strategy = %(ttl_strategy)s, ttl_minutes = %(ttl_minutes)s, "
+    "ttl_expires_at = COALESCE(%(ttl_expires_at)s::timestamptz, now() + %(ttl_minutes)s::float8 * interval '1 minute') "
+    f"WHERE thread_id = %(thread_id)s RETURNING {THREAD_COLUMNS}"
+)
+UPDATE_THREAD_METADATA = (
+    f"UPDATE threads SET metadata = %s, updated_at = now(), ttl_expires_at = {TTL_REFRESH_EXPR} "
+    f"WHERE thread_id = %s RETURNING {THREAD_COLUMNS}"
+)
+REFRESH_STATUS = (
+    f"UPDATE threads SET status = {STATUS_EXPR}, updated_at = now() WHERE thread_id = ANY(%s)"
+)
+WRITE_SNAPSHOT = (
+    "UPDATE threads SET snapshot_status = %(status)s, "
+    f"status = CASE WHEN {INFLIGHT_EXISTS} THEN 'busy' ELSE %(status)s END, "
+    "state_values = %(values)s, interrupts = %(interrupts)s, error = %(error)s, "
+    f"state_updated_at = now(), updated_at = now(), ttl_expires_at = {TTL_REFRESH_EXPR} "
+    f"WHERE thread_id = %(thread_id)s RETURNING {THREAD_COLUMNS}"
+)
+EXPIRED_THREADS = (
+    f"SELECT {THREAD_COLUMNS} FROM threads WHERE ttl_expires_at IS NOT NULL "
+    "AND ttl_expires_at <= %s ORDER BY ttl_expires_at LIMIT %s"
+)
+MARK_THREAD_BUSY = (
+    "UPDATE threads SET metadata = COALESCE(%s, metadata), status = 'busy', updated_at = now(), "
+    f"ttl_expires_at = {TTL_REFRESH_EXPR} WHERE thread_id = %s"
+)
+DELETE_THREAD = "DELETE FROM threads WHERE thread_id = %s"
+
+# --- runs ---------------------------------------------------------------------------------
+INSERT_RUN = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join(['%s'] * len(RUN_FIELDS))})"
+INFLIGHT_RUNS = (
+    f"SELECT {RUN_COLUMNS} FROM runs WHERE thread_id = %s "
+    "AND status IN ('pending', 'running') ORDER BY created_at, seq"
+)
+LOCK_THREAD_OF_RUN = (
+    "SELECT thread_id FROM threads "
+    "WHERE thread_id = (SELECT thread_id FROM runs WHERE run_id = %s) FOR NO KEY UPDATE"
+)
+FINISH_RUN = (
+    "UPDATE runs SET status = %s, stop_reason = %s, error = %s, ended_at = now(), "
+    "updated_at = now(), lease_expires_at = NULL "
+    f"WHERE run_id = %s AND status IN ('pending', 'running') RETURNING {RUN_COLUMNS}"
+)
+DELETE_RUN = "DELETE FROM runs WHERE run_id = %s"
+DELETE_PENDING_RUN = "DELETE FROM runs WHERE run_id = %s AND status = 'pending' RETURNING run_id"
+CANCEL_PENDING_RUN = (
+    "UPDATE runs SET status = 'interrupted', stop_reason = 'cancelled', ended_at = now(), "
+    "updated_at = now(), cancel_requested = %s "
+    f"WHERE run_id = %s AND status = 'pending' RETURNING {RUN_COLUMNS}"
+)
+FLAG_RUNNING_RUN = (
+    "UPDATE runs SET cancel_requested = %s, updated_at = now() "
+    f"WHERE run_id = %s AND status = 'running' RETURNING {RUN_COLUMNS}"
+)
+RECORD_PROGRESS = (
+    "UPDATE runs SET first_token_at = COALESCE(first_token_at, %(first_token_at)s), "
+    "usage = COALESCE(%(usage)s, usage), steps = COALESCE(%(steps)s, steps), "
+    "model_snapshot = COALESCE(%(model_snapshot)s, model_snapshot), updated_at = now() "
+    "WHERE run_id = %(run_id)s"
+)
+SET_WEBHOOK = "UPDATE runs SET webhook = %s WHERE run_id = %s"
+
+# --- the queue ----------------------------------------------------------------------------
+_THREAD_NOT_RUNNING = (
+    "NOT EXISTS (SELECT 1 FROM runs x WHERE x.thread_id = r.thread_id AND x.status = 'running')"
+)
+# Step 1 of a claim: lock (SKIP LOCKED) the threads of the oldest due runs whose thread looks
+# free. Another claimer holding a thread's lock makes us skip that thread, not wait for it.
+CLAIM_LOCK_THREADS = f"""
+WITH due AS (
+    SELECT DISTINCT ON (r.thread_id) r.thread_id, r.created_at, r.seq
+    FROM (
+        SELECT r.thread_id, r.created_at, r.seq FROM runs r
+        WHERE r.status = 'pending' AND r.created_at <= now() AND {_THREAD_NOT_RUNNING}
+        ORDER BY r.created_at, r.seq
+        LIMIT %(scan)s
+    ) r
+    ORDER BY r.thread_id, r.created_at, r.seq
+)
+SELECT t.thread_id FROM threads t JOIN due ON due.thread_id = t.thread_id
+ORDER BY due.created_at, due.seq
+LIMIT %(limit)s
+FOR NO KEY UPDATE OF t SKIP LOCKED
+"""
+# Step 2, a new statement and so a new snapshot taken after the locks were granted: whoever
+# started a run on these threads before us has committed, so "no running run" is now exact.
+CLAIM_RUNS = f"""
+WITH pick AS (
+    SELECT DISTINCT ON (r.thread_id) r.run_id FROM runs r
+    WHERE r.thread_id = ANY(%(threads)s) AND r.status = 'pending' AND r.created_at <= now()
+      AND {_THREAD_NOT_RUNNING}
+    ORDER BY r.thread_id, r.created_at, r.seq
+)
+UPDATE runs SET status = 'running', attempt = attempt + 1, worker_id = %(worker_id)s,
+    lease_expires_at = now() + %(lease)s * interval '1 second',
+    started_at = COALESCE(started_at, now()), updated_at = now()
+FROM pick WHERE runs.run_id = pick.run_id AND runs.status = 'pending'
+RETURNING {qualified(RUN_COLUMNS, "runs")}, runs.seq
+"""
+NEXT_DUE = (
+    f"SELECT r.created_at FROM runs r WHERE r.status = 'pending' AND {_THREAD_NOT_RUNNING} "
+    "ORDER BY r.created_at LIMIT 1"
+)
+HEARTBEAT = (
+    "UPDATE runs SET lease_expires_at = now() + %s * interval '1 second' "
+    "WHERE status = 'running' AND worker_id = %s AND run_id = ANY(%s) RETURNING run_id"
+)
+REQUEUE = (
+    "UPDATE runs SET status = 'pending', worker_id = NULL, lease_expires_at = NULL, "
+    "updated_at = now() WHERE status = 'running' AND run_id = ANY(%s) "
+    "AND (%s::text IS NULL OR worker_id = %s) RETURNING run_id"
+)
+REAP_EXPIRED = (
+    "UPDATE runs SET status = 'pending', worker_id = NULL, lease_expires_at = NULL, "
+    "updated_at = now() WHERE status = 'running' AND lease_expires_at < %s "
+    f"RETURNING {RUN_COLUMNS}, seq"
+)
+
+# --- checkpoints (tables owned by langgraph-checkpoint-postgres) ---------------------------
+DELETE_RUN_CHECKPOINTS = """
+WITH deleted AS (
+    DELETE FROM checkpoints
+    WHERE thread_id = %(thread_id)s AND metadata ->> 'run_id' = %(run_id)s
+    RETURNING checkpoint_ns, checkpoint_id, checkpoint -> 'channel_versions' AS versions
+), writes AS (
+    DELETE FROM checkpoint_writes w USING deleted d
+    WHERE w.thread_id = %(thread_id)s AND w.checkpoint_ns = d.checkpoint_ns
+      AND w.checkpoint_id = d.checkpoint_id
+)
+SELECT DISTINCT d.checkpoint_ns, v.key AS channel, v.value AS version
+FROM deleted d CROSS JOIN LATERAL jsonb_each_text(d.versions) AS v
+"""
+# blobs the deleted checkpoints used that no remaining checkpoint of the thread uses
+DELETE_UNUSED_BLOBS = """
+DELETE FROM checkpoint_blobs b
+USING unnest(%(ns)s::text[], %(channels)s::text[], %(versions)s::text[]) AS g(ns, channel, version)
+WHERE b.thread_id = %(thread_id)s AND b.checkpoint_ns = g.ns AND b.channel = g.channel
+  AND b.version = g.version
+  AND NOT EXISTS (
+      SELECT 1 FROM checkpoints c
+      WHERE c.thread_id = b.thread_id AND c.checkpoint_ns = b.checkpoint_ns
+        AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version
+  )
+"""
+COPY_CHECKPOINTS = """
+INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type,
+                         checkpoint, metadata)
+SELECT %(target)s, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint,
+       CASE WHEN metadata ? 'thread_id'
+            THEN jsonb_set(metadata, '{thread_id}', to_jsonb(%(target)s::text))
+            ELSE metadata END
+FROM checkpoints WHERE thread_id = %(source)s
+ON CONFLICT DO NOTHING
+"""
+COPY_BLOBS = """
+INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
+SELECT %(target)s, checkpoint_ns, channel, version, type, blob
+FROM checkpoint_blobs WHERE thread_id = %(source)s
+ON CONFLICT DO NOTHING
+"""
+COPY_WRITES = """
+INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx,
+                               channel, type, blob)
+SELECT %(target)s, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob
+FROM checkpoint_writes WHERE thread_id = %(source)s
+ON CONFLICT DO NOTHING
+"""

@@ -1,0 +1,172 @@
+"""Runs on PostgreSQL: the RunStore surface over `lifecycle` (atomic transitions) and `queue`."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from threadloom.storage import filters as flt
+from threadloom.storage.base import Filters, RunCreateResult, RunStore
+from threadloom.storage.postgres import lifecycle, queue
+from threadloom.storage.postgres import queries as q
+from threadloom.storage.postgres.db import Database
+from threadloom.storage.postgres.rows import RUN_FIELDS, opt_jsonb, run_from_row
+from threadloom.storage.postgres.sqlfilter import compile_filter, jsonb, page_bounds
+from threadloom.storage.records import Run, ThreadSnapshot
+
+_R_COLUMNS = ", ".join(f"r.{f}" for f in RUN_FIELDS)
+
+
+class PostgresRunStore(RunStore):
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create_run(
+        self,
+        run: Run,
+        *,
+        if_not_exists: Literal["reject", "create"] = "reject",
+        thread_metadata: dict[str, Any] | None = None,
+        prevent_insert_if_inflight: bool = False,
+        filters: Filters = None,
+    ) -> RunCreateResult:
+        checked = flt.validate(filters) if filters else None
+        async with self._db.transaction() as cur:
+            return await lifecycle.create_run(
+                cur, run, if_not_exists, thread_metadata, prevent_insert_if_inflight, checked
+            )
+
+    async def get(
+        self, run_id: str, *, thread_id: str | None = None, filters: Filters = None
+    ) -> Run | None:
+        sql, params = compile_filter("t.metadata", filters)
+        where = "r.run_id = %s"
+        args: list[Any] = [run_id]
+        if thread_id is not None:
+            where += " AND r.thread_id = %s"
+            args.append(thread_id)
+        row = await self._db.fetchone(
+            f"SELECT {_R_COLUMNS} FROM runs r JOIN threads t ON t.thread_id = r.thread_id "
+            f"WHERE {where} AND ({sql})",
+            [*args, *params],
+        )
+        return None if row is None else run_from_row(row)
+
+    async def list(
+        self,
+        thread_id: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        status: str | None = None,
+        filters: Filters = None,
+    ) -> builtins.list[Run] | None:
+        sql, params = compile_filter("metadata", filters)
+        limit, offset = page_bounds(limit, offset)
+        exists = await self._db.fetchone(
+            f"SELECT 1 AS ok FROM threads WHERE thread_id = %s AND ({sql})", [thread_id, *params]
+        )
+        if exists is None:
+            return None
+        where = "thread_id = %s"
+        args: list[Any] = [thread_id]
+        if status is not None:
+            where += " AND status = %s"
+            args.append(status)
+        rows = await self._db.fetchall(
+            f"SELECT {', '.join(RUN_FIELDS)} FROM runs WHERE {where} "
+            "ORDER BY created_at DESC, seq DESC LIMIT %s OFFSET %s",
+            [*args, limit, offset],
+        )
+        return [run_from_row(r) for r in rows]
+
+    async def delete(self, run_id: str, *, thread_id: str, filters: Filters = None) -> bool:
+        sql, params = compile_filter("t.metadata", filters)
+        async with self._db.transaction() as cur:
+            await cur.execute(
+                "DELETE FROM runs r USING threads t WHERE t.thread_id = r.thread_id "
+                f"AND r.run_id = %s AND r.thread_id = %s AND ({sql}) RETURNING r.run_id",
+                [run_id, thread_id, *params],
+            )
+            deleted = await cur.fetchone() is not None
+            if deleted:
+                await cur.execute(q.REFRESH_STATUS, ([thread_id],))
+        return deleted
+
+    async def inflight(self, thread_id: str) -> builtins.list[Run]:
+        rows = await self._db.fetchall(q.INFLIGHT_RUNS, (thread_id,))
+        return [run_from_row(r) for r in rows]
+
+    # --- the queue -----------------------------------------------------------------------
+    async def claim(
+        self, *, worker_id: str, limit: int, lease_seconds: float
+    ) -> builtins.list[Run]:
+        return await queue.claim(self._db, worker_id, limit, lease_seconds)
+
+    async def next_due_at(self) -> datetime | None:
+        return await queue.next_due_at(self._db)
+
+    async def heartbeat(
+        self, *, worker_id: str, run_ids: Sequence[str], lease_seconds: float
+    ) -> builtins.list[str]:
+        return await queue.heartbeat(self._db, worker_id, run_ids, lease_seconds)
+
+    async def requeue(self, run_ids: Sequence[str], *, worker_id: str | None = None) -> int:
+        return await queue.requeue(self._db, run_ids, worker_id)
+
+    async def reap_expired(self, now: datetime) -> builtins.list[Run]:
+        return await queue.reap_expired(self._db, now)
+
+    async def finish(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        stop_reason: str | None,
+        error: dict[str, Any] | None,
+        thread: ThreadSnapshot | None = None,
+        delete_run: bool = False,
+        delete_thread: bool = False,
+    ) -> Run | None:
+        async with self._db.transaction() as cur:
+            return await lifecycle.finish(
+                cur, run_id, status, stop_reason, error, thread, delete_run, delete_thread
+            )
+
+    async def request_cancel(
+        self,
+        *,
+        action: Literal["interrupt", "rollback"] = "interrupt",
+        run_ids: Sequence[str] | None = None,
+        thread_id: str | None = None,
+        status: Literal["pending", "running", "all"] | None = None,
+        filters: Filters = None,
+    ) -> builtins.list[Run]:
+        access = compile_filter("t.metadata", filters)
+        async with self._db.transaction() as cur:
+            return await lifecycle.request_cancel(cur, action, run_ids, thread_id, status, access)
+
+    async def record_progress(
+        self,
+        run_id: str,
+        *,
+        first_token_at: datetime | None = None,
+        usage: dict[str, Any] | None = None,
+        steps: builtins.list[dict[str, Any]] | None = None,
+        model_snapshot: dict[str, Any] | None = None,
+    ) -> None:
+        await self._db.execute(
+            q.RECORD_PROGRESS,
+            {
+                "run_id": run_id,
+                "first_token_at": first_token_at,
+                "usage": opt_jsonb(usage),
+                "steps": opt_jsonb(steps),
+                "model_snapshot": opt_jsonb(model_snapshot),
+            },
+        )
+
+    async def set_webhook(self, run_id: str, webhook: dict[str, Any]) -> None:
+        await self._db.execute(q.SET_WEBHOOK, (jsonb(webhook), run_id))

@@ -1,0 +1,133 @@
+"""The metadata filter language (`storage.filters`) compiled to jsonb predicates.
+
+Same semantics as `filters.matches`, expressed with operators PostgreSQL can answer from the
+GIN (`jsonb_path_ops`) indexes where possible: plain keys and `$eq` on a scalar become one
+`column @> %s` (for a scalar, containment *is* JSON equality, and a missing key never matches);
+`$eq` on an object/array is `column -> key = %s`; `$contains` is an array-typed `->` plus `@>`.
+Values always travel as parameters, never inside the SQL text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from threadloom.errors import Unprocessable
+from threadloom.serde import dumps
+from threadloom.storage import filters as flt
+
+Predicate = tuple[str, list[Any]]
+TRUE: Predicate = ("TRUE", [])
+FALSE: Predicate = ("FALSE", [])
+
+
+def jsonb(value: Any) -> Jsonb:
+    """A parameter for a jsonb placeholder, encoded like everything else Threadloom stores."""
+    return Jsonb(value, dumps=_dumps)
+
+
+def _dumps(value: Any) -> str:
+    return dumps(value).decode()
+
+
+def _and(parts: list[Predicate]) -> Predicate:
+    parts = [p for p in parts if p[0] != "TRUE"]
+    if not parts:
+        return TRUE
+    if len(parts) == 1:
+        return parts[0]
+    return " AND ".join(f"({sql})" for sql, _ in parts), [p for _, ps in parts for p in ps]
+
+
+def _is_scalar(value: Any) -> bool:
+    return not isinstance(value, (Mapping, list, tuple))
+
+
+def _compile(column: str, filter: Mapping[str, Any]) -> Predicate:
+    parts: list[Predicate] = []
+    contained: dict[str, Any] = {}  # keys answered by one `column @> {...}`
+    for key, operand in filter.items():
+        if key == "$and":
+            parts.extend(_compile(column, sub) for sub in operand)
+            continue
+        if key == "$or":
+            if not operand:
+                parts.append(FALSE)
+                continue
+            subs = [_compile(column, sub) for sub in operand]
+            parts.append(
+                (" OR ".join(f"({s})" for s, _ in subs), [p for _, ps in subs for p in ps])
+            )
+            continue
+        first = next(iter(operand), None) if isinstance(operand, Mapping) else None
+        if not (isinstance(first, str) and first.startswith("$")):
+            contained[key] = operand
+            continue
+        for op, arg in operand.items():
+            if op == "$eq":
+                if _is_scalar(arg) and key not in contained:
+                    contained[key] = arg
+                elif _is_scalar(arg):
+                    parts.append((f"{column} @> %s", [jsonb({key: arg})]))
+                else:
+                    parts.append((f"({column} -> %s) = %s", [key, jsonb(arg)]))
+            else:  # $contains
+                needle = list(arg) if isinstance(arg, (list, tuple)) else [arg]
+                parts.append(
+                    (
+                        f"(jsonb_typeof({column} -> %s) = 'array' AND ({column} -> %s) @> %s)",
+                        [key, key, jsonb(needle)],
+                    )
+                )
+    if contained:
+        parts.insert(0, (f"{column} @> %s", [jsonb(contained)]))
+    return _and(parts)
+
+
+def compile_filter(column: str, filter: Mapping[str, Any] | None) -> Predicate:
+    """A predicate for `filters.matches(column, filter)`; validates the filter."""
+    if not filter:
+        return TRUE
+    return _compile(column, flt.validate(filter))
+
+
+def compile_contains(column: str, needle: Any) -> Predicate:
+    """A predicate for `filters.contains(column, needle)` (search `metadata` / `values`)."""
+    if needle is None:
+        return TRUE
+    if isinstance(needle, Mapping):
+        for key in needle:
+            if not isinstance(key, str):
+                raise Unprocessable(f"Invalid containment filter: key {key!r} is not a string")
+        return f"{column} @> %s", [jsonb(needle)]
+    if isinstance(needle, (list, tuple)):
+        # jsonb's top-level "array contains a primitive" exception is not in our semantics
+        return f"(jsonb_typeof({column}) = 'array' AND {column} @> %s)", [jsonb(needle)]
+    return f"({column} = %s AND jsonb_typeof({column}) NOT IN ('array', 'object'))", [jsonb(needle)]
+
+
+def combine(*predicates: Predicate) -> Predicate:
+    """AND predicates, dropping trivially true ones."""
+    return _and(list(predicates))
+
+
+def order_by(sort_by: str, sort_order: str, allowed: Mapping[str, str], tiebreak: str) -> str:
+    """A whitelisted ORDER BY with a unique tiebreak so pages never overlap."""
+    column = allowed.get(sort_by)
+    if column is None:
+        raise Unprocessable(f"Invalid sort_by {sort_by!r}: expected one of {', '.join(allowed)}")
+    order = sort_order.lower() if isinstance(sort_order, str) else sort_order
+    if order not in ("asc", "desc"):
+        raise Unprocessable(f"Invalid sort_order {sort_order!r}: expected asc or desc")
+    if column == tiebreak:
+        return f"ORDER BY {column} {order}"
+    return f"ORDER BY {column} {order}, {tiebreak} {order}"
+
+
+def page_bounds(limit: int, offset: int) -> tuple[int, int]:
+    """Validated LIMIT/OFFSET values."""
+    if limit < 0 or offset < 0:
+        raise Unprocessable("limit and offset must be non-negative")
+    return limit, offset

@@ -1,0 +1,187 @@
+"""The cluster backend: PostgreSQL for Threadloom's tables, LangGraph's checkpoints and store.
+
+One `AsyncConnectionPool` serves the repositories, the checkpointer and the store; all of it
+lives in one schema (`search_path`), so several deployments (or test sessions) can share a
+database. `open()` migrates first (safe when many processes start at once, see `migrate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, cast
+
+import psycopg
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.store.postgres.aio import AsyncPostgresStore
+from psycopg import AsyncCursor
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from threadloom.errors import Unavailable
+from threadloom.storage.base import Storage
+from threadloom.storage.postgres import queries as q
+from threadloom.storage.postgres.assistants import PostgresAssistantStore
+from threadloom.storage.postgres.db import Database, check_schema, connection_kwargs, make_pool
+from threadloom.storage.postgres.migrate import migrate
+from threadloom.storage.postgres.queue import WorkListener
+from threadloom.storage.postgres.runs import PostgresRunStore
+from threadloom.storage.postgres.threads import PostgresThreadStore
+
+if TYPE_CHECKING:
+    from threadloom.settings import Settings
+
+
+class PooledPostgresSaver(AsyncPostgresSaver):
+    """`AsyncPostgresSaver` without its process-wide lock when it runs on a pool.
+
+    Upstream serialises every checkpoint read and write of the process behind one asyncio.Lock
+    even with a pool (the lock exists for the single-connection case); each pool checkout is
+    its own connection, so runs can checkpoint in parallel.
+    """
+
+    @asynccontextmanager
+    async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
+        if not isinstance(self.conn, AsyncConnectionPool):
+            async with super()._cursor(pipeline=pipeline) as cur:
+                yield cur
+            return
+        async with self.conn.connection() as conn:
+            if pipeline and self.supports_pipeline:
+                async with conn.pipeline(), conn.cursor(binary=True, row_factory=dict_row) as cur:
+                    yield cur
+            elif pipeline:
+                async with (
+                    conn.transaction(),
+                    conn.cursor(binary=True, row_factory=dict_row) as cur,
+                ):
+                    yield cur
+            else:
+                async with conn.cursor(binary=True, row_factory=dict_row) as cur:
+                    yield cur
+
+
+class PostgresStorage(Storage):
+    """`Storage` on PostgreSQL. Repositories, `checkpointer` and `store` exist after `open()`."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        pool_min: int = 2,
+        pool_max: int = 20,
+        store_index: dict[str, Any] | None = None,
+        store_ttl: dict[str, Any] | None = None,
+        migrate_on_open: bool = True,
+    ) -> None:
+        self.url = url
+        self.schema = check_schema(schema)
+        self.pool_min = pool_min
+        self.pool_max = max(pool_max, pool_min)
+        self.store_index = store_index
+        self.store_ttl = store_ttl
+        self.migrate_on_open = migrate_on_open
+        self._pool: AsyncConnectionPool | None = None
+        self._db: Database | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        store_index: dict[str, Any] | None = None,
+        store_ttl: dict[str, Any] | None = None,
+    ) -> PostgresStorage:
+        assert settings.database_url, "PostgresStorage needs settings.database_url"
+        return cls(
+            settings.database_url,
+            schema=getattr(settings, "database_schema", None),
+            pool_max=max(10, min(100, settings.workers + 10)),
+            store_index=store_index,
+            store_ttl=store_ttl,
+        )
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            raise Unavailable("PostgreSQL storage is not open")
+        return self._db
+
+    @property
+    def pool(self) -> AsyncConnectionPool:
+        return self.db.pool
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        try:
+            if self.migrate_on_open:
+                await migrate(self.url, schema=self.schema, store_index=self.store_index)
+            pool = make_pool(self.url, self.schema, self.pool_min, self.pool_max)
+            await pool.open(wait=True, timeout=30.0)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise Unavailable(f"PostgreSQL unavailable: {exc}") from exc
+        self._pool = pool
+        self._db = Database(pool)
+        conn = cast(Any, pool)
+        self.checkpointer = PooledPostgresSaver(conn)
+        self.store = AsyncPostgresStore(
+            conn, index=cast(Any, self.store_index), ttl=cast(Any, self.store_ttl)
+        )
+        self.assistants = PostgresAssistantStore(self._db)
+        self.threads = PostgresThreadStore(self._db)
+        self.runs = PostgresRunStore(self._db)
+
+    async def close(self) -> None:
+        pool, self._pool, self._db = self._pool, None, None
+        if pool is None:
+            return
+        store = getattr(self, "store", None)
+        if isinstance(store, AsyncPostgresStore) and store._ttl_sweeper_task is not None:
+            await store.stop_ttl_sweeper(timeout=1.0)
+        await pool.close()
+
+    async def ping(self) -> None:
+        try:
+            await self.db.fetchone("SELECT 1 AS ok")
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise Unavailable(f"PostgreSQL unavailable: {exc}") from exc
+
+    def work_listener(self) -> WorkListener:
+        """A LISTEN connection woken by every transaction that makes a run claimable; start()
+        it, then `await listener.wait(timeout)` (an alternative to the broker's wake-ups)."""
+        return WorkListener(self.url, connection_kwargs(self.schema))
+
+    # --- checkpoint housekeeping -----------------------------------------------------------
+    async def delete_thread_checkpoints(self, thread_id: str) -> None:
+        _ = self.db  # Unavailable when closed
+        await self.checkpointer.adelete_thread(thread_id)
+
+    async def delete_run_checkpoints(self, thread_id: str, run_id: str) -> None:
+        async with self.db.transaction() as cur:
+            await cur.execute(q.DELETE_RUN_CHECKPOINTS, {"thread_id": thread_id, "run_id": run_id})
+            freed = await cur.fetchall()
+            if freed:
+                await cur.execute(
+                    q.DELETE_UNUSED_BLOBS,
+                    {
+                        "thread_id": thread_id,
+                        "ns": [r["checkpoint_ns"] for r in freed],
+                        "channels": [r["channel"] for r in freed],
+                        "versions": [r["version"] for r in freed],
+                    },
+                )
+
+    async def copy_thread_checkpoints(self, source_thread_id: str, target_thread_id: str) -> None:
+        params = {"source": source_thread_id, "target": target_thread_id}
+        async with self.db.transaction() as cur:
+            await cur.execute(q.COPY_CHECKPOINTS, params)
+            await cur.execute(q.COPY_BLOBS, params)
+            await cur.execute(q.COPY_WRITES, params)
+
+    async def prune_thread_checkpoints(self, thread_id: str) -> None:
+        _ = self.db
+        await cast(AsyncPostgresSaver, self.checkpointer).aprune(
+            [thread_id], strategy="keep_latest"
+        )

@@ -1,0 +1,223 @@
+"""Threads on PostgreSQL, and the thread-status rule the run operations share.
+
+Like the SQLite backend, a thread keeps `snapshot_status` (what its latest state says) and
+`status` (what clients see: `busy` while any run is pending/running, else the snapshot's); every
+transaction that changes a thread's runs recomputes `status` with `queries.STATUS_EXPR`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from threadloom.errors import Conflict
+from threadloom.storage.base import Filters, SortOrder, ThreadStore
+from threadloom.storage.postgres import queries as q
+from threadloom.storage.postgres.db import Cursor, Database
+from threadloom.storage.postgres.rows import THREAD_COLUMNS, opt_jsonb, thread_from_row
+from threadloom.storage.postgres.sqlfilter import (
+    Predicate,
+    combine,
+    compile_contains,
+    compile_filter,
+    jsonb,
+    order_by,
+    page_bounds,
+)
+from threadloom.storage.records import Page, Thread, ThreadSnapshot, ThreadTTL
+
+SORTS = {
+    "thread_id": "thread_id",
+    "status": "status",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "state_updated_at": "state_updated_at",
+}
+
+
+def _ttl_params(ttl: ThreadTTL | None) -> dict[str, Any]:
+    if ttl is None:
+        return {"ttl_strategy": None, "ttl_minutes": None, "ttl_expires_at": None}
+    return {
+        "ttl_strategy": ttl.strategy,
+        "ttl_minutes": float(ttl.ttl_minutes),
+        "ttl_expires_at": ttl.expires_at,
+    }
+
+
+async def insert_thread(
+    cur: Cursor,
+    thread_id: str,
+    metadata: dict[str, Any],
+    ttl: ThreadTTL | None,
+    status: str = "idle",
+) -> Thread | None:
+    """Insert a thread; None if it already exists (the caller decides what that means)."""
+    await cur.execute(
+        q.INSERT_THREAD,
+        {"thread_id": thread_id, "metadata": jsonb(metadata), "status": status, **_ttl_params(ttl)},
+    )
+    row = await cur.fetchone()
+    return None if row is None else thread_from_row(row)
+
+
+async def lock_thread(cur: Cursor, thread_id: str) -> Thread | None:
+    await cur.execute(q.LOCK_THREAD, (thread_id,))
+    row = await cur.fetchone()
+    return None if row is None else thread_from_row(row)
+
+
+async def refresh_status(cur: Cursor, thread_ids: Sequence[str]) -> None:
+    """Recompute `status` of threads whose runs changed."""
+    if thread_ids:
+        await cur.execute(q.REFRESH_STATUS, (list(thread_ids),))
+
+
+async def write_snapshot(cur: Cursor, thread_id: str, snapshot: ThreadSnapshot) -> Thread | None:
+    """Store a snapshot and recompute status; the shared core of set_snapshot and finish."""
+    await cur.execute(
+        q.WRITE_SNAPSHOT,
+        {
+            "thread_id": thread_id,
+            "status": snapshot.status,
+            "values": opt_jsonb(snapshot.values),
+            "interrupts": jsonb(snapshot.interrupts or {}),
+            "error": opt_jsonb(snapshot.error),
+        },
+    )
+    row = await cur.fetchone()
+    return None if row is None else thread_from_row(row)
+
+
+def _search_predicate(
+    ids: Sequence[str] | None,
+    metadata: dict[str, Any] | None,
+    values: dict[str, Any] | None,
+    status: str | None,
+    filters: Filters,
+) -> Predicate:
+    parts: list[Predicate] = [
+        compile_contains("metadata", metadata),
+        compile_contains("state_values", values or None),
+        compile_filter("metadata", filters),
+    ]
+    if status is not None:
+        parts.append(("status = %s", [status]))
+    if ids is not None:
+        parts.append(("thread_id = ANY(%s)", [list(ids)]))
+    return combine(*parts)
+
+
+class PostgresThreadStore(ThreadStore):
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(
+        self,
+        *,
+        thread_id: str,
+        metadata: dict[str, Any],
+        if_exists: Literal["raise", "do_nothing"] = "raise",
+        ttl: ThreadTTL | None = None,
+        filters: Filters = None,
+    ) -> Thread:
+        sql, params = compile_filter("metadata", filters)
+        async with self._db.transaction() as cur:
+            created = await insert_thread(cur, thread_id, metadata, ttl)
+            if created is not None:
+                return created
+            if if_exists == "do_nothing":
+                await cur.execute(f"{q.GET_THREAD} AND ({sql})", [thread_id, *params])
+                row = await cur.fetchone()
+                if row is not None:
+                    return thread_from_row(row)
+            raise Conflict(f"Thread {thread_id} already exists")
+
+    async def get(self, thread_id: str, *, filters: Filters = None) -> Thread | None:
+        sql, params = compile_filter("metadata", filters)
+        row = await self._db.fetchone(f"{q.GET_THREAD} AND ({sql})", [thread_id, *params])
+        return None if row is None else thread_from_row(row)
+
+    async def update(
+        self,
+        thread_id: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+        ttl: ThreadTTL | None = None,
+        filters: Filters = None,
+    ) -> Thread | None:
+        sql, params = compile_filter("metadata", filters)
+        async with self._db.transaction() as cur:
+            await cur.execute(q.LOCK_THREAD_WHERE.format(where=sql), [thread_id, *params])
+            row = await cur.fetchone()
+            if row is None:
+                return None
+            merged = {**row["metadata"], **(metadata or {})}
+            if ttl is not None:
+                await cur.execute(
+                    q.UPDATE_THREAD_TTL,
+                    {"thread_id": thread_id, "metadata": jsonb(merged), **_ttl_params(ttl)},
+                )
+            else:
+                await cur.execute(q.UPDATE_THREAD_METADATA, (jsonb(merged), thread_id))
+            updated = await cur.fetchone()
+            assert updated is not None
+            return thread_from_row(updated)
+
+    async def delete(self, thread_id: str, *, filters: Filters = None) -> bool:
+        sql, params = compile_filter("metadata", filters)
+        count = await self._db.execute(
+            f"DELETE FROM threads WHERE thread_id = %s AND ({sql})", [thread_id, *params]
+        )
+        return count > 0
+
+    async def search(
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        values: dict[str, Any] | None = None,
+        status: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        sort_by: str = "created_at",
+        sort_order: SortOrder = "desc",
+        filters: Filters = None,
+    ) -> Page:
+        sql, params = _search_predicate(ids, metadata, values, status, filters)
+        order = order_by(sort_by, sort_order, SORTS, "thread_id")
+        limit, offset = page_bounds(limit, offset)
+        rows = await self._db.fetchall(
+            f"SELECT {THREAD_COLUMNS} FROM threads WHERE {sql} {order} LIMIT %s OFFSET %s",
+            [*params, limit, offset],
+        )
+        if offset == 0 and len(rows) < limit:
+            total = len(rows)
+        else:
+            total = await self._count(sql, params)
+        return Page(items=[thread_from_row(r) for r in rows], total=total)
+
+    async def _count(self, sql: str, params: list[Any]) -> int:
+        row = await self._db.fetchone(f"SELECT count(*) AS n FROM threads WHERE {sql}", params)
+        return int(row["n"]) if row else 0
+
+    async def count(
+        self,
+        *,
+        metadata: dict[str, Any] | None = None,
+        values: dict[str, Any] | None = None,
+        status: str | None = None,
+        filters: Filters = None,
+    ) -> int:
+        return await self._count(*_search_predicate(None, metadata, values, status, filters))
+
+    async def set_snapshot(self, thread_id: str, snapshot: ThreadSnapshot) -> Thread | None:
+        async with self._db.transaction() as cur:
+            if await lock_thread(cur, thread_id) is None:
+                return None
+            return await write_snapshot(cur, thread_id, snapshot)
+
+    async def expired(self, now: datetime, limit: int) -> list[Thread]:
+        rows = await self._db.fetchall(q.EXPIRED_THREADS, (now, limit))
+        return [thread_from_row(r) for r in rows]
