@@ -88,7 +88,7 @@ async def test_wait_stateful_and_stateless(
     r = await http.post("/runs/wait", json={"assistant_id": "echo", "input": HI})
     assert r.status_code == 200
     assert r.headers["location"].endswith("/join")
-    assert r.headers["content-location"].startswith("/runs/")
+    assert r.headers["content-location"].startswith("/threads/")
     # stateless threads are deleted afterwards by default, kept with on_completion=keep
     kept: list[dict] = []
     await client.runs.wait(None, "echo", input=HI, on_completion="keep", on_run_created=kept.append)
@@ -121,7 +121,8 @@ async def test_error_run(client: LangGraphClient) -> None:
     assert "on purpose" in result["__error__"]["message"]
     runs = await client.runs.list(tid)
     assert runs[0]["status"] == "error"
-    assert runs[0]["error"]["type"] == "ValueError" or runs[0]["error"].get("error") == "ValueError"
+    assert runs[0]["error"] == {"error": "ValueError", "message": "the graph failed on purpose"}
+    assert runs[0]["stop_reason"] == "error"
     assert (await client.threads.get(tid))["status"] == "error"
     with pytest.raises(Exception, match="on purpose"):
         await client.runs.wait(tid, "failing", input=HI)

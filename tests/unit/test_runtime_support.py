@@ -28,6 +28,7 @@ class FakeRegistry:
     def __init__(self, graphs: dict[str, StateGraph | Callable[[], StateGraph]]) -> None:
         self.graphs = graphs
         self.builds: list[str] = []
+        self._compiled: dict[tuple[int, int], Any] = {}
 
     @asynccontextmanager
     async def build(
@@ -43,8 +44,14 @@ class FakeRegistry:
     ) -> AsyncIterator[Any]:
         self.builds.append(graph_id)
         entry = self.graphs[graph_id]
-        builder = entry if isinstance(entry, StateGraph) else entry()
-        yield builder.compile(checkpointer=checkpointer, store=store)
+        if not isinstance(entry, StateGraph):  # a factory: built per run
+            yield entry().compile(checkpointer=checkpointer, store=store)
+            return
+        key = (id(entry), id(checkpointer))  # like the real registry: compile once, reuse
+        graph = self._compiled.get(key)
+        if graph is None:
+            graph = self._compiled[key] = entry.compile(checkpointer=checkpointer, store=store)
+        yield graph
 
 
 @dataclass

@@ -148,11 +148,9 @@ async def _stream_response(ctx: ServerContext, run: Run, body: RunCreate, statef
     )
 
 
-async def _wait_response(ctx: ServerContext, run: Run, body: RunCreate, stateful: bool) -> Any:
+async def _wait_response(ctx: ServerContext, run: Run, body: RunCreate) -> Any:
     on_disconnect = _cancel_on_disconnect(ctx, run) if body.on_disconnect == "cancel" else None
-    headers = _headers(run, True, "join")
-    if not stateful:
-        headers["Content-Location"] = _run_path(run, False)
+    headers = _headers(run, True, "join")  # stateless too: the temporary thread's path
     return KeepAliveJSONResponse(
         service.final_output(ctx, run),
         headers=headers,
@@ -183,7 +181,7 @@ async def wait_run(
     thread_id: str, body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
     run = await _create(ctx, request, body, thread_id, background=False, need_values=True)
-    return await _wait_response(ctx, run, body, stateful=True)
+    return await _wait_response(ctx, run, body)
 
 
 @router.get("/threads/{thread_id}/runs", summary="List a thread's runs, newest first")
@@ -289,7 +287,7 @@ async def wait_stateless(
     body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
     run = await _create(ctx, request, body, None, background=False, need_values=True)
-    return await _wait_response(ctx, run, body, stateful=False)
+    return await _wait_response(ctx, run, body)
 
 
 @stateless.post("/batch", summary="Create many background runs on new threads")
