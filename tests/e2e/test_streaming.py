@@ -175,7 +175,7 @@ async def test_thread_stream_sees_runs_and_state_updates(client: LangGraphClient
     seen: list = []
 
     async def listen() -> None:
-        async for part in client.threads.join_stream(
+        async for part in await client.threads.join_stream(
             tid, stream_mode=["run_modes", "state_update"]
         ):
             seen.append(part)

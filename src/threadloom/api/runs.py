@@ -52,6 +52,8 @@ def _wanted(modes: list[str] | None) -> frozenset[str] | None:
         return None
     names: set[str] = set(ALWAYS_SENT)
     for mode in modes:
+        if mode in ALWAYS_SENT:
+            continue
         if mode not in STREAM_MODES:
             raise Unprocessable(f"Unknown stream_mode {mode!r}")
         if mode == "messages-tuple":
