@@ -1,0 +1,251 @@
+"""PostgresStorage under cluster conditions: several storage instances (as several processes
+would have) racing on the same schema, leases running out, migrations started at once."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests` importable alone
+from tests.support.pg import drop_schema, random_name, require_postgres
+
+from threadloom.errors import Conflict
+from threadloom.storage.postgres import PostgresStorage, migrate
+from threadloom.storage.records import Run
+
+
+def make_run(
+    thread_id: str, *, strategy: str = "enqueue", created_at: datetime | None = None
+) -> Run:
+    now = datetime.now(UTC)
+    return Run(
+        run_id=str(uuid.uuid4()),
+        thread_id=thread_id,
+        assistant_id="agent",
+        status="pending",
+        multitask_strategy=strategy,
+        metadata={},
+        kwargs={},
+        created_at=created_at or now - timedelta(milliseconds=1),
+        updated_at=now,
+    )
+
+
+@pytest.fixture
+async def schema() -> AsyncIterator[str]:
+    url = require_postgres()
+    name = random_name("tltest")
+    yield name
+    await drop_schema(url, name)
+
+
+@pytest.fixture
+async def pair(schema: str) -> AsyncIterator[tuple[PostgresStorage, PostgresStorage]]:
+    """Two storages over one schema: two processes of a cluster."""
+    url = require_postgres()
+    a = PostgresStorage(url, schema=schema, pool_max=8)
+    b = PostgresStorage(url, schema=schema, pool_max=8)
+    await asyncio.gather(a.open(), b.open())
+    try:
+        yield a, b
+    finally:
+        await asyncio.gather(a.close(), b.close())
+
+
+async def test_concurrent_claims_never_share_a_run_or_a_thread(
+    pair: tuple[PostgresStorage, PostgresStorage],
+) -> None:
+    a, b = pair
+    threads = [f"t{i}" for i in range(20)]
+    created: list[Run] = []
+    for t in threads:
+        for _ in range(3):
+            run = make_run(t)
+            await a.runs.create_run(run, if_not_exists="create")
+            created.append(run)
+
+    async def claimer(storage: PostgresStorage, worker: str) -> list[Run]:
+        got: list[Run] = []
+        for _ in range(10):
+            got += await storage.runs.claim(worker_id=worker, limit=3, lease_seconds=30)
+        return got
+
+    results = await asyncio.gather(*(claimer(s, f"w{i}") for i, s in enumerate([a, b, a, b, a, b])))
+    claimed = [r for batch in results for r in batch]
+    ids = [r.run_id for r in claimed]
+    assert len(ids) == len(set(ids)), "a run was handed out twice"
+    per_thread = [r.thread_id for r in claimed]
+    assert len(per_thread) == len(set(per_thread)), "two running runs on one thread"
+    assert sorted(per_thread) == sorted(threads)  # every thread got its oldest run
+    first_of = {t: next(r.run_id for r in created if r.thread_id == t) for t in threads}
+    assert all(r.run_id == first_of[r.thread_id] for r in claimed)
+
+
+async def test_serial_order_per_thread_across_workers(
+    pair: tuple[PostgresStorage, PostgresStorage],
+) -> None:
+    """Workers on two instances drain one thread's queue strictly one run at a time."""
+    a, b = pair
+    runs = [make_run("busy") for _ in range(8)]
+    for run in runs:
+        await a.runs.create_run(run, if_not_exists="create")
+    order: list[str] = []
+    running: set[str] = set()
+
+    async def worker(storage: PostgresStorage, name: str) -> None:
+        idle = 0
+        while idle < 20:
+            got = await storage.runs.claim(worker_id=name, limit=2, lease_seconds=30)
+            if not got:
+                idle += 1
+                await asyncio.sleep(0.005)
+                continue
+            idle = 0
+            for run in got:
+                assert not running, "two runs of one thread ran at once"
+                running.add(run.run_id)
+                order.append(run.run_id)
+                await asyncio.sleep(0.002)
+                running.discard(run.run_id)
+                await storage.runs.finish(
+                    run.run_id, status="success", stop_reason="end_turn", error=None, thread=None
+                )
+
+    await asyncio.gather(worker(a, "wa"), worker(b, "wb"), worker(a, "wc"))
+    assert order == [r.run_id for r in runs]
+
+
+async def test_concurrent_reject_from_two_instances_admits_one(
+    pair: tuple[PostgresStorage, PostgresStorage],
+) -> None:
+    a, b = pair
+    for i in range(10):
+        thread_id = f"reject-{i}"
+        await a.threads.create(thread_id=thread_id, metadata={})
+
+        async def attempt(storage: PostgresStorage, tid: str = thread_id) -> bool:
+            try:
+                await storage.runs.create_run(make_run(tid, strategy="reject"))
+            except Conflict:
+                return False
+            return True
+
+        outcomes = await asyncio.gather(attempt(a), attempt(b), attempt(a), attempt(b))
+        assert outcomes.count(True) == 1
+        assert len(await b.runs.inflight(thread_id)) == 1
+
+
+async def test_concurrent_create_thread_on_the_fly(
+    pair: tuple[PostgresStorage, PostgresStorage],
+) -> None:
+    """Two processes creating the same missing thread with their first run both succeed."""
+    a, b = pair
+    results = await asyncio.gather(
+        a.runs.create_run(make_run("fresh"), if_not_exists="create"),
+        b.runs.create_run(make_run("fresh"), if_not_exists="create"),
+    )
+    assert sorted(r.thread_created for r in results) == [False, True]
+    assert len(await a.runs.inflight("fresh")) == 2
+
+
+async def test_reap_after_lease_runs_out(pair: tuple[PostgresStorage, PostgresStorage]) -> None:
+    a, b = pair
+    run = make_run("lease")
+    await a.runs.create_run(run, if_not_exists="create")
+    (claimed,) = await a.runs.claim(worker_id="dead", limit=1, lease_seconds=0.2)
+    assert claimed.attempt == 1
+    assert await b.runs.reap_expired(datetime.now(UTC)) == []
+    await asyncio.sleep(0.3)
+    (reaped,) = await b.runs.reap_expired(datetime.now(UTC))
+    assert reaped.run_id == run.run_id
+    assert reaped.status == "pending" and reaped.worker_id is None
+    assert await a.runs.heartbeat(worker_id="dead", run_ids=[run.run_id], lease_seconds=30) == []
+    (again,) = await b.runs.claim(worker_id="alive", limit=1, lease_seconds=30)
+    assert again.run_id == run.run_id
+    assert again.attempt == 2
+    assert again.started_at == claimed.started_at  # first start kept
+    # the dead worker's late finish cannot take the run back from the new holder's view
+    assert await b.runs.heartbeat(worker_id="alive", run_ids=[run.run_id], lease_seconds=30) == [
+        run.run_id
+    ]
+
+
+async def test_finish_frees_thread_and_notifies(
+    pair: tuple[PostgresStorage, PostgresStorage],
+) -> None:
+    a, b = pair
+    listener = b.work_listener()
+    await listener.start()
+    try:
+        await listener.wait(0.01)  # drain
+        waiter = asyncio.create_task(listener.wait(5))
+        await asyncio.sleep(0.05)
+        await a.runs.create_run(make_run("notify"), if_not_exists="create")
+        await asyncio.wait_for(waiter, 2)
+    finally:
+        await listener.stop()
+
+
+async def _schema_state(url: str, schema: str) -> tuple[str | None, set[str]]:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        cur = await conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,)
+        )
+        tables = {r[0] for r in await cur.fetchall()}
+        version = None
+        if "alembic_version" in tables:
+            cur = await conn.execute(f'SELECT version_num FROM "{schema}".alembic_version')
+            row = await cur.fetchone()
+            version = row[0] if row else None
+        return version, tables
+
+
+async def test_migrations_are_idempotent(schema: str) -> None:
+    url = require_postgres()
+    await migrate(url, schema=schema)
+    first = await _schema_state(url, schema)
+    await migrate(url, schema=schema)
+    assert await _schema_state(url, schema) == first
+    version, tables = first
+    assert version == "0001"
+    assert {"assistants", "threads", "runs", "checkpoints", "store"} <= tables
+
+
+async def test_concurrent_migrations_in_one_process(schema: str) -> None:
+    url = require_postgres()
+    await asyncio.gather(*(migrate(url, schema=schema) for _ in range(4)))
+    version, tables = await _schema_state(url, schema)
+    assert version == "0001" and "runs" in tables
+
+
+async def test_concurrent_migrations_in_separate_processes(schema: str) -> None:
+    url = require_postgres()
+    code = (
+        "import sys; from threadloom.storage.postgres import migrate_blocking; "
+        "migrate_blocking(sys.argv[1], schema=sys.argv[2])"
+    )
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            code,
+            url,
+            schema,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    outputs = [await p.communicate() for p in procs]
+    for proc, (_, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err.decode()
+    version, tables = await _schema_state(url, schema)
+    assert version == "0001"
+    assert {"assistants", "threads", "runs", "checkpoints", "checkpoint_writes", "store"} <= tables
