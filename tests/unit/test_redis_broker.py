@@ -220,3 +220,12 @@ async def test_throughput_1000_events(broker: RedisBroker, other: RedisBroker) -
     best = max([await one(f"rt{i}") for i in range(5)])
     print(f"redis broker: {best:,.0f} events/s")
     assert best >= 40_000
+
+
+async def test_reset_ends_followers(broker: RedisBroker, other: RedisBroker) -> None:
+    await broker.publish("r11", "values", b"1")
+    reader = asyncio.create_task(collect(other.read("r11")))
+    await asyncio.sleep(0.05)
+    await broker.reset("r11")
+    events = await asyncio.wait_for(reader, 2)
+    assert [e.seq for e in events] == [1]

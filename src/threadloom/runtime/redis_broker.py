@@ -34,6 +34,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 
+from threadloom.errors import Unavailable
 from threadloom.runtime.broker import (
     Broker,
     CancelAction,
@@ -47,6 +48,8 @@ logger = logging.getLogger(__name__)
 _READ_COUNT = 16  # stream entries per XREAD/XRANGE round trip
 _EVENTS_PER_ENTRY = 256  # events packed into one stream entry at most
 _LINGER_SECONDS = 0.0  # one loop turn: publishes of the same tick share a round trip
+_BACKPRESSURE_SECONDS = 1.0  # how long a publisher waits for a full queue to drain
+_FLUSH_TIMEOUT_SECONDS = 10.0  # how long finish/reset wait for queued events to be written
 _HEADER = struct.Struct(">II")
 _FLUSH_HIGH_WATER = 4096  # queued entries at which publish() waits for a flush (backpressure)
 _CANCEL_ACTIONS: frozenset[str] = frozenset({"interrupt", "rollback"})
@@ -115,6 +118,7 @@ class RedisBroker(Broker):
         buffer_events: int = 10_000,
         idle_ttl_seconds: float = 86_400.0,
         block_ms: int = 5_000,
+        notice_buffer: int = 1000,
     ) -> None:
         self.url = url
         self.prefix = prefix
@@ -122,6 +126,7 @@ class RedisBroker(Broker):
         self.buffer_events = buffer_events
         self.idle_ttl_seconds = idle_ttl_seconds
         self.block_ms = block_ms
+        self.notice_buffer = notice_buffer
         self._redis: aioredis.Redis | None = None
         self._pubsub: PubSub | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -134,7 +139,6 @@ class RedisBroker(Broker):
         self._queued = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
-        self._flush_error: BaseException | None = None
         # subscriptions
         self._thread_queues: dict[str, set[asyncio.Queue[ThreadNotice]]] = {}
         self._cancel_handlers: dict[str, set[CancelHandler]] = {}
@@ -213,21 +217,34 @@ class RedisBroker(Broker):
         self._drained.clear()
         self._queued.set()
         if len(self._queue) >= _FLUSH_HIGH_WATER:
-            await self._flush()
+            await self._backpressure()
         return seq
 
+    async def _backpressure(self) -> None:
+        """Let the flusher catch up; if Redis is away, bound the queue by dropping the oldest
+        events (readers skip dropped events, as with a trimmed log) instead of stalling runs."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._drained.wait(), _BACKPRESSURE_SECONDS)
+        excess = len(self._queue) - max(self.buffer_events, _FLUSH_HIGH_WATER)
+        if excess > 0:
+            for _ in range(excess):
+                self._queue.popleft()
+            logger.warning("redis broker: Redis is not keeping up; dropped %d events", excess)
+
     async def _flush_loop(self) -> None:
+        delay = 0.05
         while True:
             await self._queued.wait()
             await asyncio.sleep(_LINGER_SECONDS)  # let a burst of publishes share one round trip
             try:
                 await self._write_queued()
+                delay = 0.05
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # Redis blip: report to whoever flushes next
-                logger.exception("redis broker: writing events failed")
-                self._flush_error = exc
-                await asyncio.sleep(0.05)
+            except Exception:  # Redis blip: the batch went back to the queue; retry
+                logger.exception("redis broker: writing events failed; retrying")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     async def _write_queued(self) -> None:
         """Drain the queue: one pipelined round trip, one stream entry per run per batch."""
@@ -250,7 +267,11 @@ class RedisBroker(Broker):
                         approximate=False,
                     )
                 pipe.expire(key, int(self.idle_ttl_seconds))
-            results = await pipe.execute(raise_on_error=False)
+            try:
+                results = await pipe.execute(raise_on_error=False)
+            except Exception:
+                self._queue.extendleft(reversed(batch))  # keep order for the retry
+                raise
             for result in results:
                 if isinstance(result, Exception):
                     logger.warning("redis broker: events dropped: %s", result)
@@ -258,14 +279,14 @@ class RedisBroker(Broker):
         self._drained.set()
 
     async def _flush(self) -> None:
-        """Wait until everything published so far is in Redis."""
+        """Wait until everything published so far is in Redis (Unavailable if it stays away)."""
         if self._flusher is None or self._flusher.done():
             await self._write_queued()
             return
-        await self._drained.wait()
-        if self._flush_error is not None:
-            error, self._flush_error = self._flush_error, None
-            logger.debug("redis broker: earlier flush error %r", error)
+        try:
+            await asyncio.wait_for(self._drained.wait(), _FLUSH_TIMEOUT_SECONDS)
+        except TimeoutError as exc:
+            raise Unavailable("Redis is unreachable: run events could not be written") from exc
 
     async def finish(self, run_id: str) -> None:
         log = self._logs.get(run_id) or await self._open_log(run_id)
@@ -320,9 +341,15 @@ class RedisBroker(Broker):
         return bool(last) and b"end" in last[0][1]
 
     async def reset(self, run_id: str) -> None:
+        """Forget the log. A terminal entry first wakes and ends readers blocked on it (Redis
+        serves blocked readers after each command, so they see it before the DEL)."""
         await self._flush()
         self._logs.pop(run_id, None)
-        await self.redis.delete(self._stream_key(run_id), self._cancel_key(run_id))
+        key = self._stream_key(run_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xadd(key, {b"end": b"reset"}, id="*", nomkstream=True)
+        pipe.delete(key, self._cancel_key(run_id))
+        await pipe.execute(raise_on_error=False)
 
     # --- pub/sub plumbing ----------------------------------------------------------------
     async def _listen(self) -> None:
@@ -357,6 +384,8 @@ class RedisBroker(Broker):
             thread_id = channel[len(self.prefix) + len(":thread:") :]
             notice = _decode_notice(data)
             for queue in self._thread_queues.get(thread_id, ()):
+                if queue.full():  # a slow subscriber loses its oldest notice, not our memory
+                    queue.get_nowait()
                 queue.put_nowait(notice)
 
     def _fire_cancel(self, run_id: str, action: CancelAction) -> None:
@@ -372,7 +401,7 @@ class RedisBroker(Broker):
         await self.redis.publish(self._thread_channel(thread_id), _encode_notice(notice))
 
     async def thread_notices(self, thread_id: str) -> AsyncIterator[ThreadNotice]:
-        queue: asyncio.Queue[ThreadNotice] = asyncio.Queue()
+        queue: asyncio.Queue[ThreadNotice] = asyncio.Queue(self.notice_buffer)
         queues = self._thread_queues.setdefault(thread_id, set())
         first = not queues
         queues.add(queue)
