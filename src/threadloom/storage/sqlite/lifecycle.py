@@ -24,8 +24,10 @@ from threadloom.storage.sqlite.threads import (
 )
 
 INSERT_RUN = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * len(RUN_FIELDS))})"
+# INDEXED BY: without ANALYZE stats the planner prefers runs_thread, which walks the thread's
+# whole history; the partial index holds only the few inflight runs
 INFLIGHT = (
-    f"SELECT {RUN_COLUMNS} FROM runs WHERE thread_id = ? "
+    f"SELECT {RUN_COLUMNS} FROM runs INDEXED BY runs_inflight WHERE thread_id = ? "
     "AND status IN ('pending', 'running') ORDER BY created_at, rowid"
 )
 
