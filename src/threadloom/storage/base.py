@@ -16,6 +16,7 @@ from __future__ import annotations
 import abc
 import builtins
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -44,6 +45,25 @@ class RunCreateResult:
         self.run = run
         self.thread_created = thread_created
         self.cancelled = cancelled
+
+
+@dataclass(frozen=True, slots=True)
+class RunStatusClause:
+    """`status = status` and, when `stop_reason` is set, `stop_reason = …` (or `IS NOT` it when
+    `exclude_stop_reason`). A list of clauses is OR-ed: the compat views' status vocabularies
+    (Letta `completed` = success, or error with stop_reason max_steps) compile to these."""
+
+    status: str
+    stop_reason: str | None = None
+    exclude_stop_reason: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RunCursor:
+    """A keyset position in the `(created_at, run_id)` order of runs."""
+
+    created_at: datetime
+    run_id: str
 
 
 class AssistantStore(abc.ABC):
@@ -240,6 +260,29 @@ class RunStore(abc.ABC):
         filters: Filters = None,
     ) -> list[Run] | None:
         """Newest first. None if the thread does not exist (or fails filters)."""
+
+    async def search_all(
+        self,
+        *,
+        assistant_ids: Sequence[str] | None = None,
+        thread_id: str | None = None,
+        status_clauses: Sequence[RunStatusClause] | None = None,
+        stop_reason: str | None = None,
+        background: bool | None = None,
+        order: SortOrder = "desc",
+        after: RunCursor | None = None,
+        before: RunCursor | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        filters: Filters = None,
+    ) -> builtins.list[Run]:
+        """Runs across threads in `(created_at, run_id)` order (`order`), for the Letta and
+        SeekrFlow lists. Keyset paging: `after` keeps runs strictly after the cursor *in that
+        order*, `before` strictly before it, so page N costs what page 1 costs (indexes on
+        `(created_at, run_id)` and `(assistant_id, created_at, run_id)`). Clauses are OR-ed;
+        every other argument is AND-ed. `filters` apply to the run's thread metadata.
+        Not abstract so that a backend without it still starts; the compat views need it."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement search_all")
 
     @abc.abstractmethod
     async def delete(self, run_id: str, *, thread_id: str, filters: Filters = None) -> bool: ...
