@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 
 from threadloom.api import render
 from threadloom.api.deps import get_ctx, pagination_headers
+from threadloom.api.docs import NO_CONTENT, AssistantOut, ok
 from threadloom.api.http import JSONResponse
 from threadloom.api.schemas import (
     AssistantCount,
@@ -28,7 +29,7 @@ def _dump(model: Any) -> dict[str, Any] | None:
     return model.model_dump(exclude_none=True) if model is not None else None
 
 
-@router.post("", summary="Create an assistant")
+@router.post("", summary="Create an assistant", responses=ok(AssistantOut))
 async def create_assistant(body: AssistantCreate, ctx: ServerContext = Depends(get_ctx)) -> Any:
     assistant = await service.create(
         ctx,
@@ -44,7 +45,7 @@ async def create_assistant(body: AssistantCreate, ctx: ServerContext = Depends(g
     return render.assistant(assistant)
 
 
-@router.post("/search", summary="Search assistants")
+@router.post("/search", summary="Search assistants", responses=ok(list[AssistantOut]))
 async def search_assistants(
     response: Response,
     body: AssistantSearch = Body(default_factory=AssistantSearch),
@@ -64,7 +65,7 @@ async def search_assistants(
     return render.select((render.assistant(a) for a in page.items), body.select)  # type: ignore[arg-type]
 
 
-@router.post("/count", summary="Count assistants")
+@router.post("/count", summary="Count assistants", responses=ok(int))
 async def count_assistants(
     body: AssistantCount = Body(default_factory=AssistantCount),
     ctx: ServerContext = Depends(get_ctx),
@@ -72,12 +73,16 @@ async def count_assistants(
     return await service.count(ctx, graph_id=body.graph_id, name=body.name, metadata=body.metadata)
 
 
-@router.get("/{assistant_id}", summary="Get an assistant")
+@router.get("/{assistant_id}", summary="Get an assistant", responses=ok(AssistantOut))
 async def get_assistant(assistant_id: str, ctx: ServerContext = Depends(get_ctx)) -> Any:
     return render.assistant(await service.get(ctx, assistant_id))
 
 
-@router.patch("/{assistant_id}", summary="Update an assistant (creates a new version)")
+@router.patch(
+    "/{assistant_id}",
+    summary="Update an assistant (creates a new version)",
+    responses=ok(AssistantOut),
+)
 async def patch_assistant(
     assistant_id: str, body: AssistantPatch, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -94,7 +99,12 @@ async def patch_assistant(
     return render.assistant(assistant)
 
 
-@router.delete("/{assistant_id}", status_code=204, summary="Delete an assistant and its versions")
+@router.delete(
+    "/{assistant_id}",
+    status_code=204,
+    summary="Delete an assistant and its versions",
+    responses=NO_CONTENT,
+)
 async def delete_assistant(
     assistant_id: str,
     delete_threads: bool = Query(False, description="Also delete threads this assistant ran on"),
@@ -104,7 +114,11 @@ async def delete_assistant(
     return Response(status_code=204)
 
 
-@router.get("/{assistant_id}/graph", summary="Drawable graph (nodes and edges)")
+@router.get(
+    "/{assistant_id}/graph",
+    summary="Drawable graph (nodes and edges)",
+    responses=ok(dict[str, Any]),
+)
 async def get_graph(
     assistant_id: str,
     xray: str = Query("false", description="true/false, or a depth > 0"),
@@ -123,26 +137,42 @@ async def get_graph(
     return await service.graph(ctx, assistant_id, xray=depth)
 
 
-@router.get("/{assistant_id}/schemas", summary="Input, output, state, config and context schemas")
+@router.get(
+    "/{assistant_id}/schemas",
+    summary="Input, output, state, config and context schemas",
+    responses=ok(dict[str, Any]),
+)
 async def get_schemas(assistant_id: str, ctx: ServerContext = Depends(get_ctx)) -> Any:
     return await service.schemas(ctx, assistant_id)
 
 
-@router.get("/{assistant_id}/subgraphs", summary="Schemas of the graph's subgraphs")
+@router.get(
+    "/{assistant_id}/subgraphs",
+    summary="Schemas of the graph's subgraphs",
+    responses=ok(dict[str, Any]),
+)
 async def get_subgraphs(
     assistant_id: str, recurse: bool = False, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
     return await service.subgraphs(ctx, assistant_id, namespace=None, recurse=recurse)
 
 
-@router.get("/{assistant_id}/subgraphs/{namespace}", summary="Schemas of one subgraph")
+@router.get(
+    "/{assistant_id}/subgraphs/{namespace}",
+    summary="Schemas of one subgraph",
+    responses=ok(dict[str, Any]),
+)
 async def get_subgraph(
     assistant_id: str, namespace: str, recurse: bool = False, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
     return await service.subgraphs(ctx, assistant_id, namespace=namespace, recurse=recurse)
 
 
-@router.post("/{assistant_id}/versions", summary="List an assistant's versions")
+@router.post(
+    "/{assistant_id}/versions",
+    summary="List an assistant's versions",
+    responses=ok(list[AssistantOut]),
+)
 async def list_versions(
     assistant_id: str,
     body: AssistantVersions = Body(default_factory=AssistantVersions),
@@ -154,7 +184,9 @@ async def list_versions(
     return [render.assistant(a) for a in found]
 
 
-@router.post("/{assistant_id}/latest", summary="Make a version the current one")
+@router.post(
+    "/{assistant_id}/latest", summary="Make a version the current one", responses=ok(AssistantOut)
+)
 async def set_latest(
     assistant_id: str,
     body: AssistantLatest | None = Body(default=None),

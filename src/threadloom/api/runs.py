@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
 from threadloom.api import render
 from threadloom.api.deps import get_ctx
+from threadloom.api.docs import CANCEL, NO_CONTENT, SSE, WAIT, RunOut, ok
 from threadloom.api.http import JSONResponse
 from threadloom.api.schemas import STREAM_MODES, BulkCancel, RunCreate
 from threadloom.api.sse import EventStreamResponse, KeepAliveJSONResponse, encode_events
@@ -162,7 +163,7 @@ async def _wait_response(ctx: ServerContext, run: Run, body: RunCreate) -> Any:
 
 
 # --- runs on a thread ---------------------------------------------------------------------
-@router.post("/threads/{thread_id}/runs", summary="Create a background run")
+@router.post("/threads/{thread_id}/runs", summary="Create a background run", responses=ok(RunOut))
 async def create_run(
     thread_id: str, body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -170,7 +171,9 @@ async def create_run(
     return JSONResponse(render.run(run), headers={"Content-Location": _run_path(run, True)})
 
 
-@router.post("/threads/{thread_id}/runs/stream", summary="Create a run and stream its output")
+@router.post(
+    "/threads/{thread_id}/runs/stream", summary="Create a run and stream its output", responses=SSE
+)
 async def stream_run(
     thread_id: str, body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -178,7 +181,9 @@ async def stream_run(
     return await _stream_response(ctx, run, body, stateful=True)
 
 
-@router.post("/threads/{thread_id}/runs/wait", summary="Create a run and wait for its output")
+@router.post(
+    "/threads/{thread_id}/runs/wait", summary="Create a run and wait for its output", responses=WAIT
+)
 async def wait_run(
     thread_id: str, body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -186,7 +191,11 @@ async def wait_run(
     return await _wait_response(ctx, run, body)
 
 
-@router.get("/threads/{thread_id}/runs", summary="List a thread's runs, newest first")
+@router.get(
+    "/threads/{thread_id}/runs",
+    summary="List a thread's runs, newest first",
+    responses=ok(list[RunOut]),
+)
 async def list_runs(
     thread_id: str,
     limit: int = Query(10, ge=1, le=1000),
@@ -199,12 +208,17 @@ async def list_runs(
     return render.select((render.run(r) for r in runs), list(select) if select else None)
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}", summary="Get a run")
+@router.get("/threads/{thread_id}/runs/{run_id}", summary="Get a run", responses=ok(RunOut))
 async def get_run(thread_id: str, run_id: str, ctx: ServerContext = Depends(get_ctx)) -> Any:
     return render.run(await service.get(ctx, run_id, thread_id=thread_id))
 
 
-@router.delete("/threads/{thread_id}/runs/{run_id}", status_code=204, summary="Delete a run")
+@router.delete(
+    "/threads/{thread_id}/runs/{run_id}",
+    status_code=204,
+    summary="Delete a run",
+    responses=NO_CONTENT,
+)
 async def delete_run(
     thread_id: str, run_id: str, ctx: ServerContext = Depends(get_ctx)
 ) -> Response:
@@ -213,7 +227,9 @@ async def delete_run(
 
 
 @router.get(
-    "/threads/{thread_id}/runs/{run_id}/join", summary="Wait for a run and return its output"
+    "/threads/{thread_id}/runs/{run_id}/join",
+    summary="Wait for a run and return its output",
+    responses=WAIT,
 )
 async def join_run(
     thread_id: str,
@@ -229,7 +245,9 @@ async def join_run(
     )
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}/stream", summary="Join a run's stream")
+@router.get(
+    "/threads/{thread_id}/runs/{run_id}/stream", summary="Join a run's stream", responses=SSE
+)
 async def join_stream(
     thread_id: str,
     run_id: str,
@@ -249,7 +267,7 @@ async def join_stream(
     )
 
 
-@router.post("/threads/{thread_id}/runs/{run_id}/cancel", summary="Cancel a run")
+@router.post("/threads/{thread_id}/runs/{run_id}/cancel", summary="Cancel a run", responses=CANCEL)
 async def cancel_run(
     thread_id: str,
     run_id: str,
@@ -268,7 +286,7 @@ async def cancel_run(
 
 
 # --- stateless runs -----------------------------------------------------------------------
-@stateless.post("", summary="Create a background run on a new thread")
+@stateless.post("", summary="Create a background run on a new thread", responses=ok(RunOut))
 async def create_stateless(
     body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -276,7 +294,9 @@ async def create_stateless(
     return JSONResponse(render.run(run), headers={"Content-Location": _run_path(run, False)})
 
 
-@stateless.post("/stream", summary="Create a run on a new thread and stream its output")
+@stateless.post(
+    "/stream", summary="Create a run on a new thread and stream its output", responses=SSE
+)
 async def stream_stateless(
     body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -284,7 +304,9 @@ async def stream_stateless(
     return await _stream_response(ctx, run, body, stateful=False)
 
 
-@stateless.post("/wait", summary="Create a run on a new thread and wait for its output")
+@stateless.post(
+    "/wait", summary="Create a run on a new thread and wait for its output", responses=WAIT
+)
 async def wait_stateless(
     body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -292,7 +314,9 @@ async def wait_stateless(
     return await _wait_response(ctx, run, body)
 
 
-@stateless.post("/batch", summary="Create many background runs on new threads")
+@stateless.post(
+    "/batch", summary="Create many background runs on new threads", responses=ok(list[RunOut])
+)
 async def batch_stateless(
     request: Request, body: list[RunCreate] = Body(...), ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -302,7 +326,12 @@ async def batch_stateless(
     return [render.run(r) for r in runs]
 
 
-@stateless.post("/cancel", status_code=204, summary="Cancel runs by status, or by thread and ids")
+@stateless.post(
+    "/cancel",
+    status_code=204,
+    summary="Cancel runs by status, or by thread and ids",
+    responses=NO_CONTENT,
+)
 async def cancel_many(
     body: BulkCancel,
     action: Literal["interrupt", "rollback"] = "interrupt",

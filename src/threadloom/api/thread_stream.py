@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header, Query
 
 from threadloom.api.deps import get_ctx
+from threadloom.api.docs import SSE
 from threadloom.api.http import JSONResponse
 from threadloom.api.runs import parse_last_event_id
 from threadloom.api.sse import EventStreamResponse, encode_event, encode_events
@@ -81,7 +82,11 @@ async def thread_frames(
             task.cancel()
 
 
-@router.get("/threads/{thread_id}/stream", summary="Stream every run and state update of a thread")
+@router.get(
+    "/threads/{thread_id}/stream",
+    summary="Stream every run and state update of a thread",
+    responses=SSE,
+)
 async def stream_thread(
     thread_id: str,
     stream_modes: str | None = Query(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Response
 
 from threadloom.api import render
 from threadloom.api.deps import get_ctx, pagination_headers
+from threadloom.api.docs import NO_CONTENT, ThreadOut, ThreadStateOut, ok
 from threadloom.api.http import JSONResponse
 from threadloom.api.schemas import (
     HistoryQuery,
@@ -30,7 +31,7 @@ def _dump(model: Any) -> dict[str, Any] | None:
     return model.model_dump(exclude_none=True) if model is not None else None
 
 
-@router.post("", summary="Create a thread")
+@router.post("", summary="Create a thread", responses=ok(ThreadOut))
 async def create_thread(
     body: ThreadCreate = Body(default_factory=ThreadCreate), ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -45,7 +46,7 @@ async def create_thread(
     return render.thread(thread)
 
 
-@router.post("/search", summary="Search threads")
+@router.post("/search", summary="Search threads", responses=ok(list[ThreadOut]))
 async def search_threads(
     response: Response,
     body: ThreadSearch = Body(default_factory=ThreadSearch),
@@ -73,19 +74,23 @@ async def search_threads(
     return render.select(items, fields)
 
 
-@router.post("/count", summary="Count threads")
+@router.post("/count", summary="Count threads", responses=ok(int))
 async def count_threads(
     body: ThreadCount = Body(default_factory=ThreadCount), ctx: ServerContext = Depends(get_ctx)
 ) -> int:
     return await service.count(ctx, metadata=body.metadata, values=body.values, status=body.status)
 
 
-@router.post("/prune", summary="Delete threads, or keep only their latest checkpoint")
+@router.post(
+    "/prune",
+    summary="Delete threads, or keep only their latest checkpoint",
+    responses=ok(dict[str, int]),
+)
 async def prune_threads(body: ThreadPrune, ctx: ServerContext = Depends(get_ctx)) -> Any:
     return {"pruned_count": await service.prune(ctx, body.thread_ids, body.strategy)}
 
 
-@router.get("/{thread_id}", summary="Get a thread")
+@router.get("/{thread_id}", summary="Get a thread", responses=ok(ThreadOut))
 async def get_thread(
     thread_id: str,
     include: str | None = Query(None, description="Comma-separated extras: ttl"),
@@ -95,7 +100,11 @@ async def get_thread(
     return render.thread(await service.get(ctx, thread_id), include_ttl="ttl" in extras)
 
 
-@router.patch("/{thread_id}", summary="Merge metadata into a thread, or change its TTL")
+@router.patch(
+    "/{thread_id}",
+    summary="Merge metadata into a thread, or change its TTL",
+    responses=ok(ThreadOut),
+)
 async def patch_thread(
     thread_id: str,
     body: ThreadPatch = Body(default_factory=ThreadPatch),
@@ -108,18 +117,25 @@ async def patch_thread(
     return render.thread(thread)
 
 
-@router.delete("/{thread_id}", status_code=204, summary="Delete a thread, its runs and checkpoints")
+@router.delete(
+    "/{thread_id}",
+    status_code=204,
+    summary="Delete a thread, its runs and checkpoints",
+    responses=NO_CONTENT,
+)
 async def delete_thread(thread_id: str, ctx: ServerContext = Depends(get_ctx)) -> Response:
     await service.delete(ctx, thread_id)
     return Response(status_code=204)
 
 
-@router.post("/{thread_id}/copy", summary="Copy a thread with all its checkpoints")
+@router.post(
+    "/{thread_id}/copy", summary="Copy a thread with all its checkpoints", responses=ok(ThreadOut)
+)
 async def copy_thread(thread_id: str, ctx: ServerContext = Depends(get_ctx)) -> Any:
     return render.thread(await service.copy(ctx, thread_id))
 
 
-@router.get("/{thread_id}/state", summary="Latest state of a thread")
+@router.get("/{thread_id}/state", summary="Latest state of a thread", responses=ok(ThreadStateOut))
 async def get_state(
     thread_id: str, subgraphs: bool = False, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -127,7 +143,11 @@ async def get_state(
     return await state_service.get_state(ctx, thread, subgraphs=subgraphs)
 
 
-@router.post("/{thread_id}/state", summary="Update a thread's state (writes a checkpoint)")
+@router.post(
+    "/{thread_id}/state",
+    summary="Update a thread's state (writes a checkpoint)",
+    responses=ok(dict[str, Any]),
+)
 async def update_state(
     thread_id: str, body: StateUpdate, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -140,7 +160,11 @@ async def update_state(
     )
 
 
-@router.post("/{thread_id}/state/checkpoint", summary="State at a checkpoint (namespace-aware)")
+@router.post(
+    "/{thread_id}/state/checkpoint",
+    summary="State at a checkpoint (namespace-aware)",
+    responses=ok(ThreadStateOut),
+)
 async def get_state_at_checkpoint_post(
     thread_id: str, body: StateCheckpointQuery, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -150,7 +174,11 @@ async def get_state_at_checkpoint_post(
     )
 
 
-@router.get("/{thread_id}/state/{checkpoint_id}", summary="State at a checkpoint")
+@router.get(
+    "/{thread_id}/state/{checkpoint_id}",
+    summary="State at a checkpoint",
+    responses=ok(ThreadStateOut),
+)
 async def get_state_at_checkpoint(
     thread_id: str,
     checkpoint_id: str,
@@ -163,7 +191,11 @@ async def get_state_at_checkpoint(
     )
 
 
-@router.get("/{thread_id}/history", summary="Checkpoint history, newest first")
+@router.get(
+    "/{thread_id}/history",
+    summary="Checkpoint history, newest first",
+    responses=ok(list[ThreadStateOut]),
+)
 async def get_history(
     thread_id: str,
     limit: int = Query(10, ge=1, le=1000),
@@ -181,7 +213,11 @@ async def get_history(
     )
 
 
-@router.post("/{thread_id}/history", summary="Checkpoint history with filters")
+@router.post(
+    "/{thread_id}/history",
+    summary="Checkpoint history with filters",
+    responses=ok(list[ThreadStateOut]),
+)
 async def post_history(
     thread_id: str,
     body: HistoryQuery = Body(default_factory=HistoryQuery),
