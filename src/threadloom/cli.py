@@ -32,6 +32,7 @@ def _setup_logging(level: str, pretty: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
 
 
 def _fail(message: str) -> None:
