@@ -43,6 +43,7 @@ def build_broker(settings: Settings) -> Broker:
 
         return RedisBroker(
             settings.redis_url,
+            prefix=settings.redis_prefix,
             retention_seconds=settings.resumable_stream_ttl_seconds,
             buffer_events=settings.stream_buffer_events,
         )

@@ -69,6 +69,21 @@ def _preload(settings: Settings) -> Any:
     return project, registry
 
 
+def _preflight(settings: Settings) -> None:
+    """Cluster shape: PostgreSQL and Redis reachable now, or one clear line and exit 1."""
+    from threadloom.preflight import BackendUnreachable, check_backends
+
+    if settings.database_url and not settings.redis_url:
+        logging.getLogger("threadloom").warning(
+            "PostgreSQL without THREADLOOM_REDIS_URL: streams and cancels stay inside this "
+            "process, so run exactly one `threadloom serve` and no `threadloom worker`"
+        )
+    try:
+        asyncio.run(check_backends(settings))
+    except BackendUnreachable as exc:
+        _fail(str(exc))
+
+
 def _export(settings: dict[str, Any]) -> None:
     """Pass settings to a reloading child process through the environment."""
     for key, value in settings.items():
@@ -78,9 +93,14 @@ def _export(settings: dict[str, Any]) -> None:
 
 def _banner(settings: Settings, graph_ids: list[str], mode: str) -> None:
     url = f"http://{settings.host}:{settings.port}"
-    storage = (
-        settings.database_url and "PostgreSQL"
-    ) or f"SQLite {settings.resolved_sqlite_path()}"
+    storage = f"SQLite {settings.resolved_sqlite_path()}"
+    if settings.database_url:
+        from threadloom.preflight import mask_url
+
+        schema = f" (schema {settings.database_schema})" if settings.database_schema else ""
+        storage = f"PostgreSQL {mask_url(settings.database_url)}{schema}"
+        if settings.redis_url:
+            storage += f"; Redis {mask_url(settings.redis_url)}"
     click.echo(click.style(f"Threadloom {threadloom.__version__}", bold=True) + f" ({mode})")
     click.echo(f"  API:     {url}")
     click.echo(f"  Docs:    {url}/docs")
@@ -93,6 +113,7 @@ def _serve(settings: Settings, *, reload: bool, pretty: bool, mode: str) -> None
 
     _setup_logging(settings.log_level, pretty)
     _check_port(settings.host, settings.port)
+    _preflight(settings)
     project, registry = _preload(settings)
     _banner(settings, list(registry.graph_ids), mode)
     if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_keys:
@@ -121,6 +142,7 @@ def _serve(settings: Settings, *, reload: bool, pretty: bool, mode: str) -> None
         port=settings.port,
         log_level=settings.log_level,
         log_config=None,
+        access_log=settings.access_log,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
     )
 
@@ -189,14 +211,27 @@ def worker(**opts: Any) -> None:
     """Execute runs from the shared queue (cluster shape); no HTTP."""
     settings = load_settings(**opts)
     _setup_logging(settings.log_level, pretty=False)
-    if not settings.database_url:
+    if not settings.database_url or not settings.redis_url:
         _fail(
             "threadloom worker needs THREADLOOM_DATABASE_URL (PostgreSQL) and THREADLOOM_REDIS_URL"
         )
+    if settings.workers < 1:
+        _fail("threadloom worker needs --workers of at least 1")
+    _preflight(settings)
     _project, registry = _preload(settings)
+    from threadloom.errors import ThreadloomError
+    from threadloom.preflight import describe
     from threadloom.runtime.standalone import run_worker
+    from threadloom.storage.errors import is_unavailable
 
-    asyncio.run(run_worker(settings, registry))
+    try:
+        asyncio.run(run_worker(settings, registry))
+    except ThreadloomError as exc:
+        _fail(exc.detail)
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        _fail(f"a backing service became unavailable during start-up: {describe(exc)}")
 
 
 @main.command()
@@ -204,6 +239,7 @@ def worker(**opts: Any) -> None:
 def migrate(**opts: Any) -> None:
     """Create or upgrade the database schema, then exit."""
     settings = load_settings(**opts)
+    _preflight(settings)
     from threadloom.storage import migrate_storage
 
     asyncio.run(migrate_storage(settings))

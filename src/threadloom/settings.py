@@ -16,7 +16,9 @@ DEFAULT_PORT = 2025  # 2024 (langgraph dev's default) is taken by a system proce
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="THREADLOOM_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="THREADLOOM_", extra="ignore", populate_by_name=True
+    )
 
     # where the project is
     config: Path = Field(default=Path("langgraph.json"), description="Path to langgraph.json")
@@ -25,6 +27,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     log_level: str = "info"
+    access_log: bool = Field(default=False, description="Log every request (costs ~1 ms each)")
 
     # storage: SQLite file by default, PostgreSQL when a URL is given
     database_url: str | None = Field(
@@ -36,9 +39,18 @@ class Settings(BaseSettings):
     sqlite_path: Path | None = Field(
         default=None, description="SQLite file; default <project>/.threadloom/threadloom.db"
     )
+    database_schema: str | None = Field(
+        default=None,
+        description="PostgreSQL schema for all tables (default: the server's search_path)",
+    )
     redis_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("THREADLOOM_REDIS_URL", "REDIS_URI", "redis_url"),
+    )
+    redis_prefix: str = Field(
+        default="threadloom",
+        min_length=1,
+        description="Key and channel prefix, so deployments can share one Redis",
     )
 
     # workers
@@ -58,7 +70,9 @@ class Settings(BaseSettings):
     max_attempts: int = Field(
         default=3,
         ge=1,
-        validation_alias=AliasChoices("THREADLOOM_MAX_ATTEMPTS", "BG_JOB_MAX_RETRIES", "max_attempts"),
+        validation_alias=AliasChoices(
+            "THREADLOOM_MAX_ATTEMPTS", "BG_JOB_MAX_RETRIES", "max_attempts"
+        ),
     )
     shutdown_grace_seconds: float = Field(
         default=30.0,

@@ -1,0 +1,62 @@
+"""`threadloom worker`: a process that only executes runs from the shared queue (cluster shape).
+
+It opens the same storage and broker as an API process, runs a `WorkerPool`, and stops on SIGTERM
+or SIGINT the way an orchestrator expects: stop claiming at once, give running runs
+`shutdown_grace_seconds` to finish, put the rest back in the queue (another worker resumes them
+from their last checkpoint), then exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from threadloom.runtime.executor import GraphBuilder
+from threadloom.runtime.worker import WorkerPool, default_worker_id
+from threadloom.settings import Settings
+from threadloom.storage import create_storage
+
+logger = logging.getLogger("threadloom.worker")
+
+READY_LINE = "threadloom worker ready"
+
+
+async def run_worker(settings: Settings, registry: GraphBuilder) -> None:
+    """Execute runs until SIGTERM/SIGINT, then drain and exit."""
+    from threadloom.app import build_broker
+
+    storage = create_storage(settings)
+    await storage.open()
+    broker = build_broker(settings)
+    try:
+        await broker.start()
+        pool = WorkerPool(storage, broker, registry, settings, worker_id=default_worker_id())
+        await _serve_until_signalled(pool, settings)
+    finally:
+        with contextlib.suppress(Exception):
+            await broker.stop()
+        await storage.close()
+
+
+async def _serve_until_signalled(pool: WorkerPool, settings: Settings) -> None:
+    loop = asyncio.get_running_loop()
+    signals = asyncio.Queue[int]()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, signals.put_nowait, signum)
+    try:
+        await pool.start()
+        logger.info("%s: id %s, %d slots", READY_LINE, pool.worker_id, pool.slots)
+        received = await signals.get()
+        logger.info(
+            "%s: no new runs; waiting up to %gs for %d running runs",
+            signal.Signals(received).name,
+            settings.shutdown_grace_seconds,
+            len(pool.active_runs),
+        )
+        await pool.stop()
+        logger.info("worker %s stopped", pool.worker_id)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
