@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 import threadloom
 from threadloom.api import assistants, runs, system, thread_stream, threads
-from threadloom.api.http import JSONBodyMiddleware, install_error_handlers
+from threadloom.api.http import JSONBodyMiddleware, ServerTimingMiddleware, install_error_handlers
 from threadloom.graphs.project import ProjectConfig, project_from_env
 from threadloom.graphs.registry import GraphRegistry, system_assistant_id
 from threadloom.runtime.broker import Broker
@@ -25,7 +25,13 @@ from threadloom.storage import create_storage
 
 logger = logging.getLogger("threadloom")
 
-EXPOSED_HEADERS = ["x-pagination-total", "x-pagination-next", "content-location", "location"]
+EXPOSED_HEADERS = [
+    "x-pagination-total",
+    "x-pagination-next",
+    "content-location",
+    "location",
+    "server-timing",
+]
 
 
 def load_project_config(settings: Settings) -> ProjectConfig:
@@ -132,6 +138,7 @@ def create_app(
     if project.http and project.http.cors:
         cors.update(project.http.cors.model_dump(exclude_none=True))
     app.add_middleware(CORSMiddleware, **cors)
+    app.add_middleware(ServerTimingMiddleware)
     app.state.settings = settings
     app.state.registry = registry
     return app

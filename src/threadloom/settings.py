@@ -55,7 +55,7 @@ class Settings(BaseSettings):
 
     # workers
     workers: int = Field(
-        default=100,
+        default=500,
         ge=0,
         validation_alias=AliasChoices("THREADLOOM_WORKERS", "N_JOBS_PER_WORKER", "workers"),
         description="Runs executed at once by this process (0 = API only)",

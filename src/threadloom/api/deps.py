@@ -1,4 +1,7 @@
-"""Dependencies every router uses: the server context and pagination headers."""
+"""Dependencies every router uses: the server context and pagination headers.
+
+Dependencies are `async def` on purpose: FastAPI runs plain `def` ones in a thread pool.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from fastapi import Request, Response
 from threadloom.services.context import ServerContext
 
 
-def get_ctx(request: Request) -> ServerContext:
+async def get_ctx(request: Request) -> ServerContext:
     ctx: ServerContext = request.app.state.ctx
     return ctx
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from threadloom.errors import ThreadloomError
 from threadloom.serde import dumps
@@ -89,3 +90,27 @@ class JSONBodyMiddleware:
         headers.append((b"content-type", b"application/json"))
         scope = {**scope, "headers": headers}
         await self.app(scope, receive, send)
+
+
+class ServerTimingMiddleware:
+    """`Server-Timing: app;dur=<ms>` on every response: the time from receiving the request to
+    starting the response, so clients and benchmarks can tell server time from network time."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                elapsed = (time.perf_counter() - start) * 1000
+                headers = list(message.get("headers", ()))
+                headers.append((b"server-timing", b"app;dur=%.3f" % elapsed))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, timed_send)

@@ -1,0 +1,1 @@
+"""Routers for the other runs APIs Threadloom answers: Letta v1 and SeekrFlow (`/v1/...`)."""
