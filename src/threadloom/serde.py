@@ -10,7 +10,7 @@ import dataclasses
 import enum
 import uuid
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -64,7 +64,7 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def isoformat(dt: datetime | None) -> str | None:

@@ -39,7 +39,7 @@ SortOrder = Literal["asc", "desc"]
 class RunCreateResult:
     """What `create_run` did: the new run, and inflight runs it asked to cancel."""
 
-    __slots__ = ("run", "thread_created", "cancelled")
+    __slots__ = ("cancelled", "run", "thread_created")
 
     def __init__(self, run: Run, thread_created: bool, cancelled: list[Run]) -> None:
         self.run = run
@@ -293,7 +293,9 @@ class RunStore(abc.ABC):
 
     # --- the queue -----------------------------------------------------------------------
     @abc.abstractmethod
-    async def claim(self, *, worker_id: str, limit: int, lease_seconds: float) -> builtins.list[Run]:
+    async def claim(
+        self, *, worker_id: str, limit: int, lease_seconds: float
+    ) -> builtins.list[Run]:
         """Take up to `limit` due pending runs, oldest first, at most one per thread and none
         on a thread that already has a running run; mark them running with a lease,
         attempt += 1, started_at set on the first attempt."""
@@ -303,7 +305,9 @@ class RunStore(abc.ABC):
         """Earliest created_at of a pending run (for a worker to sleep until then)."""
 
     @abc.abstractmethod
-    async def heartbeat(self, *, worker_id: str, run_ids: Sequence[str], lease_seconds: float) -> builtins.list[str]:
+    async def heartbeat(
+        self, *, worker_id: str, run_ids: Sequence[str], lease_seconds: float
+    ) -> builtins.list[str]:
         """Extend leases; returns the ids this worker still holds."""
 
     @abc.abstractmethod
@@ -392,7 +396,9 @@ class Storage(abc.ABC):
         """Delete checkpoints (and their writes) whose metadata.run_id is `run_id` (rollback)."""
 
     @abc.abstractmethod
-    async def copy_thread_checkpoints(self, source_thread_id: str, target_thread_id: str) -> None: ...
+    async def copy_thread_checkpoints(
+        self, source_thread_id: str, target_thread_id: str
+    ) -> None: ...
 
     @abc.abstractmethod
     async def prune_thread_checkpoints(self, thread_id: str) -> None:
