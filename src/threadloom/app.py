@@ -39,7 +39,9 @@ def load_project_config(settings: Settings) -> ProjectConfig:
     path = Path(settings.config)
     project = project_from_env(path, base_dir=Path.cwd())
     if project is None:
-        raise FileNotFoundError(f"No project: {path} does not exist and LANGSERVE_GRAPHS is not set")
+        raise FileNotFoundError(
+            f"No project: {path} does not exist and LANGSERVE_GRAPHS is not set"
+        )
     return project
 
 

@@ -39,7 +39,9 @@ async def test_openapi_describes_every_route(http: httpx.AsyncClient) -> None:
     run_create = paths["/threads/{thread_id}/runs"]["post"]
     schema_ref = run_create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     run_schema = spec["components"]["schemas"][schema_ref.rsplit("/", 1)[-1]]
-    assert {"assistant_id", "input", "command", "stream_mode", "multitask_strategy"} <= set(run_schema["properties"])
+    assert {"assistant_id", "input", "command", "stream_mode", "multitask_strategy"} <= set(
+        run_schema["properties"]
+    )
     stream = paths["/threads/{thread_id}/runs/stream"]["post"]["responses"]["200"]["content"]
     assert "text/event-stream" in stream
 

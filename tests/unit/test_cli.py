@@ -11,7 +11,9 @@ from pathlib import Path
 import threadloom
 
 
-def _run(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def _run(
+    *args: str, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "threadloom.cli", *args],
         capture_output=True,

@@ -52,7 +52,9 @@ class Broker(abc.ABC):
         for the retention period (replay after the end), then dropped."""
 
     @abc.abstractmethod
-    def read(self, run_id: str, *, after: int = 0, follow: bool = True) -> AsyncIterator[StreamEvent]:
+    def read(
+        self, run_id: str, *, after: int = 0, follow: bool = True
+    ) -> AsyncIterator[StreamEvent]:
         """Events with seq > `after`, then (if `follow`) live events until the log is finished.
         Reading a run nobody has published to yet waits for it (subscribe-before-insert)."""
 
@@ -85,7 +87,9 @@ class Broker(abc.ABC):
         """Reach the worker executing `run_id`, wherever it is."""
 
     @abc.abstractmethod
-    async def listen_cancel(self, run_id: str, handler: CancelHandler) -> Callable[[], Awaitable[None]]:
+    async def listen_cancel(
+        self, run_id: str, handler: CancelHandler
+    ) -> Callable[[], Awaitable[None]]:
         """Call `handler` when a cancel for `run_id` arrives; returns an unsubscribe coroutine fn."""
 
     # --- queue wake-ups ------------------------------------------------------------------
