@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -72,6 +73,9 @@ class RunExecutor:
         self.broker = broker
         self.registry = registry
         self.settings = settings
+        # called with (run as claimed, result) after each terminal write: webhook delivery
+        # hangs off this; a hook must not block or raise (failures are only logged)
+        self.on_finished: list[Callable[[Run, ExecutionResult], None]] = []
 
     async def execute(self, run: Run) -> ExecutionResult:
         """Run one attempt to a terminal state. Raises CancelledError only if the *calling*
@@ -153,6 +157,11 @@ class _Execution:
         finally:
             await unlisten()
         await self._announce_end(result)
+        for hook in self.owner.on_finished:
+            try:
+                hook(run, result)
+            except Exception:
+                logger.exception("post-finish hook failed for run %s", self.run_id)
         return result
 
     async def _attempt(self) -> ExecutionResult:

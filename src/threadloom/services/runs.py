@@ -57,11 +57,13 @@ async def create_run(
     need_values: bool = False,
     request_headers: dict[str, str] | None = None,
     filters: Filters = None,
+    compat: dict[str, Any] | None = None,
 ) -> Run:
     """Validate a run-create payload, insert the run `pending` and wake a worker.
 
     `thread_id=None` makes a stateless run on a new thread. `need_values` makes sure the
-    `values` mode is streamed (wait/join results are built from it).
+    `values` mode is streamed (wait/join results are built from it). `compat` is kept as
+    `kwargs.compat`: what a Letta/SeekrFlow request asked for that LangGraph has no slot for.
     """
     stateless = thread_id is None
     assistant = await assistant_service.get(ctx, payload["assistant_id"])
@@ -157,6 +159,8 @@ async def create_run(
         "durability": durability or "async",
         "on_disconnect": payload.get("on_disconnect") or "continue",
     }
+    if compat:
+        kwargs["compat"] = compat
     now = utcnow()
     after = payload.get("after_seconds") or 0
     run = Run(

@@ -41,6 +41,13 @@ def _forbidden_address(address: str) -> bool:
     )
 
 
+def _literal_address(host: str) -> list[str]:
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        return []
+
+
 def resolve_addresses(host: str) -> list[str]:
     try:
         return [str(ipaddress.ip_address(host))]
@@ -74,8 +81,10 @@ def validate_webhook_url(url: str, settings: Settings, *, resolve: bool = True) 
     ):
         raise Unprocessable("Webhook URL may not point at loopback addresses")
     if not resolve:
-        return
-    for address in resolve_addresses(host):
+        addresses = _literal_address(host)  # an IP literal needs no DNS to be refused
+    else:
+        addresses = resolve_addresses(host)
+    for address in addresses:
         if _forbidden_address(address):
             raise Unprocessable(
                 f"Webhook URL resolves to a loopback, private or link-local address ({address}); "
