@@ -15,6 +15,8 @@ from fastapi.middleware.cors import CORSMiddleware
 
 import threadloom
 from threadloom.api import assistants, runs, system, thread_stream, threads
+from threadloom.api.compat import letta as letta_api
+from threadloom.api.compat import seekr as seekr_api
 from threadloom.api.http import JSONBodyMiddleware, ServerTimingMiddleware, install_error_handlers
 from threadloom.graphs.project import ProjectConfig, project_from_env
 from threadloom.graphs.registry import GraphRegistry, system_assistant_id
@@ -105,12 +107,16 @@ def create_app(
                 settings,
                 worker_id=f"{socket.gethostname()}:{os.getpid()}",
             )
+            from threadloom.services.webhook_payloads import install_webhooks
+
+            webhooks = install_webhooks(storage, settings, pool.executor)
             await pool.start()
         try:
             yield
         finally:
             if pool is not None:
                 await pool.stop()
+                await webhooks.stop()
             await broker.stop()
             await storage.close()
 
@@ -128,6 +134,8 @@ def create_app(
         thread_stream.router,
         runs.router,
         runs.stateless,
+        letta_api.router,
+        seekr_api.router,
     ):
         app.include_router(router)
     app.add_middleware(JSONBodyMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from threadloom.services.views.analytics import analytics_fields
 from threadloom.storage.records import Assistant, Run, Thread
 
 
@@ -68,16 +69,8 @@ def run(r: Run) -> dict[str, Any]:
         "stop_reason": r.stop_reason,
         "error": r.error,
         "background": r.background,
-        "usage": r.usage or None,
-        "ttft_ns": _ns_between(r.started_at, r.first_token_at),
-        "total_duration_ns": _ns_between(r.started_at, r.ended_at),
+        **analytics_fields(r),
     }
-
-
-def _ns_between(start: Any, end: Any) -> int | None:
-    if start is None or end is None:
-        return None
-    return int((end - start).total_seconds() * 1_000_000_000)
 
 
 def select(items: Iterable[dict[str, Any]], fields: list[str] | None) -> list[dict[str, Any]]:
