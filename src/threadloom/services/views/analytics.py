@@ -21,9 +21,28 @@ def ns_between(start: datetime | None, end: datetime | None) -> int | None:
     return max(0, (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000)
 
 
+def first_output_at(run: Run) -> datetime | None:
+    """When the first token arrived: the first streamed non-empty token or tool-call delta
+    (runtime.measure), else — the model was not streamed, so the whole reply is its first
+    token — the end of the first LLM call that produced output."""
+    if run.first_token_at is not None:
+        return run.first_token_at
+    for step in run.steps or ():
+        if step.get("type") != "llm" or step.get("error") or not step.get("ended_at"):
+            continue
+        output = (step.get("usage") or {}).get("output_tokens")
+        if output is not None and output <= 0:
+            continue
+        try:
+            return datetime.fromisoformat(str(step["ended_at"]))
+        except ValueError:
+            return None
+    return None
+
+
 def ttft_ns(run: Run) -> int | None:
-    """Created → first non-empty token or tool-call delta (recorded by runtime.measure)."""
-    return ns_between(run.created_at, run.first_token_at)
+    """Created → first output token (see `first_output_at`)."""
+    return ns_between(run.created_at, first_output_at(run))
 
 
 def total_duration_ns(run: Run) -> int | None:
@@ -75,6 +94,6 @@ def analytics_fields(run: Run) -> dict[str, Any]:
         "usage_metadata": run.usage or None,
         "step_count": len(run.steps or ()),
         "model": primary_model(run),
-        "first_token_at": run.first_token_at,
+        "first_token_at": first_output_at(run),
         "webhook": run.webhook,
     }
