@@ -473,3 +473,30 @@ async def test_config_layering_and_enrichment(env: Env) -> None:
     assert configurable["assistant_id"] == assistant.assistant_id
     assert {"assistant", "run"} <= set(seen["tags"])
     assert seen["metadata"]["run_attempt"] == 1
+
+
+async def test_context_passed_to_graph_with_context_schema(env: Env) -> None:
+    from dataclasses import dataclass
+
+    from langgraph.runtime import Runtime
+
+    @dataclass
+    class Ctx:
+        user: str = "nobody"
+
+    def node(state: Items, runtime: Runtime[Ctx]) -> dict[str, Any]:
+        return {"items": [runtime.context.user]}
+
+    g = StateGraph(Items, context_schema=Ctx)
+    g.add_node("n", node)
+    g.add_edge(START, "n")
+    result, _ = await run_graph(env, g, input={"items": []}, context={"user": "ada"})
+    assert result.status == "success", result.error
+    assert result.values == {"items": ["ada"]}
+
+
+async def test_events_only_mode(env: Env) -> None:
+    result, events = await run_graph(env, linear_graph(), input={"items": []}, stream_mode="events")
+    names = {name for name, _ in events}
+    assert names == {"metadata", "events"}
+    assert result.values == {"items": ["a", "b"]}

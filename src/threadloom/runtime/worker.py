@@ -138,7 +138,10 @@ class WorkerPool:
             await self.broker.wait_for_work(await self._idle_timeout())
 
     async def _idle_timeout(self) -> float:
-        """Sleep until the next delayed run is due, at most `idle_interval`."""
+        """Sleep until the next delayed run is due, at most `idle_interval`.
+
+        Asked every time (one indexed read): a cached due time could miss a delayed run
+        inserted together with an immediate one under a single wake-up."""
         if len(self._running) >= self.slots:
             return self.idle_interval
         try:
