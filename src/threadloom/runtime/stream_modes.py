@@ -76,7 +76,7 @@ class StreamTranslator:
         self.saw_values = False
         self.saw_interrupt = False
         self._seen: set[str] = set()
-        self._partial: dict[str, BaseMessageChunk] = {}
+        self._partial: dict[str, tuple[Sequence[str], BaseMessageChunk]] = {}
         self._anon = 0
 
     def translate(self, ns: Sequence[str], mode: str, chunk: Any) -> Encoded:
@@ -86,6 +86,13 @@ class StreamTranslator:
             self.saw_values = True
             if isinstance(chunk, dict) and chunk.get("__interrupt__"):
                 self.saw_interrupt = True
+            if self._partial:
+                # a step ended: messages still streaming in it are complete now (for models
+                # that never mark their last chunk)
+                flushed = self._flush()
+                if "values" in self.raw:
+                    flushed.append(("values", dumps(chunk)))
+                return flushed
         elif mode == "updates" and not ns and isinstance(chunk, dict) and "__interrupt__" in chunk:
             self.saw_interrupt = True
         if mode in self.raw:
@@ -118,8 +125,8 @@ class StreamTranslator:
             )
         if isinstance(message, BaseMessageChunk):
             previous = self._partial.get(msg_id)
-            merged = message if previous is None else previous + message
-            self._partial[msg_id] = merged
+            merged = message if previous is None else previous[1] + message
+            self._partial[msg_id] = (ns, merged)
             out.append((event_name("messages/partial", ns), dumps([merged])))
             if getattr(message, "chunk_position", None) == "last":
                 del self._partial[msg_id]
@@ -132,6 +139,14 @@ class StreamTranslator:
         else:
             self._partial.pop(msg_id, None)
             out.append((event_name("messages/complete", ns), dumps([message])))
+
+    def _flush(self) -> Encoded:
+        out: Encoded = [
+            (event_name("messages/complete", ns), dumps([message_chunk_to_message(merged)]))
+            for ns, merged in self._partial.values()
+        ]
+        self._partial.clear()
+        return out
 
 
 def split_part(part: Any, subgraphs: bool) -> tuple[tuple[str, ...], str, Any]:
