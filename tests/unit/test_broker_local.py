@@ -179,7 +179,9 @@ async def test_wake_and_wait_for_work() -> None:
 
 
 async def test_throughput_publish_to_read() -> None:
-    """1000-event custom stream, publisher and a live reader: ≥ 60k events/s (with margin)."""
+    """1000-event custom stream, publisher and a live reader: ≥ 60k events/s.
+
+    Measured in process CPU time so parallel test workers on the same machine don't skew it."""
     broker = LocalBroker(buffer_events=10_000, retention_seconds=10)
     payload = b'{"chunk": "x"}'
     best = 0.0
@@ -194,13 +196,13 @@ async def test_throughput_publish_to_read() -> None:
 
         task = asyncio.ensure_future(reader())
         await asyncio.sleep(0)
-        started = time.perf_counter()
+        started = time.process_time()
         for _ in range(1000):
             await broker.publish(run_id, "custom", payload)
             await asyncio.sleep(0)  # let the reader run, like a graph yielding between chunks
         await broker.finish(run_id)
         await task
-        elapsed = time.perf_counter() - started
+        elapsed = max(time.process_time() - started, 1e-9)
         assert received == 1000
         best = max(best, 1000 / elapsed)
     assert best >= 60_000, f"{best:.0f} events/s"
