@@ -8,11 +8,19 @@ from datetime import datetime
 from typing import Any, Literal
 
 from threadloom.storage import filters as flt
-from threadloom.storage.base import Filters, RunCreateResult, RunStore
+from threadloom.storage.base import (
+    Filters,
+    RunCreateResult,
+    RunCursor,
+    RunStatusClause,
+    RunStore,
+    SortOrder,
+)
 from threadloom.storage.postgres import lifecycle, queue
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.db import Database
 from threadloom.storage.postgres.rows import RUN_FIELDS, opt_jsonb, run_from_row
+from threadloom.storage.postgres.run_search import search_all_sql
 from threadloom.storage.postgres.sqlfilter import compile_filter, jsonb, page_bounds
 from threadloom.storage.records import Run, ThreadSnapshot
 
@@ -81,6 +89,36 @@ class PostgresRunStore(RunStore):
             [*args, limit, offset],
         )
         return [run_from_row(r) for r in rows]
+
+    async def search_all(
+        self,
+        *,
+        assistant_ids: Sequence[str] | None = None,
+        thread_id: str | None = None,
+        status_clauses: Sequence[RunStatusClause] | None = None,
+        stop_reason: str | None = None,
+        background: bool | None = None,
+        order: SortOrder = "desc",
+        after: RunCursor | None = None,
+        before: RunCursor | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        filters: Filters = None,
+    ) -> builtins.list[Run]:
+        sql, params = search_all_sql(
+            assistant_ids=assistant_ids,
+            thread_id=thread_id,
+            status_clauses=status_clauses,
+            stop_reason=stop_reason,
+            background=background,
+            order=order,
+            after=after,
+            before=before,
+            limit=limit,
+            offset=offset,
+            filters=filters,
+        )
+        return [run_from_row(r) for r in await self._db.fetchall(sql, params)]
 
     async def delete(self, run_id: str, *, thread_id: str, filters: Filters = None) -> bool:
         sql, params = compile_filter("t.metadata", filters)
