@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL schema for all tables (default: the server's search_path)",
     )
+    database_pool_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a request waits for a PostgreSQL connection before it fails (503)",
+    )
     redis_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("THREADLOOM_REDIS_URL", "REDIS_URI", "redis_url"),

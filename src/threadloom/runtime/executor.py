@@ -27,6 +27,7 @@ from threadloom.runtime.stream_modes import StreamTranslator, requested_modes, s
 from threadloom.serde import dumps, to_jsonable
 from threadloom.settings import Settings
 from threadloom.storage.base import Storage
+from threadloom.storage.errors import is_unavailable
 from threadloom.storage.records import Assistant, Run, Thread, ThreadSnapshot
 
 logger = logging.getLogger(__name__)
@@ -190,6 +191,8 @@ class _Execution:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # building the graph or reading its state failed
+            if is_unavailable(exc):
+                raise  # the database or Redis is away: the pool re-queues, nothing is recorded
             logger.exception("run %s failed outside the graph", self.run_id)
             stop = error_stop_reason(exc, llm_failed=self.measures.llm_failed)
             return await self._finish_without_graph(thread, error_payload(exc), stop)
@@ -264,6 +267,8 @@ class _Execution:
                 error = exc
         else:
             cancelled = True
+        if error is not None and is_unavailable(error):
+            raise error  # an outage, not the graph's fault: retried from the last checkpoint
 
         if self.progress_task is not None:
             await _quietly(self.progress_task)

@@ -21,6 +21,7 @@ from threadloom.runtime.executor import ExecutionResult, GraphBuilder, RunExecut
 from threadloom.serde import utcnow
 from threadloom.settings import Settings
 from threadloom.storage.base import Storage
+from threadloom.storage.errors import is_unavailable
 from threadloom.storage.records import Run
 
 logger = logging.getLogger(__name__)
@@ -176,7 +177,10 @@ class WorkerPool:
             return await self.executor.execute(run)
         except asyncio.CancelledError:
             raise  # shutdown or lost lease: `stop()` re-queues
-        except Exception:
+        except Exception as exc:
+            if is_unavailable(exc):
+                await self._release(run, exc)
+                return None
             # the terminal write itself failed: the lease runs out and the reaper retries
             logger.exception("run %s could not be finished", run.run_id)
             return None
@@ -184,6 +188,15 @@ class WorkerPool:
             self._running.pop(run.run_id, None)
             if not self._stopping:
                 await self.broker.wake_workers()
+
+    async def _release(self, run: Run, exc: BaseException) -> None:
+        """An outage stopped the run: back to the queue now if the database answers, else when
+        its lease runs out (the reaper). Either way the next attempt resumes from a checkpoint."""
+        logger.warning("run %s stopped by an outage (%s); re-queueing it", run.run_id, exc)
+        try:
+            await self.storage.runs.requeue([run.run_id], worker_id=self.worker_id)
+        except Exception:
+            logger.warning("re-queueing run %s failed; its lease will expire", run.run_id)
 
     # --- leases ---------------------------------------------------------------------------
     async def _maintain(self) -> None:

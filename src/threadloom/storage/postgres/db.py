@@ -50,11 +50,16 @@ async def _configure(conn: AsyncConnection[Any]) -> None:
     set_json_loads(orjson.loads, conn)
 
 
-def make_pool(url: str, schema: str | None, min_size: int, max_size: int) -> AsyncConnectionPool:
+def make_pool(
+    url: str, schema: str | None, min_size: int, max_size: int, *, timeout: float = 30.0
+) -> AsyncConnectionPool:
+    """`timeout` bounds the wait for a connection, so an outage turns into 503s promptly; the
+    pool keeps reconnecting in the background and recovers by itself."""
     return AsyncConnectionPool(
         url,
         min_size=min_size,
         max_size=max_size,
+        timeout=timeout,
         kwargs=connection_kwargs(schema),
         configure=_configure,
         open=False,

@@ -71,6 +71,7 @@ class PostgresStorage(Storage):
         schema: str | None = None,
         pool_min: int = 2,
         pool_max: int = 20,
+        pool_timeout: float = 30.0,
         store_index: dict[str, Any] | None = None,
         store_ttl: dict[str, Any] | None = None,
         migrate_on_open: bool = True,
@@ -79,6 +80,7 @@ class PostgresStorage(Storage):
         self.schema = check_schema(schema)
         self.pool_min = pool_min
         self.pool_max = max(pool_max, pool_min)
+        self.pool_timeout = pool_timeout
         self.store_index = store_index
         self.store_ttl = store_ttl
         self.migrate_on_open = migrate_on_open
@@ -98,6 +100,7 @@ class PostgresStorage(Storage):
             settings.database_url,
             schema=getattr(settings, "database_schema", None),
             pool_max=max(10, min(100, settings.workers + 10)),
+            pool_timeout=settings.database_pool_timeout_seconds,
             store_index=store_index,
             store_ttl=store_ttl,
         )
@@ -118,7 +121,9 @@ class PostgresStorage(Storage):
         try:
             if self.migrate_on_open:
                 await migrate(self.url, schema=self.schema, store_index=self.store_index)
-            pool = make_pool(self.url, self.schema, self.pool_min, self.pool_max)
+            pool = make_pool(
+                self.url, self.schema, self.pool_min, self.pool_max, timeout=self.pool_timeout
+            )
             await pool.open(wait=True, timeout=30.0)
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise Unavailable(f"PostgreSQL unavailable: {exc}") from exc
