@@ -4,7 +4,7 @@
 
 Starts `threadloom dev` on a free port with bench/project (embedded SQLite), drives it with the
 official async SDK, and measures the floor — the same graph via `ainvoke` with the same kind of
-checkpointer (AsyncSqliteSaver on a file) — in the same process run, so the ratios hold even on a
+checkpointer (LangGraph's SqliteSaver on a file, as the server uses it) — in the same run, so the ratios hold even on a
 noisy machine. Prints a Markdown table and, with --out, writes it with the command used.
 """
 
@@ -61,22 +61,25 @@ class Floor:
         self.path = path
 
     async def __aenter__(self) -> Floor:
-        import aiosqlite
-        from graphs import sleeper, streamer, trivial
-        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+        import sqlite3
 
-        self.conn = await aiosqlite.connect(self.path)
-        await self.conn.execute("PRAGMA journal_mode=WAL")
-        await self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.saver = AsyncSqliteSaver(self.conn)
-        await self.saver.setup()
+        from graphs import sleeper, streamer, trivial
+
+        from threadloom.storage.sqlite.inline import InlineSqliteSaver
+
+        # the same checkpointer the embedded server uses: LangGraph's SqliteSaver, called inline
+        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.saver = InlineSqliteSaver(self.conn)
+        self.saver.setup()
         self.trivial = trivial.copy(update={"checkpointer": self.saver})
         self.sleeper = sleeper.copy(update={"checkpointer": self.saver})
         self.streamer = streamer.copy(update={"checkpointer": self.saver})
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.conn.close()
+        self.conn.close()
 
     async def run_trivial(self) -> Any:
         config = {"configurable": {"thread_id": str(uuid.uuid4())}}

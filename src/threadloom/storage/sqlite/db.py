@@ -1,24 +1,19 @@
-"""The one aiosqlite connection, its shared lock, and the value encodings of the schema.
+"""The one SQLite connection and the value encodings of the schema.
 
-Every repository operation is a plain synchronous function over the `sqlite3.Connection`,
-shipped whole to aiosqlite's worker thread: a transaction costs one thread hop instead of one
-per statement, which is most of the latency of a small SQLite transaction. Writes run
-`BEGIN IMMEDIATE … COMMIT` under the asyncio lock that the LangGraph checkpointer and store
-share (they keep transactions open across awaits, so nothing may BEGIN while they do). Reads
-are single hops outside any transaction (the connection is in autocommit mode), so they need
-no lock: the worker thread runs one hop at a time.
+Every repository operation is a plain synchronous function over the `sqlite3.Connection`, run
+inline on the event loop (see `inline.py` for why no worker thread). Writes are one
+`BEGIN IMMEDIATE … COMMIT`; reads run in autocommit mode. Since no operation awaits while it
+holds the connection, operations never interleave and need no lock.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import aiosqlite
 import orjson
 
 from threadloom.serde import dumps
@@ -77,21 +72,15 @@ def _transaction(conn: sqlite3.Connection, fn: Callable[..., T], args: tuple[Any
 
 
 class Database:
-    """The shared connection plus the lock every writer of the file takes."""
+    """The shared connection; `read`/`write` keep the async signature the repositories use."""
 
-    def __init__(self, conn: aiosqlite.Connection, lock: asyncio.Lock) -> None:
+    def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.lock = lock
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(sqlite3_conn, *args)` on the connection thread, outside a transaction."""
-        raw = self.conn._conn
-        result: T = await self.conn._execute(fn, raw, *args)
-        return result
+        """`fn(conn, *args)` outside a transaction."""
+        return fn(self.conn, *args)
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(sqlite3_conn, *args)` in one `BEGIN IMMEDIATE` transaction, under the lock."""
-        async with self.lock:
-            raw = self.conn._conn
-            result: T = await self.conn._execute(_transaction, raw, fn, args)
-            return result
+        """`fn(conn, *args)` in one `BEGIN IMMEDIATE` transaction."""
+        return _transaction(self.conn, fn, args)

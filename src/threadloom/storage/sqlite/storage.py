@@ -1,5 +1,5 @@
 """The embedded backend: one SQLite file (WAL) for Threadloom's tables, LangGraph's checkpoints
-and LangGraph's store, all on one aiosqlite connection guarded by one lock."""
+and LangGraph's store, all on one SQLite connection used from the event loop."""
 
 from __future__ import annotations
 
@@ -8,14 +8,11 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import aiosqlite
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-from langgraph.store.sqlite.aio import AsyncSqliteStore
-
 from threadloom.errors import Unavailable
 from threadloom.storage.base import Storage
 from threadloom.storage.sqlite.assistants import SqliteAssistantStore
 from threadloom.storage.sqlite.db import Database
+from threadloom.storage.sqlite.inline import InlineSqliteSaver, InlineSqliteStore
 from threadloom.storage.sqlite.migrate import run_migrations
 from threadloom.storage.sqlite.runs import SqliteRunStore
 from threadloom.storage.sqlite.sqlfilter import register_functions
@@ -94,7 +91,7 @@ class SqliteStorage(Storage):
         self.busy_timeout_ms = busy_timeout_ms
         self.store_index = store_index
         self.store_ttl = store_ttl
-        self._conn: aiosqlite.Connection | None = None
+        self._conn: sqlite3.Connection | None = None
         self._db: Database | None = None
 
     @classmethod
@@ -117,24 +114,18 @@ class SqliteStorage(Storage):
         if self._conn is not None:
             return
         await asyncio.to_thread(run_migrations, self.path)
-        conn = aiosqlite.connect(str(self.path), isolation_level=None)
-        await conn
+        conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         try:
-            await conn._execute(_configure, conn._conn, self.busy_timeout_ms)
-            # the saver and the store each guard the connection with their own lock; one shared
-            # lock keeps their multi-statement transactions and ours from interleaving
-            lock = asyncio.Lock()
-            saver = AsyncSqliteSaver(conn)
-            saver.lock = lock
-            store = AsyncSqliteStore(conn, index=self.store_index, ttl=self.store_ttl)  # type: ignore[arg-type]
-            store.lock = lock
-            await saver.setup()
-            await store.setup()
+            _configure(conn, self.busy_timeout_ms)
+            saver = InlineSqliteSaver(conn)
+            store = InlineSqliteStore(conn, index=self.store_index, ttl=self.store_ttl)
+            saver.setup()
+            store.setup()
         except BaseException:
-            await conn.close()
+            conn.close()
             raise
         self._conn = conn
-        self._db = Database(conn, lock)
+        self._db = Database(conn)
         self.checkpointer = saver
         self.store = store
         self.assistants = SqliteAssistantStore(self._db)
@@ -145,10 +136,7 @@ class SqliteStorage(Storage):
         conn, self._conn, self._db = self._conn, None, None
         if conn is None:
             return
-        store = getattr(self, "store", None)
-        if isinstance(store, AsyncSqliteStore) and store._ttl_sweeper_task is not None:
-            await store.stop_ttl_sweeper(timeout=1.0)
-        await conn.close()
+        conn.close()
 
     async def ping(self) -> None:
         def probe(conn: sqlite3.Connection) -> None:
