@@ -111,6 +111,7 @@ def create_app(
 
             webhooks = install_webhooks(storage, settings, pool.executor)
             await pool.start()
+        app.state.worker_pool = pool
         try:
             yield
         finally:

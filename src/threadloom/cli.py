@@ -136,7 +136,7 @@ def _serve(settings: Settings, *, reload: bool, pretty: bool, mode: str) -> None
     from threadloom.app import create_app
 
     app = create_app(settings, project, registry)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -145,6 +145,22 @@ def _serve(settings: Settings, *, reload: bool, pretty: bool, mode: str) -> None
         access_log=settings.access_log,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
     )
+    _run_draining(config)
+
+
+def _run_draining(config: Any) -> None:
+    """uvicorn's server, plus: on SIGTERM/SIGINT in-process workers stop claiming at once,
+    while uvicorn drains open connections (which can be streams of running runs)."""
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            pool = getattr(config.app.state, "worker_pool", None)
+            if pool is not None:
+                pool.stop_claiming()
+            super().handle_exit(sig, frame)
+
+    DrainingServer(config).run()
 
 
 def app_from_env() -> Any:

@@ -83,6 +83,13 @@ class WorkerPool:
         self._maintenance_task = asyncio.create_task(self._maintain(), name="threadloom-leases")
         await self.broker.wake_workers()
 
+    def stop_claiming(self) -> None:
+        """The first step of `stop()`, callable from a signal handler: claim nothing more
+        (an API process's HTTP drain can outlast the grace period otherwise)."""
+        self._stopping = True
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+
     async def stop(self) -> None:
         """Stop claiming; give running runs `shutdown_grace_seconds`; requeue the rest."""
         self._stopping = True
