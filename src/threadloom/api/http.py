@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from threadloom.errors import ThreadloomError
@@ -70,47 +71,52 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "Internal server error")
 
 
-class JSONBodyMiddleware:
-    """Treat every request body as JSON whatever its Content-Type (Studio sends text/plain),
-    and refuse bodies over the configured size with 413."""
+class RequestMiddleware:
+    """One ASGI layer for what every request needs (each layer costs on every request):
+    - every request body is JSON whatever its Content-Type (Studio sends text/plain);
+    - bodies over the configured size get 413;
+    - `Server-Timing: app;dur=<ms>` on every response: time from receiving the request to
+      starting the response, so clients and benchmarks can tell server time from network time;
+    - CORS only for requests that carry an `Origin` (browsers), skipped for everyone else.
+    """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, cors: dict[str, Any]) -> None:
         self.app = app
+        self.cors = CORSMiddleware(app, **cors)
         self.max_body_bytes = max_body_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH", "DELETE"):
-            await self.app(scope, receive, send)
-            return
-        headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
-        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            await error_response(413, "Request body too large")(scope, receive, send)
-            return
-        headers.append((b"content-type", b"application/json"))
-        scope = {**scope, "headers": headers}
-        await self.app(scope, receive, send)
-
-
-class ServerTimingMiddleware:
-    """`Server-Timing: app;dur=<ms>` on every response: the time from receiving the request to
-    starting the response, so clients and benchmarks can tell server time from network time."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        app: ASGIApp = self.app
+        if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+            headers = []
+            for key, value in scope["headers"]:
+                if (
+                    key == b"content-length"
+                    and value.isdigit()
+                    and int(value) > self.max_body_bytes
+                ):
+                    await error_response(413, "Request body too large")(scope, receive, send)
+                    return
+                if key == b"origin":
+                    app = self.cors
+                if key != b"content-type":
+                    headers.append((key, value))
+            headers.append((b"content-type", b"application/json"))
+            scope = {**scope, "headers": headers}
+        elif any(key == b"origin" for key, _ in scope["headers"]):
+            app = self.cors
 
         async def timed_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 elapsed = (time.perf_counter() - start) * 1000
-                headers = list(message.get("headers", ()))
-                headers.append((b"server-timing", b"app;dur=%.3f" % elapsed))
-                message = {**message, "headers": headers}
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (b"server-timing", b"app;dur=%.3f" % elapsed),
+                ]
             await send(message)
 
-        await self.app(scope, receive, timed_send)
+        await app(scope, receive, timed_send)

@@ -172,8 +172,10 @@ class _Execution:
             thread = await self.storage.threads.get(run.thread_id)
             return await self._finish_without_graph(thread, self.preset_error, self.preset_stop)
         try:
-            assistant = await self.storage.assistants.get(run.assistant_id)
-            thread = await self.storage.threads.get(run.thread_id)
+            assistant = _assistant_from_kwargs(run)
+            if assistant is None:  # a run recorded without its merged config: read it
+                assistant = await self.storage.assistants.get(run.assistant_id)
+                thread = await self.storage.threads.get(run.thread_id)
             if assistant is None:
                 raise LookupError(f"Assistant {run.assistant_id} not found")
             config = self._config(assistant, thread, resuming=False)
@@ -433,3 +435,25 @@ async def _quietly(awaitable: Any) -> None:
         raise
     except Exception:
         logger.warning("recording run measures failed", exc_info=True)
+
+
+def _assistant_from_kwargs(run: Run) -> Assistant | None:
+    """Runs created through `services.runs.create_run` carry the assistant's config and context
+    already merged into their kwargs (as LangGraph records them), so executing one needs no
+    assistant or thread read; the stand-in only names the graph."""
+    config = run.kwargs.get("config") or {}
+    graph_id = (config.get("configurable") or {}).get("graph_id")
+    if not graph_id:
+        return None
+    return Assistant(
+        assistant_id=run.assistant_id,
+        graph_id=graph_id,
+        config={},
+        context={},
+        metadata={},
+        version=0,
+        name="",
+        description=None,
+        created_at=run.created_at,
+        updated_at=run.created_at,
+    )

@@ -189,10 +189,7 @@ async def create_run(
         "rollback" if run.multitask_strategy == "rollback" else "interrupt"
     )
     await dispatch_cancels(ctx, result.cancelled, action)
-    await ctx.broker.notify_thread(
-        tid, ThreadNotice(kind="run_started", run_id=run_id, data=dumps({"run_id": run_id}))
-    )
-    await ctx.broker.wake_workers()
+    await ctx.broker.wake_workers()  # the worker announces the run to thread streams as it starts
     return result.run
 
 
