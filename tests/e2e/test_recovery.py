@@ -77,3 +77,26 @@ async def test_pending_runs_survive_kill(fresh_server: ServerProcess) -> None:
     client = get_client(url=fresh_server.url)
     result = await client.runs.join(thread["thread_id"], run["run_id"])
     assert result["messages"][-1]["content"] == "echo: later"
+
+
+async def test_run_timeout(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.server import TEST_PROJECT
+
+    server = ServerProcess(
+        TEST_PROJECT, tmp_path / "t.db", env={"THREADLOOM_RUN_TIMEOUT_SECONDS": "0.5"}
+    )
+    server.start()
+    try:
+        client = get_client(url=server.url)
+        thread = await client.threads.create()
+        result = await client.runs.wait(
+            thread["thread_id"], "slow", input={"seconds": 0.3}, raise_error=False
+        )
+        assert result["__error__"]["error"] == "TimeoutError"
+        run = (await client.runs.list(thread["thread_id"]))[0]
+        assert run["status"] == "timeout" and run["stop_reason"] == "timeout"
+        # the steps it finished before the deadline are kept
+        state = await client.threads.get_state(thread["thread_id"])
+        assert 1 <= state["values"]["steps"] < 5
+    finally:
+        server.stop()

@@ -111,6 +111,12 @@ async def test_batch_and_stateless_background(client: LangGraphClient) -> None:
     assert len(runs) == 2 and all(r["status"] == "pending" for r in runs)
     kept = runs[1]
     await _wait_status(client, kept["thread_id"], kept["run_id"], {"success"})
+    created: list[dict] = []
+    single = await client.runs.create(
+        None, "echo", input=HI, on_completion="keep", on_run_created=created.append
+    )
+    assert single["status"] == "pending" and created[0]["run_id"] == single["run_id"]
+    await _wait_status(client, single["thread_id"], single["run_id"], {"success"})
 
 
 async def test_error_run(client: LangGraphClient) -> None:
