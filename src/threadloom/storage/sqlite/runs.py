@@ -174,9 +174,10 @@ class SqliteRunStore(RunStore):
     ) -> builtins.list[Run]:
         if limit <= 0:
             return []
-        return await self._db.write(
-            queue.claim, worker_id, limit, _lease_us(lease_seconds), now_us()
-        )
+        now = now_us()
+        if not await self._db.read(queue.has_due, now):
+            return []
+        return await self._db.write(queue.claim, worker_id, limit, _lease_us(lease_seconds), now)
 
     async def next_due_at(self) -> datetime | None:
         """Earliest created_at of a pending run whose thread is not running another run
