@@ -173,7 +173,13 @@ class RedisBroker(Broker):
     async def start(self) -> None:
         if self._redis is not None:
             return
-        self._redis = aioredis.Redis.from_url(self.url, decode_responses=False)
+        # the socket timeout must outlast a blocking XREAD (redis-py's default, 5 s, does not)
+        self._redis = aioredis.Redis.from_url(
+            self.url,
+            decode_responses=False,
+            socket_timeout=self.block_ms / 1000 + 10.0,
+            socket_connect_timeout=5.0,
+        )
         await self._redis.ping()
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(self._cancel_channel, self._wake_channel)

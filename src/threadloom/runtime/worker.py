@@ -64,6 +64,7 @@ class WorkerPool:
         self._loop_task: asyncio.Task[None] | None = None
         self._maintenance_task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._due_backoff = 0.0
 
     @property
     def active_runs(self) -> list[str]:
@@ -160,11 +161,15 @@ class WorkerPool:
             logger.exception("next_due_at failed")
             return 1.0
         if due is None:
+            self._due_backoff = 0.0
             return self.idle_interval
         wait = (due - utcnow()).total_seconds()
-        # a past-due pending run is blocked behind its thread's running run: a finish wakes us
         if wait <= 0:
-            return self.idle_interval
+            # due but not claimed (next_due_at skips blocked threads): it fell due between the
+            # claim and this read, or another worker is mid-claim. Retry soon, backing off.
+            self._due_backoff = min(max(self._due_backoff * 2, 0.01), self.idle_interval)
+            return self._due_backoff
+        self._due_backoff = 0.0
         return min(wait, self.idle_interval)
 
     def _spawn(self, run: Run) -> None:
