@@ -30,6 +30,8 @@ sys.path.insert(0, str(ROOT / "bench" / "project"))
 
 from tests.support.server import ServerProcess  # noqa: E402
 
+from bench.results import machine, write_section  # noqa: E402
+
 PROJECT = ROOT / "bench" / "project" / "langgraph.json"
 
 
@@ -262,8 +264,12 @@ async def bench(runs: int) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def render(rows: list[tuple[str, str, str, str]], command: str) -> str:
+def render(rows: list[tuple[str, str, str, str]], command: str, where: str) -> str:
     lines = [
+        "## Embedded (SQLite, in-process workers)",
+        "",
+        f"`threadloom dev` on bench/project, load generator on the same machine ({where}).",
+        "",
         "| Scenario | Threadloom | Floor (LangGraph in-process) | Result |",
         "|---|---|---|---|",
         *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
@@ -276,12 +282,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    where = machine()
     rows = asyncio.run(bench(args.runs))
     command = "uv run python -m bench.run " + " ".join(sys.argv[1:])
-    table = render(rows, command.strip())
+    table = render(rows, command.strip(), where)
     print(table)
     if args.out:
-        args.out.write_text(table)
+        write_section(args.out, "embedded", table)
 
 
 if __name__ == "__main__":
