@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from threadloom.errors import Conflict, Unprocessable
+from threadloom.storage import records
 from threadloom.storage.base import Storage
 from threadloom.storage.records import Assistant
 
@@ -133,3 +134,15 @@ async def test_auth_filters(storage: Storage) -> None:
     assert await storage.assistants.count(filters={"owner": {"$eq": "bob"}}) == 1
     with pytest.raises(Unprocessable):
         await storage.assistants.get("mine", filters={"owner": {"$bad": 1}})
+
+
+async def test_search_total_is_capped(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As for threads: the search total is exact up to offset + limit + slack, capped beyond."""
+    monkeypatch.setattr(records, "SEARCH_COUNT_SLACK", 2)
+    for i in range(8):
+        await make(storage, f"a{i}", metadata={"team": "x"})
+    page = await storage.assistants.search(metadata={"team": "x"}, limit=3)
+    assert len(page.items) == 3 and page.total == 5
+    page = await storage.assistants.search(metadata={"team": "x"}, limit=3, offset=6)
+    assert len(page.items) == 2 and page.total == 8
+    assert await storage.assistants.count(metadata={"team": "x"}) == 8

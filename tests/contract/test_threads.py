@@ -8,6 +8,7 @@ import pytest
 
 from tests.contract.conftest import make_run, new_id
 from threadloom.errors import Conflict, Unprocessable
+from threadloom.storage import records
 from threadloom.storage.base import Storage
 from threadloom.storage.records import ThreadSnapshot, ThreadTTL
 
@@ -141,3 +142,21 @@ async def test_ids_are_opaque_strings(storage: Storage) -> None:
     await storage.threads.create(thread_id=tid, metadata={"quote": 'a"b', "emoji": "é✓"})
     page = await storage.threads.search(metadata={"quote": 'a"b', "emoji": "é✓"})
     assert [t.thread_id for t in page.items] == [tid]
+
+
+async def test_search_total_is_capped(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
+    """X-Pagination-Total is exact up to offset + limit + SEARCH_COUNT_SLACK matches and that
+    cap beyond it (a lower bound: enough to page on); `count()` stays exact."""
+    monkeypatch.setattr(records, "SEARCH_COUNT_SLACK", 3)
+    for i in range(12):
+        await storage.threads.create(thread_id=f"t{i:02d}", metadata={"g": "x"})
+    await storage.threads.create(thread_id="other", metadata={"g": "y"})
+    page = await storage.threads.search(metadata={"g": "x"}, limit=2)
+    assert len(page.items) == 2 and page.total == 5  # capped: 2 + 3
+    page = await storage.threads.search(metadata={"g": "x"}, limit=2, offset=6)
+    assert len(page.items) == 2 and page.total == 11  # still > offset + limit: more exist
+    page = await storage.threads.search(metadata={"g": "x"}, limit=4, offset=8)
+    assert len(page.items) == 4 and page.total == 12  # under the cap: exact
+    page = await storage.threads.search(metadata={"g": "x"}, limit=5, offset=20)
+    assert page.items == [] and page.total == 12
+    assert await storage.threads.count(metadata={"g": "x"}) == 12

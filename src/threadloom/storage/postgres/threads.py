@@ -25,7 +25,7 @@ from threadloom.storage.postgres.sqlfilter import (
     order_by,
     page_bounds,
 )
-from threadloom.storage.records import Page, Thread, ThreadSnapshot, ThreadTTL
+from threadloom.storage.records import Page, Thread, ThreadSnapshot, ThreadTTL, search_count_cap
 
 SORTS = {
     "thread_id": "thread_id",
@@ -195,11 +195,18 @@ class PostgresThreadStore(ThreadStore):
         if offset == 0 and len(rows) < limit:
             total = len(rows)
         else:
-            total = await self._count(sql, params)
+            total = await self._count(sql, params, search_count_cap(limit, offset))
         return Page(items=[thread_from_row(r) for r in rows], total=total)
 
-    async def _count(self, sql: str, params: list[Any]) -> int:
-        row = await self._db.fetchone(f"SELECT count(*) AS n FROM threads WHERE {sql}", params)
+    async def _count(self, sql: str, params: list[Any], cap: int | None = None) -> int:
+        """Matches of `sql`; with `cap`, counted only up to it (see `search_count_cap`)."""
+        if cap is None:
+            row = await self._db.fetchone(f"SELECT count(*) AS n FROM threads WHERE {sql}", params)
+        else:
+            row = await self._db.fetchone(
+                f"SELECT count(*) AS n FROM (SELECT 1 FROM threads WHERE {sql} LIMIT %s) c",
+                [*params, cap],
+            )
         return int(row["n"]) if row else 0
 
     async def count(

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from threadloom.errors import Conflict
 from threadloom.storage.base import AssistantStore, Filters, SortOrder
-from threadloom.storage.records import Assistant, Page
+from threadloom.storage.records import Assistant, Page, search_count_cap
 from threadloom.storage.sqlite.db import Database, jdump, now_us
 from threadloom.storage.sqlite.rows import (
     ASSISTANT_COLUMNS,
@@ -268,7 +268,8 @@ class SqliteAssistantStore(AssistantStore):
                 total = len(rows)
             else:
                 (total,) = conn.execute(
-                    f"SELECT COUNT(*) FROM assistants WHERE {sql}", params
+                    f"SELECT COUNT(*) FROM (SELECT 1 FROM assistants WHERE {sql} LIMIT ?)",
+                    [*params, search_count_cap(limit, offset)],
                 ).fetchone()
             return Page(items=[assistant_from_row(r) for r in rows], total=total)
 

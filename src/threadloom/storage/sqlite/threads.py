@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from threadloom.errors import Conflict
 from threadloom.storage.base import Filters, SortOrder, ThreadStore
-from threadloom.storage.records import Page, Thread, ThreadSnapshot, ThreadTTL
+from threadloom.storage.records import Page, Thread, ThreadSnapshot, ThreadTTL, search_count_cap
 from threadloom.storage.sqlite.db import Database, jdump, jdump_opt, now_us, to_us
 from threadloom.storage.sqlite.rows import THREAD_COLUMNS, thread_from_row, ttl_columns
 from threadloom.storage.sqlite.sqlfilter import (
@@ -231,7 +231,8 @@ class SqliteThreadStore(ThreadStore):
                 total = len(rows)
             else:
                 (total,) = conn.execute(
-                    f"SELECT COUNT(*) FROM threads WHERE {sql}", params
+                    f"SELECT COUNT(*) FROM (SELECT 1 FROM threads WHERE {sql} LIMIT ?)",
+                    [*params, search_count_cap(limit, offset)],
                 ).fetchone()
             return Page(items=[thread_from_row(r) for r in rows], total=total)
 
