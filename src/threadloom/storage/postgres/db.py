@@ -89,11 +89,22 @@ class Database:
             return cur.rowcount
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Cursor]:
-        """A cursor inside BEGIN … COMMIT (rolled back if the block raises)."""
-        async with (
-            self.pool.connection() as conn,
-            conn.transaction(),
-            conn.cursor(row_factory=dict_row) as cur,
-        ):
-            yield cur
+    async def transaction(self, *, pipeline: bool = False) -> AsyncIterator[Cursor]:
+        """A cursor inside BEGIN … COMMIT (rolled back if the block raises).
+
+        `pipeline=True` (psycopg pipeline mode) for the per-run hot paths: statements whose
+        results are not fetched ride along with the next fetch or the COMMIT, so BEGIN costs no
+        round trip of its own and trailing writes share COMMIT's. Errors of such statements
+        surface at that later sync, so callers must not expect them at `execute`.
+        """
+        async with self.pool.connection() as conn:
+            if not pipeline:
+                async with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+                    yield cur
+                return
+            async with (
+                conn.pipeline(),
+                conn.transaction(),
+                conn.cursor(row_factory=dict_row) as cur,
+            ):
+                yield cur

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from psycopg import AsyncConnection
+from psycopg.rows import dict_row
 
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.db import Database
@@ -30,15 +31,32 @@ from threadloom.storage.records import Run
 async def claim(db: Database, worker_id: str, limit: int, lease_seconds: float) -> list[Run]:
     if limit <= 0:
         return []
-    async with db.transaction() as cur:
-        await cur.execute(q.CLAIM_LOCK_THREADS, {"scan": max(limit * 8, 64), "limit": limit})
-        threads = [r["thread_id"] for r in await cur.fetchall()]
-        if not threads:
-            return []
-        await cur.execute(
-            q.CLAIM_RUNS, {"threads": threads, "worker_id": worker_id, "lease": lease_seconds}
-        )
-        rows = await cur.fetchall()
+    # pipeline mode, BEGIN/COMMIT sent by hand: BEGIN rides with the lock, COMMIT with the
+    # update, so a claim is two round trips instead of four (an empty one: two instead of three)
+    async with (
+        db.pool.connection() as conn,
+        conn.pipeline(),
+        conn.cursor(row_factory=dict_row) as cur,
+    ):
+        try:
+            await cur.execute("BEGIN")
+            # a claim is lease bookkeeping: lost in a database crash, the run is simply pending
+            # again, so its commit need not wait for the WAL flush (3-6 ms here under load)
+            await cur.execute("SET LOCAL synchronous_commit TO off")
+            await cur.execute(q.CLAIM_LOCK_THREADS, {"scan": max(limit * 8, 64), "limit": limit})
+            threads = [r["thread_id"] for r in await cur.fetchall()]
+            if not threads:
+                await conn.execute("COMMIT")
+                return []
+            await cur.execute(
+                q.CLAIM_RUNS, {"threads": threads, "worker_id": worker_id, "lease": lease_seconds}
+            )
+            await conn.execute("COMMIT")
+            rows = await cur.fetchall()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await conn.rollback()
+            raise
     rows.sort(key=lambda r: (r["created_at"], r["seq"]))
     return [run_from_row(r) for r in rows]
 

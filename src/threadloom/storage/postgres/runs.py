@@ -7,6 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+from psycopg import errors as pg_errors
+
+from threadloom.errors import Conflict
 from threadloom.storage import filters as flt
 from threadloom.storage.base import (
     Filters,
@@ -41,10 +44,15 @@ class PostgresRunStore(RunStore):
         filters: Filters = None,
     ) -> RunCreateResult:
         checked = flt.validate(filters) if filters else None
-        async with self._db.transaction() as cur:
-            return await lifecycle.create_run(
-                cur, run, if_not_exists, thread_metadata, prevent_insert_if_inflight, checked
-            )
+        # pipelined: the insert, thread update and NOTIFY share COMMIT's round trip, so a
+        # duplicate run id may surface at COMMIT rather than at the insert
+        try:
+            async with self._db.transaction(pipeline=True) as cur:
+                return await lifecycle.create_run(
+                    cur, run, if_not_exists, thread_metadata, prevent_insert_if_inflight, checked
+                )
+        except pg_errors.UniqueViolation as exc:
+            raise Conflict(f"Run {run.run_id} already exists") from exc
 
     async def get(
         self, run_id: str, *, thread_id: str | None = None, filters: Filters = None
@@ -168,7 +176,8 @@ class PostgresRunStore(RunStore):
         delete_run: bool = False,
         delete_thread: bool = False,
     ) -> Run | None:
-        async with self._db.transaction() as cur:
+        # pipelined: BEGIN rides with the lock; the thread write and NOTIFY with COMMIT
+        async with self._db.transaction(pipeline=True) as cur:
             return await lifecycle.finish(
                 cur, run_id, status, stop_reason, error, thread, delete_run, delete_thread
             )
