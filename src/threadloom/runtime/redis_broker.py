@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import struct
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -143,6 +144,8 @@ class RedisBroker(Broker):
         self._thread_queues: dict[str, set[asyncio.Queue[ThreadNotice]]] = {}
         self._cancel_handlers: dict[str, set[CancelHandler]] = {}
         self._woken = asyncio.Event()
+        # identifies this process's wake-ups, so their echo does not cost a second empty claim
+        self._wake_token = os.urandom(8).hex().encode()
         self._handler_tasks: set[asyncio.Future[Any]] = set()
 
     # --- keys ----------------------------------------------------------------------------
@@ -382,7 +385,8 @@ class RedisBroker(Broker):
 
     def _dispatch(self, channel: str, data: bytes) -> None:
         if channel == self._wake_channel:
-            self._woken.set()
+            if data != self._wake_token:  # our own wake already set the event locally
+                self._woken.set()
         elif channel == self._cancel_channel:
             run_id, action = data.decode().split(" ", 1)
             self._fire_cancel(run_id, cast(CancelAction, action))
@@ -469,7 +473,7 @@ class RedisBroker(Broker):
     # --- queue wake-ups ------------------------------------------------------------------
     async def wake_workers(self) -> None:
         self._woken.set()
-        await self.redis.publish(self._wake_channel, b"1")
+        await self.redis.publish(self._wake_channel, self._wake_token)
 
     async def wait_for_work(self, timeout: float | None) -> None:  # noqa: ASYNC109
         """Sticky: a wake that arrived while the worker was busy makes the next wait return."""

@@ -177,16 +177,19 @@ class WorkerPool:
         self._running[run.run_id] = task
 
     async def _execute(self, run: Run) -> ExecutionResult | None:
+        result: ExecutionResult | None = None
         try:
             if run.attempt > self.settings.max_attempts:
-                return await self.executor.fail(
+                result = await self.executor.fail(
                     run,
                     {
                         "error": "RuntimeError",
                         "message": f"Run exceeded {self.settings.max_attempts} attempts",
                     },
                 )
-            return await self.executor.execute(run)
+            else:
+                result = await self.executor.execute(run)
+            return result
         except asyncio.CancelledError:
             raise  # shutdown or lost lease: `stop()` re-queues
         except Exception as exc:
@@ -198,7 +201,8 @@ class WorkerPool:
             return None
         finally:
             self._running.pop(run.run_id, None)
-            if not self._stopping:
+            # a finished run already woke every worker (`_announce_end`); otherwise do it here
+            if not self._stopping and result is None:
                 await self.broker.wake_workers()
 
     async def _release(self, run: Run, exc: BaseException) -> None:
