@@ -148,7 +148,12 @@ def create_app(
     }
     if project.http and project.http.cors:
         cors.update(project.http.cors.model_dump(exclude_none=True))
-    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes, cors=cors)
+    app.add_middleware(
+        RequestMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        cors=cors,
+        api_keys=settings.api_keys,
+    )
     app.state.settings = settings
     app.state.registry = registry
     return app

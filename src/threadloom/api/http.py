@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from typing import Any
@@ -71,19 +72,47 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "Internal server error")
 
 
+OPEN_PATHS = frozenset({"/ok", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+
+
+def api_key_of(authorization: str | None, x_api_key: str | None) -> str | None:
+    """The key a client presented: `Authorization: Bearer <key>`, a bare `Authorization: <key>`
+    (SeekrFlow's SDK), or `x-api-key` (the LangGraph SDK)."""
+    if authorization:
+        value = authorization.strip()
+        if value.lower().startswith("bearer "):
+            value = value[7:].strip()
+        if value:
+            return value
+    return x_api_key or None
+
+
+def key_allowed(given: str | None, keys: list[str]) -> bool:
+    return given is not None and any(hmac.compare_digest(given, k) for k in keys)
+
+
 class RequestMiddleware:
     """One ASGI layer for what every request needs (each layer costs on every request):
     - every request body is JSON whatever its Content-Type (Studio sends text/plain);
     - bodies over the configured size get 413;
     - `Server-Timing: app;dur=<ms>` on every response: time from receiving the request to
       starting the response, so clients and benchmarks can tell server time from network time;
-    - CORS only for requests that carry an `Origin` (browsers), skipped for everyone else.
+    - CORS only for requests that carry an `Origin` (browsers), skipped for everyone else;
+    - with static API keys configured, every route but health and docs needs one (401).
     """
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, cors: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        cors: dict[str, Any],
+        api_keys: list[str] | None = None,
+    ) -> None:
         self.app = app
         self.cors = CORSMiddleware(app, **cors)
         self.max_body_bytes = max_body_bytes
+        self.api_keys = list(api_keys or [])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -91,6 +120,9 @@ class RequestMiddleware:
             return
         start = time.perf_counter()
         app: ASGIApp = self.app
+        if self.api_keys and not self._authorised(scope):
+            await error_response(401, "Missing or invalid API key")(scope, receive, send)
+            return
         if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
             headers = []
             for key, value in scope["headers"]:
@@ -120,3 +152,16 @@ class RequestMiddleware:
             await send(message)
 
         await app(scope, receive, timed_send)
+
+    def _authorised(self, scope: Scope) -> bool:
+        if scope["method"] == "OPTIONS" or scope["path"] in OPEN_PATHS:
+            return True
+        if scope["path"].startswith("/v1/"):
+            return True  # the Letta/SeekrFlow routers check keys in their own dependency
+        authorization = x_api_key = None
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                authorization = value.decode("latin-1")
+            elif key == b"x-api-key":
+                x_api_key = value.decode("latin-1")
+        return key_allowed(api_key_of(authorization, x_api_key), self.api_keys)

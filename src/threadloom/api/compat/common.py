@@ -6,28 +6,19 @@ no `event:` names, ids or comment heartbeats (SeekrFlow's SDK parser chokes on c
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Header, Request
 from starlette.responses import StreamingResponse
 
+from threadloom.api.http import api_key_of, key_allowed
 from threadloom.errors import ThreadloomError
 from threadloom.serde import dumps
 
 
 class Unauthorized(ThreadloomError):
     status_code = 401
-
-
-def _key_of(authorization: str | None, api_key: str | None) -> str | None:
-    if authorization:
-        value = authorization.strip()
-        if value.lower().startswith("bearer "):
-            value = value[7:].strip()
-        return value or None
-    return api_key
 
 
 async def require_api_key(
@@ -43,8 +34,8 @@ async def require_api_key(
     keys: list[str] = request.app.state.settings.api_keys
     if not keys:
         return None
-    given = _key_of(authorization, x_api_key)
-    if given is None or not any(hmac.compare_digest(given, k) for k in keys):
+    given = api_key_of(authorization, x_api_key)
+    if not key_allowed(given, keys):
         raise Unauthorized("Missing or invalid API key")
     return given
 

@@ -1,0 +1,55 @@
+"""Static API keys: with THREADLOOM_API_KEYS set, every API route needs one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from langgraph_sdk import get_client
+from langgraph_sdk.errors import AuthenticationError
+
+from tests.support.server import TEST_PROJECT, ServerProcess
+
+
+@pytest.fixture(scope="module")
+def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    db: Path = tmp_path_factory.mktemp("keys") / "threadloom.db"
+    proc = ServerProcess(TEST_PROJECT, db, env={"THREADLOOM_API_KEYS": '["k-one", "k-two"]'})
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+async def test_sdk_with_a_key_works_and_without_is_401(keyed_server: ServerProcess) -> None:
+    good = get_client(url=keyed_server.url, api_key="k-two")
+    result = await good.runs.wait(
+        None, "echo", input={"messages": [{"role": "user", "content": "hi"}]}
+    )
+    assert result["messages"][-1]["content"] == "echo: hi"
+
+    for key in (None, "wrong"):
+        bad = get_client(url=keyed_server.url, api_key=key)
+        with pytest.raises(AuthenticationError):
+            await bad.assistants.search()
+
+
+async def test_open_paths_and_header_forms(keyed_server: ServerProcess) -> None:
+    async with httpx.AsyncClient(base_url=keyed_server.url) as http:
+        assert (await http.get("/ok")).status_code == 200
+        assert (await http.get("/openapi.json")).status_code == 200
+        denied = await http.post("/threads/search", json={})
+        assert denied.status_code == 401 and denied.json()["detail"] == "Missing or invalid API key"
+        for headers in (
+            {"x-api-key": "k-one"},
+            {"Authorization": "Bearer k-one"},
+        ):
+            assert (await http.post("/threads/search", json={}, headers=headers)).status_code == 200
+        # the key itself is never echoed back
+        assert (
+            "wrong-key"
+            not in (
+                await http.post("/threads/search", json={}, headers={"x-api-key": "wrong-key"})
+            ).text
+        )
