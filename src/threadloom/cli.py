@@ -131,6 +131,7 @@ def _serve(settings: Settings, *, reload: bool, pretty: bool, mode: str) -> None
             reload_dirs=[str(settings.project_dir())],
             log_level=settings.log_level,
             log_config=None,
+            loop=settings.event_loop,
         )
         return
     from threadloom.app import create_app
@@ -144,6 +145,7 @@ def _serve(settings: Settings, *, reload: bool, pretty: bool, mode: str) -> None
         log_config=None,
         access_log=settings.access_log,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
+        loop=settings.event_loop,
     )
     _run_draining(config)
 

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     port: int = DEFAULT_PORT
     log_level: str = "info"
     access_log: bool = Field(default=False, description="Log every request (costs ~1 ms each)")
+    event_loop: str = Field(
+        default="asyncio",
+        description="uvicorn loop: asyncio, uvloop or auto. asyncio by default: graphs' sync "
+        "nodes run in threads, and that hand-off measured slower under uvloop",
+    )
 
     # storage: SQLite file by default, PostgreSQL when a URL is given
     database_url: str | None = Field(
