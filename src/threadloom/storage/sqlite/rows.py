@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from threadloom.storage.columns import (  # noqa: F401 - re-exported for the repositories
+    RUN_COLUMNS,
+    RUN_FIELDS,
+    THREAD_COLUMNS,
+    THREAD_FIELDS,
+    qualified,
+)
 from threadloom.storage.records import Assistant, Run, Thread, ThreadTTL
 from threadloom.storage.sqlite.db import from_us, from_us_req, jdump, jdump_opt, jload, to_us
 
@@ -19,54 +26,6 @@ VERSION_COLUMNS = (
     "assistant_id, graph_id, config, context, metadata, version, name, description, "
     "created_at, created_at"
 )
-THREAD_FIELDS = (
-    "thread_id",
-    "created_at",
-    "updated_at",
-    "state_updated_at",
-    "metadata",
-    "config",
-    "status",
-    "state_values",
-    "interrupts",
-    "error",
-    "ttl_strategy",
-    "ttl_minutes",
-    "ttl_expires_at",
-)
-THREAD_COLUMNS = ", ".join(THREAD_FIELDS)
-RUN_FIELDS = (
-    "run_id",
-    "thread_id",
-    "assistant_id",
-    "status",
-    "multitask_strategy",
-    "metadata",
-    "kwargs",
-    "created_at",
-    "updated_at",
-    "started_at",
-    "ended_at",
-    "attempt",
-    "worker_id",
-    "lease_expires_at",
-    "stop_reason",
-    "error",
-    "background",
-    "temporary",
-    "cancel_requested",
-    "first_token_at",
-    "usage",
-    "steps",
-    "model_snapshot",
-    "webhook",
-)
-RUN_COLUMNS = ", ".join(RUN_FIELDS)
-
-
-def qualified(columns: str, alias: str) -> str:
-    """`a, b` → `r.a, r.b` for joins."""
-    return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
 
 
 def assistant_from_row(row: tuple[Any, ...]) -> Assistant:
