@@ -17,6 +17,7 @@ from threadloom.api.schemas import (
     AssistantPatch,
     AssistantSearch,
     AssistantVersions,
+    dump,
 )
 from threadloom.errors import Unprocessable
 from threadloom.services import assistants as service
@@ -25,17 +26,13 @@ from threadloom.services.context import ServerContext
 router = APIRouter(prefix="/assistants", tags=["Assistants"], default_response_class=JSONResponse)
 
 
-def _dump(model: Any) -> dict[str, Any] | None:
-    return model.model_dump(exclude_none=True) if model is not None else None
-
-
 @router.post("", summary="Create an assistant", responses=ok(AssistantOut))
 async def create_assistant(body: AssistantCreate, ctx: ServerContext = Depends(get_ctx)) -> Any:
     assistant = await service.create(
         ctx,
         graph_id=body.graph_id,
         assistant_id=body.assistant_id,
-        config=_dump(body.config),
+        config=dump(body.config),
         context=body.context,
         metadata=body.metadata,
         name=body.name,
@@ -90,7 +87,7 @@ async def patch_assistant(
         ctx,
         assistant_id,
         graph_id=body.graph_id,
-        config=_dump(body.config),
+        config=dump(body.config),
         context=body.context,
         metadata=body.metadata,
         name=body.name,

@@ -30,6 +30,11 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+def dump(model: BaseModel | None) -> dict[str, Any] | None:
+    """A nested body as a plain dict without the fields the client left out."""
+    return model.model_dump(exclude_none=True) if model is not None else None
+
+
 class Config(Body):
     tags: list[str] | None = None
     recursion_limit: int | None = Field(default=None, ge=1)

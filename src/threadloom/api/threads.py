@@ -19,16 +19,13 @@ from threadloom.api.schemas import (
     ThreadPatch,
     ThreadPrune,
     ThreadSearch,
+    dump,
 )
 from threadloom.services import state as state_service
 from threadloom.services import threads as service
 from threadloom.services.context import ServerContext
 
 router = APIRouter(prefix="/threads", tags=["Threads"], default_response_class=JSONResponse)
-
-
-def _dump(model: Any) -> dict[str, Any] | None:
-    return model.model_dump(exclude_none=True) if model is not None else None
 
 
 @router.post("", summary="Create a thread", responses=ok(ThreadOut))
@@ -40,8 +37,8 @@ async def create_thread(
         thread_id=body.thread_id,
         metadata=body.metadata,
         if_exists=body.if_exists,
-        ttl=_dump(body.ttl),
-        supersteps=[s.model_dump() for s in body.supersteps] if body.supersteps else None,
+        ttl=dump(body.ttl),
+        supersteps=[s.modeldump() for s in body.supersteps] if body.supersteps else None,
     )
     return render.thread(thread)
 
@@ -111,7 +108,7 @@ async def patch_thread(
     prefer: str | None = Header(None),
     ctx: ServerContext = Depends(get_ctx),
 ) -> Any:
-    thread = await service.update(ctx, thread_id, metadata=body.metadata, ttl=_dump(body.ttl))
+    thread = await service.update(ctx, thread_id, metadata=body.metadata, ttl=dump(body.ttl))
     if prefer and "return=minimal" in prefer:
         return Response(status_code=204)
     return render.thread(thread)
@@ -152,7 +149,7 @@ async def update_state(
     thread_id: str, body: StateUpdate, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
     thread = await service.get(ctx, thread_id)
-    checkpoint = _dump(body.checkpoint) or {}
+    checkpoint = dump(body.checkpoint) or {}
     if body.checkpoint_id:
         checkpoint["checkpoint_id"] = body.checkpoint_id
     return await state_service.update_state(
@@ -170,7 +167,7 @@ async def get_state_at_checkpoint_post(
 ) -> Any:
     thread = await service.get(ctx, thread_id)
     return await state_service.get_state(
-        ctx, thread, checkpoint=_dump(body.checkpoint), subgraphs=body.subgraphs
+        ctx, thread, checkpoint=dump(body.checkpoint), subgraphs=body.subgraphs
     )
 
 
@@ -225,12 +222,12 @@ async def post_history(
 ) -> Any:
     thread = await service.get(ctx, thread_id)
     before = body.before
-    before_cfg = {"checkpoint_id": before} if isinstance(before, str) else _dump(before)
+    before_cfg = {"checkpoint_id": before} if isinstance(before, str) else dump(before)
     return await state_service.history(
         ctx,
         thread,
         limit=body.limit,
         before=before_cfg,
         metadata=body.metadata,
-        checkpoint=_dump(body.checkpoint),
+        checkpoint=dump(body.checkpoint),
     )
