@@ -38,7 +38,7 @@ async def create_thread(
         metadata=body.metadata,
         if_exists=body.if_exists,
         ttl=dump(body.ttl),
-        supersteps=[s.modeldump() for s in body.supersteps] if body.supersteps else None,
+        supersteps=[s.model_dump() for s in body.supersteps] if body.supersteps else None,
     )
     return render.thread(thread)
 
