@@ -203,3 +203,20 @@ async def test_delete_cascades_and_prune(client: LangGraphClient, http: httpx.As
     assert (await client.threads.get_state(keep["thread_id"]))["values"]["messages"][-1][
         "content"
     ] == "echo: hi"
+
+
+async def test_subgraph_state_and_get_history(
+    client: LangGraphClient, http: httpx.AsyncClient
+) -> None:
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    await client.runs.wait(tid, "nested", input={"value": 1}, interrupt_before=["plus_one"])
+    state = await client.threads.get_state(tid, subgraphs=True)
+    assert state["next"] == ["plus_one"] and state["tasks"][0]["name"] == "plus_one"
+    r = await http.get(f"/threads/{tid}/history", params={"limit": 2})
+    assert r.status_code == 200 and len(r.json()) == 2
+    first = r.json()[0]["checkpoint"]["checkpoint_id"]
+    older = await http.get(f"/threads/{tid}/history", params={"limit": 5, "before": first})
+    assert older.status_code == 200
+    assert all(h["checkpoint"]["checkpoint_id"] != first for h in older.json())
+    assert (await http.get(f"/threads/{tid}/history", params={"limit": 0})).status_code == 422
