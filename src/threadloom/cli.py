@@ -32,7 +32,8 @@ def _setup_logging(level: str, pretty: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    for noisy in ("alembic", "watchfiles"):  # migrations and file-watch chatter at INFO
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
 def _fail(message: str) -> None:
@@ -129,6 +130,7 @@ def _serve(settings: Settings, *, reload: bool, pretty: bool, mode: str) -> None
             port=settings.port,
             reload=True,
             reload_dirs=[str(settings.project_dir())],
+            reload_excludes=[".threadloom/*", "*.db", "*.db-*"],
             log_level=settings.log_level,
             log_config=None,
             loop=settings.event_loop,
