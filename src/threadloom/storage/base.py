@@ -261,6 +261,7 @@ class RunStore(abc.ABC):
     ) -> list[Run] | None:
         """Newest first. None if the thread does not exist (or fails filters)."""
 
+    @abc.abstractmethod
     async def search_all(
         self,
         *,
@@ -280,9 +281,7 @@ class RunStore(abc.ABC):
         SeekrFlow lists. Keyset paging: `after` keeps runs strictly after the cursor *in that
         order*, `before` strictly before it, so page N costs what page 1 costs (indexes on
         `(created_at, run_id)` and `(assistant_id, created_at, run_id)`). Clauses are OR-ed;
-        every other argument is AND-ed. `filters` apply to the run's thread metadata.
-        Not abstract so that a backend without it still starts; the compat views need it."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement search_all")
+        every other argument is AND-ed. `filters` apply to the run's thread metadata."""
 
     @abc.abstractmethod
     async def delete(self, run_id: str, *, thread_id: str, filters: Filters = None) -> bool: ...
