@@ -229,3 +229,32 @@ async def test_reset_ends_followers(broker: RedisBroker, other: RedisBroker) -> 
     await broker.reset("r11")
     events = await asyncio.wait_for(reader, 2)
     assert [e.seq for e in events] == [1]
+
+
+async def test_begin_and_end_run_batch_the_same_signals(
+    broker: RedisBroker, other: RedisBroker
+) -> None:
+    """begin_run = listen_cancel + log open + run_started; end_run = run_done + log end + wake,
+    each as one round trip, with the same effects and order as the separate calls."""
+    await other.publish("r21", "values", b"0")  # an earlier attempt's event, elsewhere
+    await other._flush()
+    await broker.send_cancel("r21", "interrupt")
+    notices = other.thread_notices("t20")
+    first = asyncio.create_task(anext(notices))
+    await other.wait_subscribed("t20")
+    seen: list[str] = []
+    started = ThreadNotice(kind="run_started", run_id="r21", data=b"{}")
+    unlisten = await broker.begin_run("r21", "t20", seen.append, started)
+    assert seen == ["interrupt"]  # a cancel sent before the run started is still seen
+    assert await asyncio.wait_for(first, 1) == started
+    assert await broker.publish("r21", "metadata", b"m") == 2  # continues the log's seq
+    reader = asyncio.create_task(collect(other.read("r21")))
+    waiter = asyncio.create_task(other.wait_for_work(5))
+    done = ThreadNotice(kind="run_done", run_id="r21", data=b"{}")
+    await broker.end_run("r21", "t20", done)
+    assert await asyncio.wait_for(anext(notices), 1) == done
+    events = await asyncio.wait_for(reader, 1)
+    assert [(e.seq, e.event) for e in events] == [(1, "values"), (2, "metadata")]
+    await asyncio.wait_for(waiter, 1)
+    await unlisten()
+    await notices.aclose()  # type: ignore[attr-defined]

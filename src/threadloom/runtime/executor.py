@@ -4,7 +4,9 @@ The run's graph is streamed in a child task so a cancel (from the broker) can st
 without being confused with the worker itself being cancelled (shutdown → requeue, handled by the
 pool). Per run the executor adds to the graph's own work: two small reads (assistant, thread), at
 most one progress write per LLM-using run plus the first-token write, one final `aget_state` and
-one `finish` transaction.
+one `finish` transaction. A broker with `begin_run`/`end_run` (Redis) gets the start-up (cancel
+listen, log open, `run_started`) and the end (`run_done`, log end, wake-up) as one call each, so
+it can send each as a single round trip.
 """
 
 from __future__ import annotations
@@ -143,17 +145,17 @@ class _Execution:
     # --- the attempt --------------------------------------------------------------------
     async def run(self) -> ExecutionResult:
         run = self.run_record
-        unlisten = await self.broker.listen_cancel(self.run_id, self._on_cancel)
+        info = dumps({"run_id": self.run_id, "attempt": run.attempt})
+        started = ThreadNotice("run_started", self.run_id, info)
+        begin = getattr(self.broker, "begin_run", None)
+        if begin is not None:  # a broker that batches the start-up (Redis: one round trip)
+            unlisten = await begin(self.run_id, run.thread_id, self._on_cancel, started)
+        else:
+            unlisten = await self.broker.listen_cancel(self.run_id, self._on_cancel)
         try:
-            await self._emit("metadata", dumps({"run_id": self.run_id, "attempt": run.attempt}))
-            await self.broker.notify_thread(
-                run.thread_id,
-                ThreadNotice(
-                    "run_started",
-                    self.run_id,
-                    dumps({"run_id": self.run_id, "attempt": run.attempt}),
-                ),
-            )
+            await self._emit("metadata", info)
+            if begin is None:
+                await self.broker.notify_thread(run.thread_id, started)
             result = await self._attempt()
         finally:
             await unlisten()
@@ -415,14 +417,14 @@ class _Execution:
     async def _announce_end(self, result: ExecutionResult) -> None:
         """After the terminal write: thread subscribers, stream readers, then the queue."""
         broker = self.broker
-        await broker.notify_thread(
-            result.thread_id,
-            ThreadNotice(
-                "run_done",
-                self.run_id,
-                dumps({"status": "run_done", "run_id": self.run_id}),
-            ),
+        done = ThreadNotice(
+            "run_done", self.run_id, dumps({"status": "run_done", "run_id": self.run_id})
         )
+        end = getattr(broker, "end_run", None)
+        if end is not None:  # a broker that batches the three (Redis: one round trip)
+            await end(self.run_id, result.thread_id, done)
+            return
+        await broker.notify_thread(result.thread_id, done)
         await broker.finish(self.run_id)
         await broker.wake_workers()
 

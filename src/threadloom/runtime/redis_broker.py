@@ -470,6 +470,54 @@ class RedisBroker(Broker):
 
         return unsubscribe
 
+    # --- a run's start and end, batched ----------------------------------------------------
+    async def begin_run(
+        self, run_id: str, thread_id: str, handler: CancelHandler, started: ThreadNotice
+    ) -> Callable[[], Awaitable[None]]:
+        """`listen_cancel` + opening the run's log + the `run_started` notice in one round trip
+        (three before): the executor's start-up is on every run's critical path."""
+        self._cancel_handlers.setdefault(run_id, set()).add(handler)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(self._cancel_key(run_id))
+        opened = run_id in self._logs
+        if not opened:
+            pipe.xrevrange(self._stream_key(run_id), count=1)
+        pipe.publish(self._thread_channel(thread_id), _encode_notice(started))
+        results: list[Any] = await pipe.execute()
+        if not opened and run_id not in self._logs:
+            last = results[1]
+            self._logs[run_id] = _Log(_seq_of(last[0][0]) if last else 0)
+        earlier = results[0]
+        if earlier is not None and earlier.decode() in _CANCEL_ACTIONS:
+            result = handler(cast(CancelAction, earlier.decode()))
+            if isinstance(result, Awaitable):
+                await result
+
+        async def unsubscribe() -> None:
+            handlers = self._cancel_handlers.get(run_id)
+            if handlers is not None:
+                handlers.discard(handler)
+                if not handlers:
+                    self._cancel_handlers.pop(run_id, None)
+
+        return unsubscribe
+
+    async def end_run(self, run_id: str, thread_id: str, done: ThreadNotice) -> None:
+        """`notify_thread` + `finish` + `wake_workers` in one round trip, in that order (Redis
+        runs a pipeline's commands in order, so subscribers still hear `run_done` before
+        stream readers see the end)."""
+        log = self._logs.get(run_id) or await self._open_log(run_id)
+        await self._flush()
+        key = self._stream_key(run_id)
+        self._woken.set()
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.publish(self._thread_channel(thread_id), _encode_notice(done))
+        pipe.xadd(key, {b"end": b"1"}, id=f"{log.seq + 1}-0")
+        pipe.expire(key, max(1, int(self.retention_seconds)))
+        pipe.publish(self._wake_channel, self._wake_token)
+        await pipe.execute(raise_on_error=False)
+        self._logs.pop(run_id, None)
+
     # --- queue wake-ups ------------------------------------------------------------------
     async def wake_workers(self) -> None:
         self._woken.set()
