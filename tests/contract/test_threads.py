@@ -152,9 +152,15 @@ async def test_search_total_is_capped(storage: Storage, monkeypatch: pytest.Monk
         await storage.threads.create(thread_id=f"t{i:02d}", metadata={"g": "x"})
     await storage.threads.create(thread_id="other", metadata={"g": "y"})
     page = await storage.threads.search(metadata={"g": "x"}, limit=2)
-    assert len(page.items) == 2 and page.total == 5  # capped: 2 + 3
+    assert [t.thread_id for t in page.items] == ["t11", "t10"]
+    assert page.total == 5  # capped: 2 + 3
     page = await storage.threads.search(metadata={"g": "x"}, limit=2, offset=6)
-    assert len(page.items) == 2 and page.total == 11  # still > offset + limit: more exist
+    assert [t.thread_id for t in page.items] == ["t05", "t04"]
+    assert page.total == 11  # still > offset + limit: more exist
+    page = await storage.threads.search(
+        metadata={"g": "x"}, limit=2, sort_by="thread_id", sort_order="asc"
+    )
+    assert [t.thread_id for t in page.items] == ["t00", "t01"] and page.total == 5
     page = await storage.threads.search(metadata={"g": "x"}, limit=4, offset=8)
     assert len(page.items) == 4 and page.total == 12  # under the cap: exact
     page = await storage.threads.search(metadata={"g": "x"}, limit=5, offset=20)

@@ -8,8 +8,9 @@ changes inside `transaction()`.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -82,6 +83,28 @@ class Database:
         async with self.pool.connection() as conn:
             cur = await conn.execute(sql, params)
             return cast(list[dict[str, Any]], await cur.fetchall())
+
+    async def fetchall_with(
+        self, settings: Sequence[str], sql: str, params: Any = None
+    ) -> list[dict[str, Any]]:
+        """One read under `SET LOCAL` planner settings, in a single round trip (pipeline mode:
+        BEGIN, the settings, the query and COMMIT are sent together)."""
+        async with (
+            self.pool.connection() as conn,
+            conn.pipeline(),
+            conn.cursor(row_factory=dict_row) as cur,
+        ):
+            try:
+                await cur.execute("BEGIN")
+                for setting in settings:
+                    await cur.execute(setting)
+                await cur.execute(sql, params)
+                await conn.execute("COMMIT")
+                return cast(list[dict[str, Any]], await cur.fetchall())
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await conn.rollback()
+                raise
 
     async def execute(self, sql: str, params: Any = None) -> int:
         async with self.pool.connection() as conn:

@@ -27,6 +27,13 @@ from threadloom.storage.postgres.sqlfilter import (
 )
 from threadloom.storage.records import Page, Thread, ThreadSnapshot, ThreadTTL, search_count_cap
 
+# sort keys with a btree index of their own, which a steered page can walk
+_ORDERED_INDEX = frozenset({"thread_id", "created_at", "updated_at", "state_updated_at"})
+_NO_BITMAP = ("SET LOCAL enable_bitmapscan TO off",)
+# how deep a page may start and still be steered to the ordered index (deeper, the bitmap's
+# read-everything-then-sort is the better bet)
+SHALLOW_PAGE = 1000
+
 SORTS = {
     "thread_id": "thread_id",
     "status": "status",
@@ -188,14 +195,27 @@ class PostgresThreadStore(ThreadStore):
         sql, params = _search_predicate(ids, metadata, values, status, filters)
         order = order_by(sort_by, sort_order, SORTS, "thread_id")
         limit, offset = page_bounds(limit, offset)
-        rows = await self._db.fetchall(
-            f"SELECT {THREAD_COLUMNS} FROM threads WHERE {sql} {order} LIMIT %s OFFSET %s",
-            [*params, limit, offset],
-        )
-        if offset == 0 and len(rows) < limit:
-            total = len(rows)
+        page_sql = f"SELECT {THREAD_COLUMNS} FROM threads WHERE {sql} {order} LIMIT %s OFFSET %s"
+        page_params = [*params, limit, offset]
+        if sql == "TRUE" or sort_by not in _ORDERED_INDEX:
+            rows = await self._db.fetchall(page_sql, page_params)
+            if offset == 0 and len(rows) < limit:
+                total = len(rows)
+            else:
+                total = await self._count(sql, params, search_count_cap(limit, offset))
+            return Page(items=[thread_from_row(r) for r in rows], total=total)
+        # Filtered: count first (capped). A filter matching more than the cap is dense enough
+        # that walking the sort column's index finds a shallow page at once, but the planner
+        # sometimes takes the GIN bitmap instead, reading every match (10,000 heap pages for a
+        # tenant of a 1M-thread table: 55 ms cold against 0.5 ms), so steer it off the bitmap.
+        cap = search_count_cap(limit, offset)
+        total = await self._count(sql, params, cap)
+        if total >= cap and offset + limit <= SHALLOW_PAGE:
+            rows = await self._db.fetchall_with(_NO_BITMAP, page_sql, page_params)
+        elif total > offset:
+            rows = await self._db.fetchall(page_sql, page_params)
         else:
-            total = await self._count(sql, params, search_count_cap(limit, offset))
+            rows = []
         return Page(items=[thread_from_row(r) for r in rows], total=total)
 
     async def _count(self, sql: str, params: list[Any], cap: int | None = None) -> int:
