@@ -112,6 +112,8 @@ def _banner(settings: Settings, graph_ids: list[str], mode: str) -> None:
 def _serve(settings: Settings, *, reload: bool, pretty: bool, mode: str) -> None:
     import uvicorn
 
+    sys.setswitchinterval(settings.gil_switch_interval_seconds)
+
     _setup_logging(settings.log_level, pretty)
     _check_port(settings.host, settings.port)
     _preflight(settings)

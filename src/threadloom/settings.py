@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     port: int = DEFAULT_PORT
     log_level: str = "info"
     access_log: bool = Field(default=False, description="Log every request (costs ~1 ms each)")
+    gil_switch_interval_seconds: float = Field(
+        default=0.0005,
+        gt=0,
+        description="How long a thread may hold the GIL when others wait. Graphs' sync nodes "
+        "run in threads; with Python's 5 ms default, the event loop waited up to 5 ms behind "
+        "a busy node after every socket write",
+    )
     event_loop: str = Field(
         default="asyncio",
         description="uvicorn loop: asyncio, uvloop or auto. asyncio by default: graphs' sync "
