@@ -26,6 +26,7 @@ READY_LINE = "threadloom worker ready"
 async def run_worker(settings: Settings, registry: GraphBuilder) -> None:
     """Execute runs until SIGTERM/SIGINT, then drain and exit."""
     from threadloom.app import build_broker
+    from threadloom.services.webhook_payloads import install_webhooks
 
     storage = create_storage(settings)
     await storage.open()
@@ -33,7 +34,12 @@ async def run_worker(settings: Settings, registry: GraphBuilder) -> None:
     try:
         await broker.start()
         pool = WorkerPool(storage, broker, registry, settings, worker_id=default_worker_id())
-        await _serve_until_signalled(pool, settings)
+        # runs end here in the cluster, so this process delivers their webhooks and callbacks
+        webhooks = install_webhooks(storage, settings, pool.executor)
+        try:
+            await _serve_until_signalled(pool, settings)
+        finally:
+            await webhooks.stop()
     finally:
         with contextlib.suppress(Exception):
             await broker.stop()
