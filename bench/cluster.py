@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -31,6 +30,8 @@ sys.path.insert(0, str(ROOT / "bench" / "project"))
 from tests.support.cluster import ClusterBackends, WorkerProcess  # noqa: E402
 from tests.support.pg import PG_URL, REDIS_URL, random_name  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
+
+from bench.results import machine, write_section  # noqa: E402
 
 PROJECT = ROOT / "bench" / "project" / "langgraph.json"
 BEGIN, END = "<!-- cluster:begin -->", "<!-- cluster:end -->"
@@ -222,25 +223,6 @@ def render(rows: list[Row], command: str) -> str:
         *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
     ]
     return "\n".join(lines) + f"\n\nCommand: `{command}`\n"
-
-
-def write_section(path: Path, title: str, body: str) -> None:
-    """Replace the Cluster section between its markers, or append it; the rest of the file
-    (the embedded results) is left as it is."""
-    text = path.read_text() if path.exists() else ""
-    begin, end = f"<!-- {title}:begin -->", f"<!-- {title}:end -->"
-    section = f"{begin}\n{body.rstrip()}\n{end}\n"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        tail = rest.split(end, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = (text.rstrip() + "\n\n" if text.strip() else "") + section
-    path.write_text(text)
-
-
-def machine() -> str:
-    return f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start"
 
 
 def main() -> None:

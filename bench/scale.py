@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support.pg import PG_URL, random_name  # noqa: E402
 
-from bench.cluster import pct, write_section  # noqa: E402
+from bench.cluster import pct  # noqa: E402
+from bench.results import write_section  # noqa: E402
 from threadloom.storage.postgres.db import Database  # noqa: E402
 from threadloom.storage.postgres.storage import PostgresStorage  # noqa: E402
 

@@ -30,17 +30,24 @@ def _reachable(url: str, default_port: int) -> bool:
         return False
 
 
+def _unavailable(reason: str) -> None:
+    """Skip on a developer machine without the service; fail in CI, where it must be there."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def require_postgres() -> str:
     """The test database URL, or skip the test with the reason."""
     if not _reachable(PG_URL, 5432):
-        pytest.skip(f"PostgreSQL unreachable at {PG_URL} (set THREADLOOM_TEST_PG_URL)")
+        _unavailable(f"PostgreSQL unreachable at {PG_URL} (set THREADLOOM_TEST_PG_URL)")
     return PG_URL
 
 
 def require_redis() -> str:
     """The test Redis URL, or skip the test with the reason."""
     if not _reachable(REDIS_URL, 6379):
-        pytest.skip(f"Redis unreachable at {REDIS_URL} (set THREADLOOM_TEST_REDIS_URL)")
+        _unavailable(f"Redis unreachable at {REDIS_URL} (set THREADLOOM_TEST_REDIS_URL)")
     return REDIS_URL
 
 
