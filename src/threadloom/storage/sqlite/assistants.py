@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from threadloom.errors import Conflict
 from threadloom.storage.base import AssistantStore, Filters, SortOrder
-from threadloom.storage.records import Assistant, Page, search_count_cap
+from threadloom.storage.records import Assistant, Page
 from threadloom.storage.sqlite.db import Database, jdump, now_us
 from threadloom.storage.sqlite.rows import (
     ASSISTANT_COLUMNS,
@@ -22,6 +22,7 @@ from threadloom.storage.sqlite.sqlfilter import (
     compile_filter,
     order_by,
     page_bounds,
+    read_page,
 )
 
 SORTS = {
@@ -260,17 +261,9 @@ class SqliteAssistantStore(AssistantStore):
         limit, offset = page_bounds(limit, offset)
 
         def read(conn: sqlite3.Connection) -> Page:
-            rows = conn.execute(
-                f"SELECT {ASSISTANT_COLUMNS} FROM assistants WHERE {sql} {order} LIMIT ? OFFSET ?",
-                [*params, limit, offset],
-            ).fetchall()
-            if offset == 0 and len(rows) < limit:
-                total = len(rows)
-            else:
-                (total,) = conn.execute(
-                    f"SELECT COUNT(*) FROM (SELECT 1 FROM assistants WHERE {sql} LIMIT ?)",
-                    [*params, search_count_cap(limit, offset)],
-                ).fetchone()
+            rows, total = read_page(
+                conn, "assistants", ASSISTANT_COLUMNS, sql, params, order, limit, offset
+            )
             return Page(items=[assistant_from_row(r) for r in rows], total=total)
 
         return await self._db.read(read)

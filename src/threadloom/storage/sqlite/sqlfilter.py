@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from threadloom.errors import Unprocessable
 from threadloom.storage import filters as flt
+from threadloom.storage.paging import order_by, page_bounds  # noqa: F401 - re-exported
+from threadloom.storage.records import search_count_cap
 from threadloom.storage.sqlite.db import jdump
 
 Predicate = tuple[str, list[Any]]
@@ -150,21 +152,26 @@ def combine(*predicates: Predicate) -> Predicate:
     return _and([p for p in predicates if p[0] != "1"])
 
 
-def order_by(sort_by: str, sort_order: str, allowed: Mapping[str, str], tiebreak: str) -> str:
-    """A whitelisted ORDER BY with a unique tiebreak so pages never overlap."""
-    column = allowed.get(sort_by)
-    if column is None:
-        raise Unprocessable(f"Invalid sort_by {sort_by!r}: expected one of {', '.join(allowed)}")
-    order = sort_order.lower() if isinstance(sort_order, str) else sort_order
-    if order not in ("asc", "desc"):
-        raise Unprocessable(f"Invalid sort_order {sort_order!r}: expected asc or desc")
-    if column == tiebreak:
-        return f"ORDER BY {column} {order}"
-    return f"ORDER BY {column} {order}, {tiebreak} {order}"
-
-
-def page_bounds(limit: int, offset: int) -> tuple[int, int]:
-    """Validated LIMIT/OFFSET values."""
-    if limit < 0 or offset < 0:
-        raise Unprocessable("limit and offset must be non-negative")
-    return limit, offset
+def read_page(
+    conn: sqlite3.Connection,
+    table: str,
+    columns: str,
+    where: str,
+    params: Sequence[Any],
+    order: str,
+    limit: int,
+    offset: int,
+) -> tuple[list[tuple[Any, ...]], int]:
+    """One page of rows and the search total, counted only up to the cap (a short first page
+    is its own total, so most searches cost one query)."""
+    rows = conn.execute(
+        f"SELECT {columns} FROM {table} WHERE {where} {order} LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    ).fetchall()
+    if offset == 0 and len(rows) < limit:
+        return rows, len(rows)
+    (total,) = conn.execute(
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {where} LIMIT ?)",
+        [*params, search_count_cap(limit, offset)],
+    ).fetchone()
+    return rows, total

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from threadloom.errors import Conflict
 from threadloom.storage.base import Filters, SortOrder, ThreadStore
-from threadloom.storage.records import Page, Thread, ThreadSnapshot, ThreadTTL, search_count_cap
+from threadloom.storage.records import Page, Thread, ThreadSnapshot, ThreadTTL
 from threadloom.storage.sqlite.db import Database, jdump, jdump_opt, now_us, to_us
 from threadloom.storage.sqlite.rows import THREAD_COLUMNS, thread_from_row, ttl_columns
 from threadloom.storage.sqlite.sqlfilter import (
@@ -25,6 +25,7 @@ from threadloom.storage.sqlite.sqlfilter import (
     compile_filter,
     order_by,
     page_bounds,
+    read_page,
 )
 
 SORTS = {
@@ -223,17 +224,9 @@ class SqliteThreadStore(ThreadStore):
         limit, offset = page_bounds(limit, offset)
 
         def read(conn: sqlite3.Connection) -> Page:
-            rows = conn.execute(
-                f"SELECT {THREAD_COLUMNS} FROM threads WHERE {sql} {order} LIMIT ? OFFSET ?",
-                [*params, limit, offset],
-            ).fetchall()
-            if offset == 0 and len(rows) < limit:
-                total = len(rows)
-            else:
-                (total,) = conn.execute(
-                    f"SELECT COUNT(*) FROM (SELECT 1 FROM threads WHERE {sql} LIMIT ?)",
-                    [*params, search_count_cap(limit, offset)],
-                ).fetchone()
+            rows, total = read_page(
+                conn, "threads", THREAD_COLUMNS, sql, params, order, limit, offset
+            )
             return Page(items=[thread_from_row(r) for r in rows], total=total)
 
         return await self._db.read(read)
