@@ -14,7 +14,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import StateSnapshot
 
 from threadloom.errors import Conflict, InvalidInput, NotFound
-from threadloom.serde import to_jsonable
+from threadloom.runtime.broker import ThreadNotice
+from threadloom.serde import dumps, to_jsonable
 from threadloom.services.context import ServerContext
 from threadloom.storage.records import Thread, ThreadSnapshot
 
@@ -188,9 +189,6 @@ async def update_state(
             raise InvalidInput(f"Cannot update state: {type(exc).__name__}: {exc}") from None
         state = await graph.aget_state(thread_config(thread.thread_id))
         await ctx.storage.threads.set_snapshot(thread.thread_id, snapshot_of(state))
-    from threadloom.runtime.broker import ThreadNotice
-    from threadloom.serde import dumps
-
     await ctx.broker.notify_thread(
         thread.thread_id,
         ThreadNotice(
