@@ -151,3 +151,28 @@ async def test_restart_keeps_everything(
     finally:
         await again.close()
         await storage.open()  # the fixture closes it
+
+
+async def test_finishing_a_temporary_run_deletes_its_thread_and_checkpoints(
+    storage: Storage,
+) -> None:
+    """Stateless runs (on_completion=delete): thread, run and checkpoints go in one step."""
+    run = (await storage.runs.create_run(make_run("temp"), if_not_exists="create")).run
+    (claimed,) = await storage.runs.claim(worker_id="w", limit=1, lease_seconds=30)
+    assert claimed.run_id == run.run_id
+    await _graph(storage).ainvoke({"items": ["a"]}, _config("temp", run.run_id))
+    await _graph(storage).ainvoke({"items": ["a"]}, _config("kept", "other"))
+    assert await _history(storage, "temp")
+    done = await storage.runs.finish(
+        run.run_id,
+        status="success",
+        stop_reason="end_turn",
+        error=None,
+        thread=None,
+        delete_thread=True,
+    )
+    assert done is not None and done.status == "success"
+    assert await storage.threads.get("temp") is None
+    assert await storage.runs.get(run.run_id) is None
+    assert await _history(storage, "temp") == []
+    assert await _history(storage, "kept")  # other threads' checkpoints stay

@@ -60,6 +60,22 @@ async def test_next_due_empty(storage: Storage) -> None:
     assert await storage.runs.next_due_at() is None
 
 
+async def test_claim_batch_tells_when_to_look_again(storage: Storage) -> None:
+    """A short claim says when the next pending run falls due; a full one need not."""
+    empty = await storage.runs.claim_batch(worker_id="w", limit=3, lease_seconds=30)
+    assert empty.runs == [] and empty.next_due_at is None
+    later = make_run("t-later", delay=3600)
+    now_a, now_b = make_run("t-a"), make_run("t-b")
+    for run in (later, now_a, now_b):
+        await storage.runs.create_run(run, if_not_exists="create")
+    full = await storage.runs.claim_batch(worker_id="w", limit=1, lease_seconds=30)
+    assert [r.run_id for r in full.runs] == [now_a.run_id]
+    assert full.runs[0].status == "running" and full.runs[0].attempt == 1
+    short = await storage.runs.claim_batch(worker_id="w", limit=5, lease_seconds=30)
+    assert [r.run_id for r in short.runs] == [now_b.run_id]
+    assert short.next_due_at == later.created_at
+
+
 async def test_concurrent_claims_never_share(storage: Storage) -> None:
     for i in range(40):
         await storage.runs.create_run(make_run(f"t{i % 10}"), if_not_exists="create")

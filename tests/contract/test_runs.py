@@ -29,6 +29,33 @@ async def test_create_run_needs_thread_unless_create(storage: Storage) -> None:
     assert stored.kwargs == result.run.kwargs and stored.created_at == result.run.created_at
 
 
+async def test_create_on_existing_thread_keeps_the_multitask_rules(storage: Storage) -> None:
+    """`if_not_exists="create"` on a thread that exists is the ordinary locked path: the
+    strategy applies, the thread is not recreated, nothing is written twice."""
+    await storage.threads.create(thread_id="t1", metadata={"mine": 1})
+    first = await storage.runs.create_run(make_run("t1"), if_not_exists="create", durable=False)
+    assert first.thread_created is False
+    blocked = make_run("t1", strategy="reject")
+    with pytest.raises(Conflict):
+        await storage.runs.create_run(blocked, if_not_exists="create")
+    assert await storage.runs.get(blocked.run_id) is None
+    thread = await storage.threads.get("t1")
+    assert thread is not None and thread.metadata == {"mine": 1} and thread.status == "busy"
+    assert [r.run_id for r in await storage.runs.inflight("t1")] == [first.run.run_id]
+
+
+async def test_run_created_without_waiting_for_disk_is_a_normal_run(storage: Storage) -> None:
+    """`durable=False` (a /wait) changes when the commit reaches the disk, nothing else."""
+    result = await storage.runs.create_run(
+        make_run("t1"), if_not_exists="create", thread_metadata={"graph_id": "g"}, durable=False
+    )
+    assert result.thread_created is True
+    (claimed,) = await storage.runs.claim(worker_id="w", limit=1, lease_seconds=30)
+    assert claimed.run_id == result.run.run_id
+    thread = await storage.threads.get("t1")
+    assert thread is not None and thread.metadata == {"graph_id": "g"}
+
+
 async def test_thread_metadata_only_fills_missing_keys(storage: Storage) -> None:
     await storage.threads.create(thread_id="t1", metadata={"graph_id": "mine", "x": 1})
     result = await storage.runs.create_run(

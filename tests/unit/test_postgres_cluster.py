@@ -182,22 +182,6 @@ async def test_reap_after_lease_runs_out(pair: tuple[PostgresStorage, PostgresSt
     ]
 
 
-async def test_finish_frees_thread_and_notifies(
-    pair: tuple[PostgresStorage, PostgresStorage],
-) -> None:
-    a, b = pair
-    listener = b.work_listener()
-    await listener.start()
-    try:
-        await listener.wait(0.01)  # drain
-        waiter = asyncio.create_task(listener.wait(5))
-        await asyncio.sleep(0.05)
-        await a.runs.create_run(make_run("notify"), if_not_exists="create")
-        await asyncio.wait_for(waiter, 2)
-    finally:
-        await listener.stop()
-
-
 async def _schema_state(url: str, schema: str) -> tuple[str | None, set[str]]:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         cur = await conn.execute(

@@ -130,6 +130,7 @@ async def _create(
     *,
     background: bool,
     need_values: bool = False,
+    durable: bool = True,
 ) -> Run:
     return await service.create_run(
         ctx,
@@ -137,6 +138,7 @@ async def _create(
         thread_id=thread_id,
         background=background,
         need_values=need_values,
+        durable=durable,
         request_headers={"x-request-id": request.headers.get("x-request-id", "")},
     )
 
@@ -187,7 +189,9 @@ async def stream_run(
 async def wait_run(
     thread_id: str, body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
-    run = await _create(ctx, request, body, thread_id, background=False, need_values=True)
+    run = await _create(
+        ctx, request, body, thread_id, background=False, need_values=True, durable=False
+    )
     return await _wait_response(ctx, run, body)
 
 
@@ -310,7 +314,7 @@ async def stream_stateless(
 async def wait_stateless(
     body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
-    run = await _create(ctx, request, body, None, background=False, need_values=True)
+    run = await _create(ctx, request, body, None, background=False, need_values=True, durable=False)
     return await _wait_response(ctx, run, body)
 
 

@@ -2,9 +2,9 @@
 
 The run's graph is streamed in a child task so a cancel (from the broker) can stop it at once
 without being confused with the worker itself being cancelled (shutdown → requeue, handled by the
-pool). Per run the executor adds to the graph's own work: two small reads (assistant, thread), at
-most one progress write per LLM-using run plus the first-token write, one final `aget_state` and
-one `finish` transaction. A broker with `begin_run`/`end_run` (Redis) gets the start-up (cancel
+pool). Per run the executor adds to the graph's own work: at most one progress write per LLM-using run
+plus the first-token write, one final `aget_state` (none for a temporary thread) and one `finish`
+transaction. A broker with `begin_run`/`end_run` (Redis) gets the start-up (cancel
 listen, log open, `run_started`) and the end (`run_done`, log end, wake-up) as one call each, so
 it can send each as a single round trip.
 """
@@ -290,8 +290,7 @@ class _Execution:
         if rollback:
             await self.storage.delete_run_checkpoints(run.thread_id, self.run_id)
 
-        if run.temporary:
-            await self.storage.delete_thread_checkpoints(run.thread_id)
+        if run.temporary:  # `finish` deletes the thread and its checkpoints
             paused = self.translator.saw_interrupt
             snapshot: ThreadSnapshot | None = None
         else:
@@ -393,8 +392,6 @@ class _Execution:
             snapshot = ThreadSnapshot(
                 status="error", values=thread.values, interrupts=thread.interrupts, error=err
             )
-        if run.temporary:
-            await _quietly(self.storage.delete_thread_checkpoints(run.thread_id))
         await self.storage.runs.finish(
             self.run_id,
             status="error",

@@ -126,47 +126,38 @@ class WorkerPool:
         runs_api = self.storage.runs
         while not self._stopping:
             free = self.slots - len(self._running)
-            claimed: list[Run] = []
-            if free > 0:
-                try:
-                    claimed = await runs_api.claim(
-                        worker_id=self.worker_id,
-                        limit=free,
-                        lease_seconds=self.settings.lease_seconds,
-                    )
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    logger.exception("claiming runs failed")
-                    await asyncio.sleep(1.0)  # back off a failing database; not the hot path
-                    continue
-                for run in claimed:
-                    self._spawn(run)
-            if free > 0 and len(claimed) == free:
-                continue  # maybe more are due; a full pool waits for a slot below
-            await self.broker.wait_for_work(await self._idle_timeout())
+            if free <= 0:  # a finishing run wakes us
+                await self.broker.wait_for_work(self.idle_interval)
+                continue
+            try:
+                batch = await runs_api.claim_batch(
+                    worker_id=self.worker_id,
+                    limit=free,
+                    lease_seconds=self.settings.lease_seconds,
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("claiming runs failed")
+                await asyncio.sleep(1.0)  # back off a failing database; not the hot path
+                continue
+            for run in batch.runs:
+                self._spawn(run)
+            if len(batch.runs) == free:
+                continue  # maybe more are due
+            await self.broker.wait_for_work(self._sleep_for(batch.next_due_at))
 
-    async def _idle_timeout(self) -> float:
-        """Sleep until the next delayed run is due, at most `idle_interval`.
-
-        Asked every time (one indexed read): a cached due time could miss a delayed run
-        inserted together with an immediate one under a single wake-up."""
-        if len(self._running) >= self.slots:
-            return self.idle_interval
-        try:
-            due = await self.storage.runs.next_due_at()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("next_due_at failed")
-            return 1.0
+    def _sleep_for(self, due: datetime | None) -> float:
+        """Sleep until the next delayed run is due, at most `idle_interval`. The claim that
+        came back short told us when that is (fresh each time: a cached due time could miss a
+        delayed run inserted together with an immediate one under a single wake-up)."""
         if due is None:
             self._due_backoff = 0.0
             return self.idle_interval
         wait = (due - utcnow()).total_seconds()
         if wait <= 0:
-            # due but not claimed (next_due_at skips blocked threads): it fell due between the
-            # claim and this read, or another worker is mid-claim. Retry soon, backing off.
+            # due but not claimed (the due time skips blocked threads): it fell due between the
+            # claim's two steps, or another worker is mid-claim. Retry soon, backing off.
             self._due_backoff = min(max(self._due_backoff * 2, 0.01), self.idle_interval)
             return self._due_backoff
         self._due_backoff = 0.0

@@ -58,12 +58,15 @@ async def create_run(
     request_headers: dict[str, str] | None = None,
     filters: Filters = None,
     compat: dict[str, Any] | None = None,
+    durable: bool = True,
 ) -> Run:
     """Validate a run-create payload, insert the run `pending` and wake a worker.
 
     `thread_id=None` makes a stateless run on a new thread. `need_values` makes sure the
     `values` mode is streamed (wait/join results are built from it). `compat` is kept as
     `kwargs.compat`: what a Letta/SeekrFlow request asked for that LangGraph has no slot for.
+    `durable=False` for `/wait`: its client hears of the run only when it has ended (see
+    `RunStore.create_run`).
     """
     stateless = thread_id is None
     assistant = await assistant_service.get(ctx, payload["assistant_id"])
@@ -184,6 +187,7 @@ async def create_run(
         if_not_exists=if_not_exists,  # type: ignore[arg-type]
         thread_metadata={"graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id},
         filters=filters,
+        durable=durable,
     )
     action: Literal["interrupt", "rollback"] = (
         "rollback" if run.multitask_strategy == "rollback" else "interrupt"

@@ -48,6 +48,16 @@ class RunCreateResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimBatch:
+    """What a worker's claim returned: the runs it now holds, and — when it got fewer than it
+    asked for — when the next pending run falls due (None: nothing is pending), so it knows
+    how long it may sleep without asking again."""
+
+    runs: list[Run]
+    next_due_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RunStatusClause:
     """`status = status` and, when `stop_reason` is set, `stop_reason = …` (or `IS NOT` it when
     `exclude_stop_reason`). A list of clauses is OR-ed: the compat views' status vocabularies
@@ -232,6 +242,7 @@ class RunStore(abc.ABC):
         thread_metadata: dict[str, Any] | None = None,
         prevent_insert_if_inflight: bool = False,
         filters: Filters = None,
+        durable: bool = True,
     ) -> RunCreateResult:
         """In one transaction: create the thread if missing and `if_not_exists == "create"`
         (else NotFound); look at the thread's inflight runs; apply `run.multitask_strategy`:
@@ -241,7 +252,10 @@ class RunStore(abc.ABC):
         enqueue → insert. Thread metadata gains `thread_metadata` keys it lacks (graph_id,
         assistant_id) and status becomes `busy`. `prevent_insert_if_inflight`: when the thread
         has inflight runs, insert nothing and return the oldest of them as `run` (its run_id
-        differs from the one asked for). `filters` apply to an existing thread's metadata."""
+        differs from the one asked for). `filters` apply to an existing thread's metadata.
+        `durable=False`: the caller tells its client about the run only once the run has ended
+        (a `/wait`), and that end is committed durably after this insert, so the backend need not
+        wait for the disk here (a crash before then loses a run nobody was told about)."""
 
     @abc.abstractmethod
     async def get(
@@ -303,6 +317,14 @@ class RunStore(abc.ABC):
     async def next_due_at(self) -> datetime | None:
         """Earliest created_at of a pending run (for a worker to sleep until then)."""
 
+    async def claim_batch(self, *, worker_id: str, limit: int, lease_seconds: float) -> ClaimBatch:
+        """`claim`, plus `next_due_at` when fewer than `limit` runs were claimed: the worker
+        loop's one call per wake-up (a backend may answer both in one round trip)."""
+        runs = await self.claim(worker_id=worker_id, limit=limit, lease_seconds=lease_seconds)
+        if len(runs) >= limit:
+            return ClaimBatch(runs)
+        return ClaimBatch(runs, await self.next_due_at())
+
     @abc.abstractmethod
     async def heartbeat(
         self, *, worker_id: str, run_ids: Sequence[str], lease_seconds: float
@@ -332,7 +354,8 @@ class RunStore(abc.ABC):
         """One transaction: the run's terminal status, stop_reason, error, ended_at (only if it
         is still inflight: a second finish is a no-op returning None) and the thread snapshot
         (status `busy` instead if another run is inflight). `delete_run` (rollback) removes the
-        run instead; `delete_thread` (stateless, on_completion=delete) removes the thread."""
+        run instead; `delete_thread` (stateless, on_completion=delete) removes the thread and its
+        checkpoints."""
 
     @abc.abstractmethod
     async def request_cancel(

@@ -14,14 +14,13 @@ from threadloom.errors import Conflict, InvalidInput, NotFound
 from threadloom.storage import filters as flt
 from threadloom.storage.base import RunCreateResult
 from threadloom.storage.postgres import queries as q
-from threadloom.storage.postgres.db import Cursor
+from threadloom.storage.postgres.db import Cursor, Database
 from threadloom.storage.postgres.rows import RUN_FIELDS, opt_jsonb, run_from_row, run_to_params
 from threadloom.storage.postgres.sqlfilter import Predicate, jsonb
 from threadloom.storage.postgres.threads import (
     insert_thread,
     lock_thread,
     refresh_status,
-    write_snapshot,
 )
 from threadloom.storage.records import TERMINAL_STATUSES, Run, ThreadSnapshot
 
@@ -81,8 +80,23 @@ async def create_run(
         missing = {k: v for k, v in (thread_metadata or {}).items() if k not in thread.metadata}
         metadata = jsonb({**thread.metadata, **missing}) if missing else None
         await cur.execute(q.MARK_THREAD_BUSY, (metadata, run.thread_id))
-    await cur.execute(q.NOTIFY)
     return RunCreateResult(run, created, cancelled)
+
+
+async def create_run_on_new_thread(
+    db: Database, run: Run, thread_metadata: Mapping[str, Any] | None, durable: bool
+) -> RunCreateResult | None:
+    """The stateless run's path: thread and run in one statement. None when the thread already
+    exists (nothing was written; the caller takes the locking path)."""
+    run.status = "pending"
+    params: dict[str, Any] = {
+        "thread_id": run.thread_id,
+        "metadata": jsonb(dict(thread_metadata or {})),
+        "sync": "on" if durable else "off",
+    }
+    params.update({f"r{i}": value for i, value in enumerate(run_to_params(run))})
+    row = await db.fetchone(q.INSERT_RUN_ON_NEW_THREAD, params)
+    return None if row is None else RunCreateResult(run, True, [])
 
 
 async def cancel_runs(cur: Cursor, runs: Iterable[Run], action: str) -> list[Run]:
@@ -153,13 +167,11 @@ async def request_cancel(
     runs = [run_from_row(r) for r in await cur.fetchall()]
     affected = await cancel_runs(cur, runs, action)
     await refresh_status(cur, list(dict.fromkeys(r.thread_id for r in affected)))
-    if affected:
-        await cur.execute(q.NOTIFY)
     return affected
 
 
 async def finish(
-    cur: Cursor,
+    db: Database,
     run_id: str,
     status: str,
     stop_reason: str | None,
@@ -168,28 +180,24 @@ async def finish(
     delete_run: bool,
     delete_thread: bool,
 ) -> Run | None:
-    """Terminal status + thread snapshot together; a run no longer inflight is left alone."""
+    """Terminal status + thread snapshot together, in one call of `threadloom_finish`
+    (migration 0003); a run no longer inflight is left alone (None)."""
     if status not in TERMINAL_STATUSES:
         raise InvalidInput(f"finish needs a terminal status, got {status!r}")
-    await cur.execute(q.LOCK_THREAD_OF_RUN, (run_id,))
-    found = await cur.fetchone()
-    if found is None:
-        return None
-    thread_id = found["thread_id"]
-    await cur.execute(q.FINISH_RUN, (status, stop_reason, opt_jsonb(error), run_id))
-    finished = await cur.fetchone()
-    if finished is None:  # already finished: a second finish is a no-op
-        return None
-    run = run_from_row(finished)
-    if delete_thread:
-        await cur.execute(q.DELETE_THREAD, (thread_id,))
-        await cur.execute(q.NOTIFY)
-        return run
-    if delete_run:
-        await cur.execute(q.DELETE_RUN, (run_id,))
-    if snapshot is not None:
-        await write_snapshot(cur, thread_id, snapshot)
-    else:
-        await refresh_status(cur, [thread_id])
-    await cur.execute(q.NOTIFY)
-    return run
+    row = await db.fetchone(
+        q.FINISH,
+        (
+            run_id,
+            status,
+            stop_reason,
+            opt_jsonb(error),
+            snapshot is not None,
+            snapshot.status if snapshot is not None else None,
+            opt_jsonb(snapshot.values) if snapshot is not None else None,
+            jsonb(snapshot.interrupts or {}) if snapshot is not None else None,
+            opt_jsonb(snapshot.error) if snapshot is not None else None,
+            delete_run,
+            delete_thread,
+        ),
+    )
+    return None if row is None else run_from_row(row)

@@ -15,11 +15,7 @@ from threadloom.storage.postgres.rows import (
     RUN_FIELDS,
     THREAD_COLUMNS,
     VERSION_COLUMNS,
-    qualified,
 )
-
-NOTIFY_CHANNEL = "threadloom_runs"
-NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
 
 # --- assistants ---------------------------------------------------------------------------
 GET_ASSISTANT = f"SELECT {ASSISTANT_COLUMNS} FROM assistants WHERE assistant_id = %s"
@@ -119,24 +115,28 @@ MARK_THREAD_BUSY = (
     "UPDATE threads SET metadata = COALESCE(%s, metadata), status = 'busy', updated_at = now(), "
     f"ttl_expires_at = {TTL_REFRESH_EXPR} WHERE thread_id = %s"
 )
-DELETE_THREAD = "DELETE FROM threads WHERE thread_id = %s"
 
 # --- runs ---------------------------------------------------------------------------------
 INSERT_RUN = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join(['%s'] * len(RUN_FIELDS))})"
+# a run on a new thread in one statement and one round trip: the thread insert does nothing if
+# the thread exists, and then neither does the run insert (the caller takes the general path);
+# `sync` is synchronous_commit for this statement's implicit transaction ('on' or 'off')
+INSERT_RUN_ON_NEW_THREAD = (
+    "WITH t AS (INSERT INTO threads "
+    f"({THREAD_COLUMNS}, snapshot_status) VALUES (%(thread_id)s, now(), now(), now(), "
+    "%(metadata)s, '{}', 'busy', NULL, '{}', NULL, NULL, NULL, NULL, 'idle') "
+    "ON CONFLICT (thread_id) DO NOTHING RETURNING thread_id), "
+    "s AS (SELECT set_config('synchronous_commit', %(sync)s, true)) "
+    f"INSERT INTO runs ({RUN_COLUMNS}) "
+    f"SELECT {', '.join(f'%(r{i})s' for i in range(len(RUN_FIELDS)))} FROM t, s RETURNING run_id"
+)
+SYNC_COMMIT_OFF = "SET LOCAL synchronous_commit TO off"
 INFLIGHT_RUNS = (
     f"SELECT {RUN_COLUMNS} FROM runs WHERE thread_id = %s "
     "AND status IN ('pending', 'running') ORDER BY created_at, seq"
 )
-LOCK_THREAD_OF_RUN = (
-    "SELECT thread_id FROM threads "
-    "WHERE thread_id = (SELECT thread_id FROM runs WHERE run_id = %s) FOR NO KEY UPDATE"
-)
-FINISH_RUN = (
-    "UPDATE runs SET status = %s, stop_reason = %s, error = %s, ended_at = now(), "
-    "updated_at = now(), lease_expires_at = NULL "
-    f"WHERE run_id = %s AND status IN ('pending', 'running') RETURNING {RUN_COLUMNS}"
-)
-DELETE_RUN = "DELETE FROM runs WHERE run_id = %s"
+# the finish is a function (migration 0003): run, thread (or its deletion), one round trip
+FINISH = "SELECT * FROM threadloom_finish(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 DELETE_PENDING_RUN = "DELETE FROM runs WHERE run_id = %s AND status = 'pending' RETURNING run_id"
 CANCEL_PENDING_RUN = (
     "UPDATE runs SET status = 'interrupted', stop_reason = 'cancelled', ended_at = now(), "
@@ -159,39 +159,8 @@ SET_WEBHOOK = "UPDATE runs SET webhook = %s WHERE run_id = %s"
 _THREAD_NOT_RUNNING = (
     "NOT EXISTS (SELECT 1 FROM runs x WHERE x.thread_id = r.thread_id AND x.status = 'running')"
 )
-# Step 1 of a claim: lock (SKIP LOCKED) the threads of the oldest due runs whose thread looks
-# free. Another claimer holding a thread's lock makes us skip that thread, not wait for it.
-CLAIM_LOCK_THREADS = f"""
-WITH due AS (
-    SELECT DISTINCT ON (r.thread_id) r.thread_id, r.created_at, r.seq
-    FROM (
-        SELECT r.thread_id, r.created_at, r.seq FROM runs r
-        WHERE r.status = 'pending' AND r.created_at <= now() AND {_THREAD_NOT_RUNNING}
-        ORDER BY r.created_at, r.seq
-        LIMIT %(scan)s
-    ) r
-    ORDER BY r.thread_id, r.created_at, r.seq
-)
-SELECT t.thread_id FROM threads t JOIN due ON due.thread_id = t.thread_id
-ORDER BY due.created_at, due.seq
-LIMIT %(limit)s
-FOR NO KEY UPDATE OF t SKIP LOCKED
-"""
-# Step 2, a new statement and so a new snapshot taken after the locks were granted: whoever
-# started a run on these threads before us has committed, so "no running run" is now exact.
-CLAIM_RUNS = f"""
-WITH pick AS (
-    SELECT DISTINCT ON (r.thread_id) r.run_id FROM runs r
-    WHERE r.thread_id = ANY(%(threads)s) AND r.status = 'pending' AND r.created_at <= now()
-      AND {_THREAD_NOT_RUNNING}
-    ORDER BY r.thread_id, r.created_at, r.seq
-)
-UPDATE runs SET status = 'running', attempt = attempt + 1, worker_id = %(worker_id)s,
-    lease_expires_at = now() + %(lease)s * interval '1 second',
-    started_at = COALESCE(started_at, now()), updated_at = now()
-FROM pick WHERE runs.run_id = pick.run_id AND runs.status = 'pending'
-RETURNING {qualified(RUN_COLUMNS, "runs")}, runs.seq
-"""
+# the claim is a function (migration 0003): two statements, two snapshots, one round trip
+CLAIM = "SELECT * FROM threadloom_claim(%s, %s, %s)"
 NEXT_DUE = (
     f"SELECT r.created_at FROM runs r WHERE r.status = 'pending' AND {_THREAD_NOT_RUNNING} "
     "ORDER BY r.created_at LIMIT 1"

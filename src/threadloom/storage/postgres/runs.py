@@ -12,6 +12,7 @@ from psycopg import errors as pg_errors
 from threadloom.errors import Conflict
 from threadloom.storage import filters as flt
 from threadloom.storage.base import (
+    ClaimBatch,
     Filters,
     RunCreateResult,
     RunCursor,
@@ -42,12 +43,21 @@ class PostgresRunStore(RunStore):
         thread_metadata: dict[str, Any] | None = None,
         prevent_insert_if_inflight: bool = False,
         filters: Filters = None,
+        durable: bool = True,
     ) -> RunCreateResult:
         checked = flt.validate(filters) if filters else None
-        # pipelined: the insert, thread update and NOTIFY share COMMIT's round trip, so a
-        # duplicate run id may surface at COMMIT rather than at the insert
         try:
+            if if_not_exists == "create":  # a new thread needs no lock and no inflight check
+                created = await lifecycle.create_run_on_new_thread(
+                    self._db, run, thread_metadata, durable
+                )
+                if created is not None:
+                    return created
+            # pipelined: the insert and thread update share COMMIT's round trip, so a
+            # duplicate run id may surface at COMMIT rather than at the insert
             async with self._db.transaction(pipeline=True) as cur:
+                if not durable:
+                    await cur.execute(q.SYNC_COMMIT_OFF)
                 return await lifecycle.create_run(
                     cur, run, if_not_exists, thread_metadata, prevent_insert_if_inflight, checked
                 )
@@ -146,10 +156,14 @@ class PostgresRunStore(RunStore):
         return [run_from_row(r) for r in rows]
 
     # --- the queue -----------------------------------------------------------------------
+    async def claim_batch(self, *, worker_id: str, limit: int, lease_seconds: float) -> ClaimBatch:
+        return await queue.claim_batch(self._db, worker_id, limit, lease_seconds)
+
     async def claim(
         self, *, worker_id: str, limit: int, lease_seconds: float
     ) -> builtins.list[Run]:
-        return await queue.claim(self._db, worker_id, limit, lease_seconds)
+        batch = await queue.claim_batch(self._db, worker_id, limit, lease_seconds)
+        return batch.runs
 
     async def next_due_at(self) -> datetime | None:
         return await queue.next_due_at(self._db)
@@ -176,11 +190,9 @@ class PostgresRunStore(RunStore):
         delete_run: bool = False,
         delete_thread: bool = False,
     ) -> Run | None:
-        # pipelined: BEGIN rides with the lock; the thread write and NOTIFY with COMMIT
-        async with self._db.transaction(pipeline=True) as cur:
-            return await lifecycle.finish(
-                cur, run_id, status, stop_reason, error, thread, delete_run, delete_thread
-            )
+        return await lifecycle.finish(
+            self._db, run_id, status, stop_reason, error, thread, delete_run, delete_thread
+        )
 
     async def request_cancel(
         self,

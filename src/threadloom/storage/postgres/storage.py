@@ -22,9 +22,8 @@ from threadloom.errors import Unavailable
 from threadloom.storage.base import Storage
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.assistants import PostgresAssistantStore
-from threadloom.storage.postgres.db import Database, check_schema, connection_kwargs, make_pool
+from threadloom.storage.postgres.db import Database, check_schema, make_pool
 from threadloom.storage.postgres.migrate import migrate
-from threadloom.storage.postgres.queue import WorkListener
 from threadloom.storage.postgres.runs import PostgresRunStore
 from threadloom.storage.postgres.threads import PostgresThreadStore
 
@@ -152,11 +151,6 @@ class PostgresStorage(Storage):
             await self.db.fetchone("SELECT 1 AS ok")
         except (psycopg.Error, PoolTimeout) as exc:
             raise Unavailable(f"PostgreSQL unavailable: {exc}") from exc
-
-    def work_listener(self) -> WorkListener:
-        """A LISTEN connection woken by every transaction that makes a run claimable; start()
-        it, then `await listener.wait(timeout)` (an alternative to the broker's wake-ups)."""
-        return WorkListener(self.url, connection_kwargs(self.schema))
 
     # --- checkpoint housekeeping -----------------------------------------------------------
     async def delete_thread_checkpoints(self, thread_id: str) -> None:

@@ -185,7 +185,9 @@ def finish(
     run.status, run.stop_reason, run.error = status, stop_reason, error
     run.ended_at = run.updated_at = from_us_req(now)
     run.lease_expires_at = None
-    if delete_thread:
+    if delete_thread:  # with its checkpoints (LangGraph's tables live in the same file)
+        conn.execute("DELETE FROM writes WHERE thread_id = ?", (run.thread_id,))
+        conn.execute("DELETE FROM checkpoints WHERE thread_id = ?", (run.thread_id,))
         conn.execute("DELETE FROM threads WHERE thread_id = ?", (run.thread_id,))
         return run
     if delete_run:

@@ -43,6 +43,7 @@ class SqliteRunStore(RunStore):
         thread_metadata: dict[str, Any] | None = None,
         prevent_insert_if_inflight: bool = False,
         filters: Filters = None,
+        durable: bool = True,  # one local file: every commit is as cheap as the next
     ) -> RunCreateResult:
         if filters:
             flt.validate(filters)
