@@ -149,7 +149,13 @@ class _Execution:
         started = ThreadNotice("run_started", self.run_id, info)
         begin = getattr(self.broker, "begin_run", None)
         if begin is not None:  # a broker that batches the start-up (Redis: one round trip)
-            unlisten = await begin(self.run_id, run.thread_id, self._on_cancel, started)
+            unlisten = await begin(
+                self.run_id,
+                run.thread_id,
+                self._on_cancel,
+                started,
+                first_attempt=run.attempt == 1,
+            )
         else:
             unlisten = await self.broker.listen_cancel(self.run_id, self._on_cancel)
         try:

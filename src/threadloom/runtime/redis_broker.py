@@ -194,6 +194,8 @@ class RedisBroker(Broker):
             return
         with contextlib.suppress(Exception):
             await self._flush()
+        if self._handler_tasks:  # wake-ups and cancel handlers still in flight
+            await asyncio.wait(set(self._handler_tasks), timeout=_FLUSH_TIMEOUT_SECONDS)
         for task in (self._flusher, self._listener):
             if task is not None:
                 task.cancel()
@@ -472,28 +474,53 @@ class RedisBroker(Broker):
 
     # --- a run's start and end, batched ----------------------------------------------------
     async def begin_run(
-        self, run_id: str, thread_id: str, handler: CancelHandler, started: ThreadNotice
+        self,
+        run_id: str,
+        thread_id: str,
+        handler: CancelHandler,
+        started: ThreadNotice,
+        *,
+        first_attempt: bool = False,
     ) -> Callable[[], Awaitable[None]]:
-        """`listen_cancel` + opening the run's log + the `run_started` notice in one round trip
-        (three before): the executor's start-up is on every run's critical path."""
+        """`listen_cancel` + opening the run's log + the `run_started` notice in one round trip.
+
+        On a run's first attempt its log is known to be empty, so nothing needs reading before
+        the first publish: the round trip (the late-cancel check and the notice) then runs
+        alongside the graph's start instead of before it. The handler is registered before this
+        returns either way, so no cancel published from now on is missed; one sent earlier is
+        found by the check (its key is set before it is published)."""
         self._cancel_handlers.setdefault(run_id, set()).add(handler)
+        opened = run_id in self._logs
+        if first_attempt and not opened:
+            self._logs[run_id] = _Log(0)
+            opened = True
         pipe = self.redis.pipeline(transaction=False)
         pipe.get(self._cancel_key(run_id))
-        opened = run_id in self._logs
         if not opened:
             pipe.xrevrange(self._stream_key(run_id), count=1)
         pipe.publish(self._thread_channel(thread_id), _encode_notice(started))
-        results: list[Any] = await pipe.execute()
-        if not opened and run_id not in self._logs:
-            last = results[1]
-            self._logs[run_id] = _Log(_seq_of(last[0][0]) if last else 0)
-        earlier = results[0]
-        if earlier is not None and earlier.decode() in _CANCEL_ACTIONS:
-            result = handler(cast(CancelAction, earlier.decode()))
-            if isinstance(result, Awaitable):
-                await result
+
+        async def check() -> None:
+            results: list[Any] = await pipe.execute()
+            if not opened and run_id not in self._logs:
+                last = results[1]
+                self._logs[run_id] = _Log(_seq_of(last[0][0]) if last else 0)
+            earlier = results[0]
+            if earlier is not None and earlier.decode() in _CANCEL_ACTIONS:
+                result = handler(cast(CancelAction, earlier.decode()))
+                if isinstance(result, Awaitable):
+                    await result
+
+        pending: asyncio.Task[None] | None = None
+        if opened:
+            pending = asyncio.ensure_future(check())
+        else:
+            await check()
 
         async def unsubscribe() -> None:
+            if pending is not None:
+                with contextlib.suppress(Exception):
+                    await pending  # a run can end before its start-up round trip returns
             handlers = self._cancel_handlers.get(run_id)
             if handlers is not None:
                 handlers.discard(handler)
@@ -520,8 +547,19 @@ class RedisBroker(Broker):
 
     # --- queue wake-ups ------------------------------------------------------------------
     async def wake_workers(self) -> None:
+        """Sent, not awaited: a request that inserted a run goes on to answer (or to read the
+        run's stream) while the wake-up travels. Lost to a Redis failure, the run still starts:
+        workers also look for work when a run ends and every `idle_interval`."""
         self._woken.set()
-        await self.redis.publish(self._wake_channel, self._wake_token)
+        task = asyncio.ensure_future(self._publish_wake())
+        self._handler_tasks.add(task)
+        task.add_done_callback(self._handler_tasks.discard)
+
+    async def _publish_wake(self) -> None:
+        try:
+            await self.redis.publish(self._wake_channel, self._wake_token)
+        except Exception as exc:
+            logger.warning("redis broker: wake-up not sent: %s", exc)
 
     async def wait_for_work(self, timeout: float | None) -> None:  # noqa: ASYNC109
         """Sticky: a wake that arrived while the worker was busy makes the next wait return."""
