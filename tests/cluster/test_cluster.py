@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from langgraph_sdk import get_client
@@ -247,6 +248,27 @@ async def test_three_appends_through_different_apis(
         assert done["status"] == "success"
     state: Any = await b.threads.get_state(tid)
     assert state["values"]["items"] == ["after-0", "after-1", "after-2"]
+
+
+async def test_assistant_updated_through_b_applies_to_runs_created_through_a(
+    clients: tuple[LangGraphClient, LangGraphClient],
+) -> None:
+    """API processes cache assistants for run creation; a change made through another process
+    is still what the next run starts from (stateless and on a thread)."""
+    a, b = clients
+    assistant = await a.assistants.create("configured", config={"configurable": {"prefix": "hi"}})
+    aid = assistant["assistant_id"]
+    assert (await a.runs.wait(None, aid, input={}))["greeting"] == "hi world"  # now cached in A
+    await b.assistants.update(aid, config={"configurable": {"prefix": "hey"}})
+    assert (await a.runs.wait(None, aid, input={}))["greeting"] == "hey world"
+    tid = (await a.threads.create())["thread_id"]
+    assert (await a.runs.wait(tid, aid, input={}))["greeting"] == "hey world"
+    await b.assistants.set_latest(aid, 1)
+    assert (await a.runs.wait(tid, aid, input={}))["greeting"] == "hi world"
+    await b.assistants.delete(aid)
+    with pytest.raises(httpx.HTTPStatusError) as info:
+        await a.runs.wait(None, aid, input={})
+    assert info.value.response.status_code == 404
 
 
 async def test_sigterm_lets_running_runs_finish(

@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests` importab
 from tests.support.pg import drop_schema, random_name, require_postgres
 
 from threadloom.errors import Conflict
+from threadloom.storage.errors import StaleAssistant
 from threadloom.storage.postgres import PostgresStorage, migrate
 from threadloom.storage.records import Run
 
@@ -238,3 +239,40 @@ async def test_concurrent_migrations_in_separate_processes(schema: str) -> None:
     version, tables = await _schema_state(url, schema)
     assert version == HEAD
     assert {"assistants", "threads", "runs", "checkpoints", "checkpoint_writes", "store"} <= tables
+
+
+async def test_cached_assistant_is_rechecked_by_the_run_insert(
+    pair: tuple[PostgresStorage, PostgresStorage],
+) -> None:
+    """Process A creates runs from its cached assistant; once process B has changed it, A's
+    insert writes nothing (new thread or existing one) and A's next read is fresh."""
+    a, b = pair
+    await a.assistants.create(
+        assistant_id="agent",
+        graph_id="g",
+        config={"v": 1},
+        context={},
+        metadata={},
+        name="agent",
+        description=None,
+    )
+    cached = await a.assistants.get_for_run("agent")
+    assert cached is not None
+    ok = await a.runs.create_run(make_run("t-ok"), if_not_exists="create", assistant=cached)
+    assert ok.thread_created
+    assert await a.assistants.get_for_run("agent") is cached  # served from the cache
+    await b.assistants.update("agent", config={"v": 2})
+
+    fresh_thread = make_run("t-new")
+    with pytest.raises(StaleAssistant):
+        await a.runs.create_run(fresh_thread, if_not_exists="create", assistant=cached)
+    assert await a.threads.get("t-new") is None and await a.runs.get(fresh_thread.run_id) is None
+    existing = make_run("t-ok")
+    with pytest.raises(StaleAssistant):
+        await a.runs.create_run(existing, assistant=cached, durable=False)
+    assert await a.runs.get(existing.run_id) is None
+
+    current = await a.assistants.get_for_run("agent")
+    assert current is not None and current.version == 2 and current.config == {"v": 2}
+    again = await a.runs.create_run(make_run("t-ok"), assistant=current, durable=False)
+    assert again.run.status == "pending"

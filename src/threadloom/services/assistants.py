@@ -82,6 +82,15 @@ async def get(ctx: ServerContext, assistant_id: str, filters: Filters = None) ->
     return assistant
 
 
+async def get_for_run(ctx: ServerContext, assistant_id: str) -> Assistant:
+    """The assistant a new run starts from; possibly cached (`RunStore.create_run` re-checks)."""
+    aid = resolve_id(ctx, assistant_id)
+    assistant = await ctx.storage.assistants.get_for_run(aid)
+    if assistant is None:
+        raise NotFound(f"Assistant {assistant_id} not found")
+    return assistant
+
+
 async def update(
     ctx: ServerContext,
     assistant_id: str,

@@ -9,14 +9,18 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Literal
 
-from threadloom.errors import InvalidInput, NotFound, Unprocessable
+from threadloom.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from threadloom.runtime.broker import ThreadNotice
 from threadloom.serde import dumps, loads, utcnow
 from threadloom.services import assistants as assistant_service
 from threadloom.services.context import ServerContext
 from threadloom.services.ids import new_id, parse_uuid
 from threadloom.storage.base import Filters
-from threadloom.storage.records import Run
+from threadloom.storage.errors import StaleAssistant
+from threadloom.storage.records import Assistant, Run
+
+# a cached assistant that changed is re-read and the run rebuilt; this many times at most
+_STALE_ASSISTANT_RETRIES = 2
 
 RESERVED_METADATA = ("thread_id", "assistant_id", "run_id", "cron_id", "graph_id")
 RESERVED_CONFIGURABLE = (
@@ -68,8 +72,50 @@ async def create_run(
     `durable=False` for `/wait`: its client hears of the run only when it has ended (see
     `RunStore.create_run`).
     """
+    for attempt in range(_STALE_ASSISTANT_RETRIES + 1):
+        assistant = await assistant_service.get_for_run(ctx, payload["assistant_id"])
+        run, if_not_exists = _new_run(
+            ctx, payload, assistant, thread_id, background, need_values, request_headers, compat
+        )
+        try:
+            result = await ctx.storage.runs.create_run(
+                run,
+                if_not_exists=if_not_exists,
+                thread_metadata={
+                    "graph_id": assistant.graph_id,
+                    "assistant_id": assistant.assistant_id,
+                },
+                filters=filters,
+                durable=durable,
+                assistant=assistant,
+            )
+            break
+        except StaleAssistant:  # changed since this process cached it: build again
+            if attempt == _STALE_ASSISTANT_RETRIES:
+                raise Conflict(
+                    f"Assistant {assistant.assistant_id} kept changing while the run was being "
+                    "created; try again"
+                ) from None
+    action: Literal["interrupt", "rollback"] = (
+        "rollback" if run.multitask_strategy == "rollback" else "interrupt"
+    )
+    await dispatch_cancels(ctx, result.cancelled, action)
+    await ctx.broker.wake_workers()  # the worker announces the run to thread streams as it starts
+    return result.run
+
+
+def _new_run(
+    ctx: ServerContext,
+    payload: dict[str, Any],
+    assistant: Assistant,
+    thread_id: str | None,
+    background: bool,
+    need_values: bool,
+    request_headers: dict[str, str] | None,
+    compat: dict[str, Any] | None,
+) -> tuple[Run, Literal["reject", "create"]]:
+    """The run record a payload asks for, built on `assistant` (not yet written)."""
     stateless = thread_id is None
-    assistant = await assistant_service.get(ctx, payload["assistant_id"])
     command = payload.get("command")
     if stateless:
         if command and command.get("resume") is not None:
@@ -182,19 +228,7 @@ async def create_run(
         temporary=temporary,
         webhook={"url": webhook, "attempts": []} if webhook else None,
     )
-    result = await ctx.storage.runs.create_run(
-        run,
-        if_not_exists=if_not_exists,  # type: ignore[arg-type]
-        thread_metadata={"graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id},
-        filters=filters,
-        durable=durable,
-    )
-    action: Literal["interrupt", "rollback"] = (
-        "rollback" if run.multitask_strategy == "rollback" else "interrupt"
-    )
-    await dispatch_cancels(ctx, result.cancelled, action)
-    await ctx.broker.wake_workers()  # the worker announces the run to thread streams as it starts
-    return result.run
+    return run, if_not_exists  # type: ignore[return-value]
 
 
 async def dispatch_cancels(

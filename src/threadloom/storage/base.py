@@ -101,6 +101,11 @@ class AssistantStore(abc.ABC):
     @abc.abstractmethod
     async def get(self, assistant_id: str, *, filters: Filters = None) -> Assistant | None: ...
 
+    async def get_for_run(self, assistant_id: str) -> Assistant | None:
+        """The assistant a new run starts from. A backend may answer from a cache, if its
+        `RunStore.create_run(assistant=...)` then checks the answer is still current."""
+        return await self.get(assistant_id)
+
     @abc.abstractmethod
     async def update(
         self,
@@ -243,6 +248,7 @@ class RunStore(abc.ABC):
         prevent_insert_if_inflight: bool = False,
         filters: Filters = None,
         durable: bool = True,
+        assistant: Assistant | None = None,
     ) -> RunCreateResult:
         """In one transaction: create the thread if missing and `if_not_exists == "create"`
         (else NotFound); look at the thread's inflight runs; apply `run.multitask_strategy`:
@@ -255,7 +261,10 @@ class RunStore(abc.ABC):
         differs from the one asked for). `filters` apply to an existing thread's metadata.
         `durable=False`: the caller tells its client about the run only once the run has ended
         (a `/wait`), and that end is committed durably after this insert, so the backend need not
-        wait for the disk here (a crash before then loses a run nobody was told about)."""
+        wait for the disk here (a crash before then loses a run nobody was told about).
+        `assistant`: what `AssistantStore.get_for_run` gave and the run was built from; a backend
+        whose `get_for_run` may be stale raises `StaleAssistant` (writing nothing) when it is no
+        longer the current version."""
 
     @abc.abstractmethod
     async def get(

@@ -5,6 +5,15 @@ from __future__ import annotations
 import sqlite3
 
 
+class StaleAssistant(Exception):
+    """The assistant a run was built from is no longer current (updated, re-versioned or
+    deleted since it was read): nothing was written, build the run again from a fresh read."""
+
+    def __init__(self, assistant_id: str) -> None:
+        super().__init__(f"Assistant {assistant_id} changed while the run was being created")
+        self.assistant_id = assistant_id
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """True when `exc` means a backing service is unreachable or overloaded right now."""
     try:

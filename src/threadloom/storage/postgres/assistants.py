@@ -8,6 +8,7 @@ from typing import Any, Literal
 from threadloom.errors import Conflict
 from threadloom.storage.base import AssistantStore, Filters, SortOrder
 from threadloom.storage.postgres import queries as q
+from threadloom.storage.postgres.assistant_cache import AssistantCache
 from threadloom.storage.postgres.db import Cursor, Database
 from threadloom.storage.postgres.rows import ASSISTANT_COLUMNS, assistant_from_row
 from threadloom.storage.postgres.sqlfilter import (
@@ -81,8 +82,18 @@ async def _write_current(cur: Cursor, a: Assistant) -> Assistant:
 
 
 class PostgresAssistantStore(AssistantStore):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, cache: AssistantCache | None = None) -> None:
         self._db = db
+        self._cache = cache or AssistantCache()
+
+    async def get_for_run(self, assistant_id: str) -> Assistant | None:
+        cached = self._cache.get(assistant_id)
+        if cached is not None:
+            return cached
+        found = await self.get(assistant_id)
+        if found is not None:
+            self._cache.put(found)
+        return found
 
     async def create(
         self,
@@ -121,6 +132,7 @@ class PostgresAssistantStore(AssistantStore):
     async def upsert_system(
         self, *, assistant_id: str, graph_id: str, name: str, description: str | None
     ) -> Assistant:
+        self._cache.drop(assistant_id)
         async with self._db.transaction() as cur:
             await cur.execute(
                 q.REFRESH_SYSTEM_ASSISTANT,
@@ -169,6 +181,7 @@ class PostgresAssistantStore(AssistantStore):
         description: str | None = None,
         filters: Filters = None,
     ) -> Assistant | None:
+        self._cache.drop(assistant_id)
         where = compile_filter("metadata", filters)
         async with self._db.transaction() as cur:
             current = await _get(cur, assistant_id, where, lock=True)
@@ -206,6 +219,7 @@ class PostgresAssistantStore(AssistantStore):
             return await _write_current(cur, current)
 
     async def delete(self, assistant_id: str, *, filters: Filters = None) -> bool:
+        self._cache.drop(assistant_id)
         sql, params = compile_filter("metadata", filters)
         count = await self._db.execute(
             f"DELETE FROM assistants WHERE assistant_id = %s AND ({sql})", [assistant_id, *params]
@@ -281,6 +295,7 @@ class PostgresAssistantStore(AssistantStore):
     async def set_latest(
         self, assistant_id: str, version: int, *, filters: Filters = None
     ) -> Assistant | None:
+        self._cache.drop(assistant_id)
         where = compile_filter("metadata", filters)
         async with self._db.transaction() as cur:
             if await _get(cur, assistant_id, where, lock=True) is None:

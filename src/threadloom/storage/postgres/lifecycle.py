@@ -22,7 +22,7 @@ from threadloom.storage.postgres.threads import (
     lock_thread,
     refresh_status,
 )
-from threadloom.storage.records import TERMINAL_STATUSES, Run, ThreadSnapshot
+from threadloom.storage.records import TERMINAL_STATUSES, Assistant, Run, ThreadSnapshot
 
 
 async def inflight_runs(cur: Cursor, thread_id: str) -> list[Run]:
@@ -84,7 +84,11 @@ async def create_run(
 
 
 async def create_run_on_new_thread(
-    db: Database, run: Run, thread_metadata: Mapping[str, Any] | None, durable: bool
+    db: Database,
+    run: Run,
+    thread_metadata: Mapping[str, Any] | None,
+    durable: bool,
+    assistant: Assistant | None,
 ) -> RunCreateResult | None:
     """The stateless run's path: thread and run in one statement. None when the thread already
     exists (nothing was written; the caller takes the locking path)."""
@@ -93,6 +97,9 @@ async def create_run_on_new_thread(
         "thread_id": run.thread_id,
         "metadata": jsonb(dict(thread_metadata or {})),
         "sync": "on" if durable else "off",
+        "aid": assistant.assistant_id if assistant is not None else None,
+        "aversion": assistant.version if assistant is not None else None,
+        "aupdated": assistant.updated_at if assistant is not None else None,
     }
     params.update({f"r{i}": value for i, value in enumerate(run_to_params(run))})
     row = await db.fetchone(q.INSERT_RUN_ON_NEW_THREAD, params)

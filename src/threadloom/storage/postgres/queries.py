@@ -120,17 +120,24 @@ MARK_THREAD_BUSY = (
 INSERT_RUN = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join(['%s'] * len(RUN_FIELDS))})"
 # a run on a new thread in one statement and one round trip: the thread insert does nothing if
 # the thread exists, and then neither does the run insert (the caller takes the general path);
-# `sync` is synchronous_commit for this statement's implicit transaction ('on' or 'off')
+# `sync` is synchronous_commit for this statement's implicit transaction ('on' or 'off'); the
+# guard CTEs are MATERIALIZED and used in WHERE so the planner cannot drop them as unused
 INSERT_RUN_ON_NEW_THREAD = (
     "WITH t AS (INSERT INTO threads "
     f"({THREAD_COLUMNS}, snapshot_status) VALUES (%(thread_id)s, now(), now(), now(), "
     "%(metadata)s, '{}', 'busy', NULL, '{}', NULL, NULL, NULL, NULL, 'idle') "
     "ON CONFLICT (thread_id) DO NOTHING RETURNING thread_id), "
-    "s AS (SELECT set_config('synchronous_commit', %(sync)s, true)) "
+    "s AS MATERIALIZED (SELECT set_config('synchronous_commit', %(sync)s, true) AS sync), "
+    "a AS MATERIALIZED "
+    "(SELECT threadloom_check_assistant(%(aid)s, %(aversion)s, %(aupdated)s) AS current) "
     f"INSERT INTO runs ({RUN_COLUMNS}) "
-    f"SELECT {', '.join(f'%(r{i})s' for i in range(len(RUN_FIELDS)))} FROM t, s RETURNING run_id"
+    f"SELECT {', '.join(f'%(r{i})s' for i in range(len(RUN_FIELDS)))} FROM t, s, a "
+    "WHERE s.sync IS NOT NULL AND a.current RETURNING run_id"
 )
 SYNC_COMMIT_OFF = "SET LOCAL synchronous_commit TO off"
+# raises SQLSTATE TL001 (→ StaleAssistant) unless the assistant is still at that version
+CHECK_ASSISTANT = "SELECT threadloom_check_assistant(%s, %s, %s)"
+STALE_ASSISTANT_SQLSTATE = "TL001"
 INFLIGHT_RUNS = (
     f"SELECT {RUN_COLUMNS} FROM runs WHERE thread_id = %s "
     "AND status IN ('pending', 'running') ORDER BY created_at, seq"

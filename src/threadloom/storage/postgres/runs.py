@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+import psycopg
 from psycopg import errors as pg_errors
 
 from threadloom.errors import Conflict
@@ -20,20 +21,23 @@ from threadloom.storage.base import (
     RunStore,
     SortOrder,
 )
+from threadloom.storage.errors import StaleAssistant
 from threadloom.storage.postgres import lifecycle, queue
 from threadloom.storage.postgres import queries as q
+from threadloom.storage.postgres.assistant_cache import AssistantCache
 from threadloom.storage.postgres.db import Database
 from threadloom.storage.postgres.rows import RUN_FIELDS, opt_jsonb, run_from_row
 from threadloom.storage.postgres.run_search import search_all_sql
 from threadloom.storage.postgres.sqlfilter import compile_filter, jsonb, page_bounds
-from threadloom.storage.records import Run, ThreadSnapshot
+from threadloom.storage.records import Assistant, Run, ThreadSnapshot
 
 _R_COLUMNS = ", ".join(f"r.{f}" for f in RUN_FIELDS)
 
 
 class PostgresRunStore(RunStore):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, assistants: AssistantCache | None = None) -> None:
         self._db = db
+        self._assistants = assistants or AssistantCache()
 
     async def create_run(
         self,
@@ -44,25 +48,36 @@ class PostgresRunStore(RunStore):
         prevent_insert_if_inflight: bool = False,
         filters: Filters = None,
         durable: bool = True,
+        assistant: Assistant | None = None,
     ) -> RunCreateResult:
         checked = flt.validate(filters) if filters else None
         try:
             if if_not_exists == "create":  # a new thread needs no lock and no inflight check
                 created = await lifecycle.create_run_on_new_thread(
-                    self._db, run, thread_metadata, durable
+                    self._db, run, thread_metadata, durable, assistant
                 )
                 if created is not None:
                     return created
-            # pipelined: the insert and thread update share COMMIT's round trip, so a
-            # duplicate run id may surface at COMMIT rather than at the insert
+            # pipelined: the guard, the insert and the thread update share round trips with
+            # the thread lock and COMMIT, so their errors may surface at a later statement
             async with self._db.transaction(pipeline=True) as cur:
                 if not durable:
                     await cur.execute(q.SYNC_COMMIT_OFF)
+                if assistant is not None:
+                    await cur.execute(
+                        q.CHECK_ASSISTANT,
+                        (assistant.assistant_id, assistant.version, assistant.updated_at),
+                    )
                 return await lifecycle.create_run(
                     cur, run, if_not_exists, thread_metadata, prevent_insert_if_inflight, checked
                 )
         except pg_errors.UniqueViolation as exc:
             raise Conflict(f"Run {run.run_id} already exists") from exc
+        except psycopg.Error as exc:
+            if exc.sqlstate == q.STALE_ASSISTANT_SQLSTATE and assistant is not None:
+                self._assistants.drop(assistant.assistant_id)
+                raise StaleAssistant(assistant.assistant_id) from None
+            raise
 
     async def get(
         self, run_id: str, *, thread_id: str | None = None, filters: Filters = None

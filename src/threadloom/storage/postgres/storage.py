@@ -21,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from threadloom.errors import Unavailable
 from threadloom.storage.base import Storage
 from threadloom.storage.postgres import queries as q
+from threadloom.storage.postgres.assistant_cache import AssistantCache
 from threadloom.storage.postgres.assistants import PostgresAssistantStore
 from threadloom.storage.postgres.db import Database, check_schema, make_pool
 from threadloom.storage.postgres.migrate import migrate
@@ -133,9 +134,10 @@ class PostgresStorage(Storage):
         self.store = AsyncPostgresStore(
             conn, index=cast(Any, self.store_index), ttl=cast(Any, self.store_ttl)
         )
-        self.assistants = PostgresAssistantStore(self._db)
+        cache = AssistantCache()
+        self.assistants = PostgresAssistantStore(self._db, cache)
         self.threads = PostgresThreadStore(self._db)
-        self.runs = PostgresRunStore(self._db)
+        self.runs = PostgresRunStore(self._db, cache)
 
     async def close(self) -> None:
         pool, self._pool, self._db = self._pool, None, None

@@ -17,7 +17,7 @@ from threadloom.storage.base import (
     RunStore,
     SortOrder,
 )
-from threadloom.storage.records import Run, ThreadSnapshot
+from threadloom.storage.records import Assistant, Run, ThreadSnapshot
 from threadloom.storage.sqlite import lifecycle, queue
 from threadloom.storage.sqlite.db import Database, from_us, jdump, now_us, to_us
 from threadloom.storage.sqlite.rows import RUN_COLUMNS, RUN_FIELDS, run_from_row
@@ -44,6 +44,7 @@ class SqliteRunStore(RunStore):
         prevent_insert_if_inflight: bool = False,
         filters: Filters = None,
         durable: bool = True,  # one local file: every commit is as cheap as the next
+        assistant: Assistant | None = None,  # read uncached by get_for_run: always current
     ) -> RunCreateResult:
         if filters:
             flt.validate(filters)
