@@ -55,6 +55,7 @@ def build_broker(settings: Settings) -> Broker:
             prefix=settings.redis_prefix,
             retention_seconds=settings.resumable_stream_ttl_seconds,
             buffer_events=settings.stream_buffer_events,
+            max_connections=settings.redis_max_connections,
         )
     from threadloom.runtime.local_broker import LocalBroker
 

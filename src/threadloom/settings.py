@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         min_length=1,
         description="Key and channel prefix, so deployments can share one Redis",
     )
+    redis_max_connections: int = Field(
+        default=4096,
+        ge=8,
+        description="Redis connections per process at most. Every client streaming or waiting "
+        "on a run holds one while it reads; past the cap, readers wait for a free one",
+    )
 
     # workers
     workers: int = Field(

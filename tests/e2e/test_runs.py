@@ -265,3 +265,34 @@ async def test_run_bad_input(http: httpx.AsyncClient) -> None:
     assert r.status_code == 400 and "thread_id" in r.json()["detail"]
     r = await http.post("/runs/cancel", json={"status": "all", "run_ids": [str(uuid.uuid4())]})
     assert r.status_code == 422
+
+
+async def test_many_concurrent_waits_and_streams(server) -> None:  # type: ignore[no-untyped-def]
+    """Hundreds of clients waiting at once (each one a blocked read of its run's events) are
+    all answered: no per-process cap on open reads turns the surplus into errors."""
+    from langgraph_sdk import get_client
+
+    clients = [get_client(url=server.url, api_key=None) for _ in range(3)]
+    try:
+
+        async def wait_one(i: int) -> int:
+            client = clients[i % len(clients)]
+            out = await client.runs.wait(None, "slow", input={"seconds": 0.3})
+            return int(out["steps"])
+
+        async def stream_one(i: int) -> int:
+            client = clients[i % len(clients)]
+            ticks = 0
+            async for part in client.runs.stream(
+                None, "slow", input={"seconds": 0.3}, stream_mode="custom"
+            ):
+                ticks += part.event == "custom"
+            return ticks
+
+        results = await asyncio.gather(
+            *(wait_one(i) for i in range(120)), *(stream_one(i) for i in range(60))
+        )
+        assert results == [5] * 180
+    finally:
+        for client in clients:
+            await client.http.client.aclose()

@@ -120,6 +120,7 @@ class RedisBroker(Broker):
         idle_ttl_seconds: float = 86_400.0,
         block_ms: int = 5_000,
         notice_buffer: int = 1000,
+        max_connections: int = 4096,
     ) -> None:
         self.url = url
         self.prefix = prefix
@@ -128,6 +129,7 @@ class RedisBroker(Broker):
         self.idle_ttl_seconds = idle_ttl_seconds
         self.block_ms = block_ms
         self.notice_buffer = notice_buffer
+        self.max_connections = max_connections
         self._redis: aioredis.Redis | None = None
         self._pubsub: PubSub | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -176,13 +178,19 @@ class RedisBroker(Broker):
     async def start(self) -> None:
         if self._redis is not None:
             return
-        # the socket timeout must outlast a blocking XREAD (redis-py's default, 5 s, does not)
-        self._redis = aioredis.Redis.from_url(
+        # the socket timeout must outlast a blocking XREAD (redis-py's default, 5 s, does not).
+        # Every follower of a run's log blocks in XREAD on a connection of its own, so the pool
+        # is large and *blocking*: redis-py's default pool (100) raises once they are all taken,
+        # which turned the 101st concurrent stream or /wait into a 503.
+        pool = aioredis.BlockingConnectionPool.from_url(
             self.url,
+            max_connections=self.max_connections,
+            timeout=_FLUSH_TIMEOUT_SECONDS,
             decode_responses=False,
             socket_timeout=self.block_ms / 1000 + 10.0,
             socket_connect_timeout=5.0,
         )
+        self._redis = aioredis.Redis(connection_pool=pool)
         await self._redis.ping()
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(self._cancel_channel, self._wake_channel)
@@ -206,7 +214,7 @@ class RedisBroker(Broker):
             with contextlib.suppress(Exception):
                 await self._pubsub.aclose()
             self._pubsub = None
-        await self._redis.aclose()
+        await self._redis.aclose(close_connection_pool=True)
         self._redis = None
         self._logs.clear()
 
