@@ -258,3 +258,38 @@ async def test_begin_and_end_run_batch_the_same_signals(
     await asyncio.wait_for(waiter, 1)
     await unlisten()
     await notices.aclose()  # type: ignore[attr-defined]
+
+
+async def test_outcome_wakes_a_waiter_in_another_process_once_the_run_ends(
+    broker: RedisBroker, other: RedisBroker
+) -> None:
+    """`/wait` blocks on the run's outcome alone: the last values and error, once it ended."""
+    waiter = asyncio.create_task(other.outcome("r-out", follow=True))
+    await broker.publish("r-out", "metadata", b'{"run_id":"r-out"}')
+    await broker.publish("r-out", "values", b'{"n":1}')
+    await broker.publish("r-out", "values", b'{"n":2}')
+    await asyncio.sleep(0.05)
+    assert not waiter.done()  # events alone do not wake it
+    await broker.end_run("r-out", "t-out", ThreadNotice("run_done", "r-out", b"{}"))
+    outcome = await asyncio.wait_for(waiter, 5)
+    assert outcome is not None
+    assert (outcome.values, outcome.error, outcome.seen) == (b'{"n":2}', None, True)
+    # later readers get it at once, following or not
+    again = await other.outcome("r-out", follow=False)
+    assert again == outcome
+
+
+async def test_outcome_of_errors_resets_and_unknown_runs(broker: RedisBroker) -> None:
+    await broker.publish("r-err", "values", b'{"n":1}')
+    await broker.publish("r-err", "error", b'{"error":"ValueError"}')
+    await broker.finish("r-err")
+    failed = await broker.outcome("r-err", follow=False)
+    assert failed is not None and failed.error == b'{"error":"ValueError"}'
+    assert await broker.outcome("never-ran", follow=False) is None
+    waiter = asyncio.create_task(broker.outcome("r-reset", follow=True))
+    await broker.publish("r-reset", "values", b"{}")
+    await asyncio.sleep(0.05)
+    await broker.reset("r-reset")  # rollback: the waiter is released with nothing to show
+    released = await asyncio.wait_for(waiter, 5)
+    assert released is not None and released.values is None and not released.seen
+    assert await broker.outcome("r-reset", follow=False) is None

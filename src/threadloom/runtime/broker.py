@@ -34,6 +34,15 @@ class ThreadNotice:
     data: bytes  # JSON payload (state_update: {"state": ..., "thread_id": ...})
 
 
+@dataclass(slots=True, frozen=True)
+class RunOutcome:
+    """What `/wait` and `/join` answer from, read off a finished run log."""
+
+    values: bytes | None  # data of the last `values` event
+    error: bytes | None  # data of the last `error` event
+    seen: bool  # the log held any event at all
+
+
 class Broker(abc.ABC):
     @abc.abstractmethod
     async def start(self) -> None: ...
@@ -68,6 +77,23 @@ class Broker(abc.ABC):
 
     @abc.abstractmethod
     async def is_finished(self, run_id: str) -> bool: ...
+
+    async def outcome(self, run_id: str, *, follow: bool) -> RunOutcome | None:
+        """The run's last values and error once its log is finished; `follow` waits for that
+        end. None when there is no finished log to read (never written, or expired). Backends
+        may keep the outcome aside so a waiter need not read every event."""
+        if not follow and not await self.is_finished(run_id):
+            return None
+        values = error = None
+        seen = False
+        async for batch in self.read_batches(run_id):
+            for event in batch:
+                seen = True
+                if event.event == "values":
+                    values = event.data
+                elif event.event == "error":
+                    error = event.data
+        return RunOutcome(values, error, seen)
 
     @abc.abstractmethod
     async def reset(self, run_id: str) -> None:

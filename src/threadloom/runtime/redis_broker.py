@@ -40,6 +40,7 @@ from threadloom.runtime.broker import (
     Broker,
     CancelAction,
     CancelHandler,
+    RunOutcome,
     StreamEvent,
     ThreadNotice,
 )
@@ -101,12 +102,22 @@ def _decode_notice(raw: bytes) -> ThreadNotice:
 
 
 class _Log:
-    """This process's write cursor for one run's stream."""
+    """This process's write cursor for one run's stream, and the outcome so far."""
 
-    __slots__ = ("seq",)
+    __slots__ = ("error", "seq", "values")
 
     def __init__(self, seq: int) -> None:
         self.seq = seq
+        self.values: bytes | None = None
+        self.error: bytes | None = None
+
+    def outcome_fields(self) -> dict[bytes, bytes]:
+        fields = {b"n": b"1" if self.seq else b"0"}
+        if self.values is not None:
+            fields[b"v"] = self.values
+        if self.error is not None:
+            fields[b"e"] = self.error
+        return fields
 
 
 class RedisBroker(Broker):
@@ -153,6 +164,9 @@ class RedisBroker(Broker):
     # --- keys ----------------------------------------------------------------------------
     def _stream_key(self, run_id: str) -> str:
         return f"{self.prefix}:run:{run_id}"
+
+    def _outcome_key(self, run_id: str) -> str:
+        return f"{self.prefix}:outcome:{run_id}"
 
     def _cancel_key(self, run_id: str) -> str:
         return f"{self.prefix}:cancel:{run_id}"
@@ -232,6 +246,10 @@ class RedisBroker(Broker):
         log = self._logs.get(run_id) or await self._open_log(run_id)
         log.seq += 1
         seq = log.seq
+        if event == "values":
+            log.values = data
+        elif event == "error":
+            log.error = data
         self._queue.append((run_id, seq, event, data))
         self._drained.clear()
         self._queued.set()
@@ -314,8 +332,31 @@ class RedisBroker(Broker):
         pipe = self.redis.pipeline(transaction=False)
         pipe.xadd(key, {b"end": b"1"}, id=f"{log.seq + 1}-0")
         pipe.expire(key, max(1, int(self.retention_seconds)))
+        self._write_outcome(pipe, run_id, log.outcome_fields())
         await pipe.execute(raise_on_error=False)
         self._logs.pop(run_id, None)
+
+    def _write_outcome(self, pipe: Any, run_id: str, fields: dict[bytes, bytes]) -> None:
+        """The outcome entry: a one-entry stream beside the log, so a `/wait` blocks on it
+        alone and wakes once, instead of reading every event of the run."""
+        key = self._outcome_key(run_id)
+        pipe.xadd(key, fields)
+        pipe.expire(key, max(1, int(self.retention_seconds)))
+
+    async def outcome(self, run_id: str, *, follow: bool) -> RunOutcome | None:
+        key = self._outcome_key(run_id)
+        while True:
+            entries: Any
+            if follow:
+                response: Any = await self.redis.xread({key: "0-0"}, count=1, block=self.block_ms)
+                entries = response[0][1] if response else []
+            else:
+                entries = await self.redis.xrange(key, count=1)
+                if not entries:
+                    return None
+            if entries:
+                fields = entries[0][1]
+                return RunOutcome(fields.get(b"v"), fields.get(b"e"), fields.get(b"n") == b"1")
 
     async def read_batches(
         self, run_id: str, *, after: int = 0, follow: bool = True
@@ -365,9 +406,11 @@ class RedisBroker(Broker):
         await self._flush()
         self._logs.pop(run_id, None)
         key = self._stream_key(run_id)
+        outcome = self._outcome_key(run_id)
         pipe = self.redis.pipeline(transaction=False)
         pipe.xadd(key, {b"end": b"reset"}, id="*", nomkstream=True)
-        pipe.delete(key, self._cancel_key(run_id))
+        pipe.xadd(outcome, {b"n": b"0"})  # releases waiters, like the end entry above
+        pipe.delete(key, outcome, self._cancel_key(run_id))
         await pipe.execute(raise_on_error=False)
 
     # --- pub/sub plumbing ----------------------------------------------------------------
@@ -549,6 +592,7 @@ class RedisBroker(Broker):
         pipe.publish(self._thread_channel(thread_id), _encode_notice(done))
         pipe.xadd(key, {b"end": b"1"}, id=f"{log.seq + 1}-0")
         pipe.expire(key, max(1, int(self.retention_seconds)))
+        self._write_outcome(pipe, run_id, log.outcome_fields())
         pipe.publish(self._wake_channel, self._wake_token)
         await pipe.execute(raise_on_error=False)
         self._logs.pop(run_id, None)

@@ -343,24 +343,16 @@ async def cancel_many(
 async def final_output(ctx: ServerContext, run: Run) -> dict[str, Any] | Any:
     """What /wait and /join return: last values, `__interrupt__`, or `__error__`.
 
-    Follows the run's event log to its end; falls back to the stored thread and run when the
-    log is gone (run finished long ago, or on another machine past retention).
+    Waits for the run's outcome (its last values and error, kept when its event log ends);
+    falls back to the stored thread and run when the log is gone (run finished long ago, or on
+    another machine past retention).
     """
-    last_values: Any = None
-    error: Any = None
-    seen = False
-    if run.inflight or await ctx.broker.is_finished(run.run_id):
-        async for batch in ctx.broker.read_batches(run.run_id):
-            for event in batch:
-                seen = True
-                if event.event == "values":
-                    last_values = event.data
-                elif event.event == "error":
-                    error = event.data
-    if error is not None:
-        return {"__error__": loads(error)}
-    if last_values is not None:
-        return loads(last_values)
+    outcome = await ctx.broker.outcome(run.run_id, follow=run.inflight)
+    seen = outcome is not None and outcome.seen
+    if outcome is not None and outcome.error is not None:
+        return {"__error__": loads(outcome.error)}
+    if outcome is not None and outcome.values is not None:
+        return loads(outcome.values)
     # nothing streamed: read what the run left behind
     current = await ctx.storage.runs.get(run.run_id)
     if current is not None and current.error and current.status in ("error", "timeout"):
