@@ -117,6 +117,32 @@ async def test_runs_on_different_threads_overlap(env: Env) -> None:
     assert max(start for start, _ in spans) < min(end for _, end in spans)
 
 
+async def test_full_pool_takes_the_next_run_when_a_temporary_run_ends(tmp_path: Path) -> None:
+    """A temporary run's end wakes nobody else (its thread is gone), but its slot coming free
+    lets a full pool claim what queued meanwhile, without any outside wake-up."""
+    env = await open_env(tmp_path, {}, workers=1)
+    try:
+        spans: list[tuple[float, float]] = []
+        env.registry.graphs["g"] = sleepy_graph(spans, 0.1)
+        assistant = await env.assistant("g")
+        pool = pool_for(env, idle_interval=30)
+        await pool.start()
+        try:
+            runs = [
+                await env.enqueue(assistant, input={"items": []}, temporary=True) for _ in range(3)
+            ]
+            await env.broker.wake_workers()  # one wake-up for all three
+            for run in runs:
+                await wait_done(env, run.run_id, limit=5)
+        finally:
+            await pool.stop()
+        assert len(spans) == 3
+        # one slot: strictly one after another
+        assert all(spans[i][1] <= spans[i + 1][0] for i in range(2))
+    finally:
+        await env.storage.close()
+
+
 async def test_delayed_run_starts_when_due(env: Env) -> None:
     env.registry.graphs["g"] = append_graph()
     assistant = await env.assistant("g")

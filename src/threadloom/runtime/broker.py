@@ -124,5 +124,9 @@ class Broker(abc.ABC):
         """A run became claimable (inserted, or a thread freed up)."""
 
     @abc.abstractmethod
+    def wake_here(self) -> None:
+        """Wake this process's own waiting workers only (a slot came free)."""
+
+    @abc.abstractmethod
     async def wait_for_work(self, timeout: float | None) -> None:  # noqa: ASYNC109
         """Return when woken or after `timeout` seconds."""

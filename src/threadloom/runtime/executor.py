@@ -418,18 +418,23 @@ class _Execution:
         )
 
     async def _announce_end(self, result: ExecutionResult) -> None:
-        """After the terminal write: thread subscribers, stream readers, then the queue."""
+        """After the terminal write: thread subscribers, stream readers, then the queue — which
+        only a thread that lives on can have more runs waiting in (a temporary thread went with
+        its run, and any run enqueued on it went along; a slot coming free is the pool's to
+        announce)."""
         broker = self.broker
         done = ThreadNotice(
             "run_done", self.run_id, dumps({"status": "run_done", "run_id": self.run_id})
         )
+        wake = not self.run_record.temporary
         end = getattr(broker, "end_run", None)
         if end is not None:  # a broker that batches the three (Redis: one round trip)
-            await end(self.run_id, result.thread_id, done)
+            await end(self.run_id, result.thread_id, done, wake=wake)
             return
         await broker.notify_thread(result.thread_id, done)
         await broker.finish(self.run_id)
-        await broker.wake_workers()
+        if wake:
+            await broker.wake_workers()
 
 
 async def _quietly(awaitable: Any) -> None:

@@ -270,6 +270,9 @@ class LocalBroker(Broker):
     async def wake_workers(self) -> None:
         self._work.set()
 
+    def wake_here(self) -> None:
+        self._work.set()
+
     async def wait_for_work(self, timeout: float | None) -> None:  # noqa: ASYNC109
         if not self._work.is_set():
             if timeout is not None and timeout <= 0:

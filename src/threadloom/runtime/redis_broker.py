@@ -580,20 +580,25 @@ class RedisBroker(Broker):
 
         return unsubscribe
 
-    async def end_run(self, run_id: str, thread_id: str, done: ThreadNotice) -> None:
-        """`notify_thread` + `finish` + `wake_workers` in one round trip, in that order (Redis
-        runs a pipeline's commands in order, so subscribers still hear `run_done` before
-        stream readers see the end)."""
+    async def end_run(
+        self, run_id: str, thread_id: str, done: ThreadNotice, *, wake: bool = True
+    ) -> None:
+        """`notify_thread` + `finish` + `wake_workers` (unless `wake` is false: nothing can
+        be waiting for this run's thread) in one round trip, in that order (Redis runs a
+        pipeline's commands in order, so subscribers still hear `run_done` before stream
+        readers see the end)."""
         log = self._logs.get(run_id) or await self._open_log(run_id)
         await self._flush()
         key = self._stream_key(run_id)
-        self._woken.set()
+        if wake:
+            self._woken.set()
         pipe = self.redis.pipeline(transaction=False)
         pipe.publish(self._thread_channel(thread_id), _encode_notice(done))
         pipe.xadd(key, {b"end": b"1"}, id=f"{log.seq + 1}-0")
         pipe.expire(key, max(1, int(self.retention_seconds)))
         self._write_outcome(pipe, run_id, log.outcome_fields())
-        pipe.publish(self._wake_channel, self._wake_token)
+        if wake:
+            pipe.publish(self._wake_channel, self._wake_token)
         await pipe.execute(raise_on_error=False)
         self._logs.pop(run_id, None)
 
@@ -612,6 +617,9 @@ class RedisBroker(Broker):
             await self.redis.publish(self._wake_channel, self._wake_token)
         except Exception as exc:
             logger.warning("redis broker: wake-up not sent: %s", exc)
+
+    def wake_here(self) -> None:
+        self._woken.set()
 
     async def wait_for_work(self, timeout: float | None) -> None:  # noqa: ASYNC109
         """Sticky: a wake that arrived while the worker was busy makes the next wait return."""

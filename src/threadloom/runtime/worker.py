@@ -191,10 +191,14 @@ class WorkerPool:
             logger.exception("run %s could not be finished", run.run_id)
             return None
         finally:
+            was_full = len(self._running) >= self.slots
             self._running.pop(run.run_id, None)
-            # a finished run already woke every worker (`_announce_end`); otherwise do it here
+            # a finished run already woke every worker if its thread may have more runs queued
+            # (`_announce_end`); a failed one has not; a full pool has a slot again either way
             if not self._stopping and result is None:
                 await self.broker.wake_workers()
+            elif was_full and not self._stopping:
+                self.broker.wake_here()
 
     async def _release(self, run: Run, exc: BaseException) -> None:
         """An outage stopped the run: back to the queue now if the database answers, else when
