@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 
 bootstrap:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	@$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --quiet --compile-bytecode
 
 dev: bootstrap
 	$(UV) run threadloom dev --config examples/langgraph.json
