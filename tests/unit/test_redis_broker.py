@@ -260,6 +260,41 @@ async def test_begin_and_end_run_batch_the_same_signals(
     await notices.aclose()  # type: ignore[attr-defined]
 
 
+async def test_first_attempt_start_up_rides_with_its_first_events(
+    broker: RedisBroker, other: RedisBroker
+) -> None:
+    """A first attempt does not wait for its start-up round trip: the late-cancel check and
+    run_started go out with its first events, and a cancel sent before it started still lands;
+    a temporary run's end wakes no worker."""
+    await other.send_cancel("r30", "rollback")
+    notices = other.thread_notices("t30")
+    first = asyncio.create_task(anext(notices))
+    await other.wait_subscribed("t30")
+    seen: list[str] = []
+    started = ThreadNotice(kind="run_started", run_id="r30", data=b"{}")
+    unlisten = await broker.begin_run("r30", "t30", seen.append, started, first_attempt=True)
+    assert await broker.publish("r30", "metadata", b"m") == 1  # the log starts at 1, unread
+    assert await asyncio.wait_for(first, 2) == started
+    for _ in range(100):
+        if seen:
+            break
+        await asyncio.sleep(0.01)
+    assert seen == ["rollback"]
+    other._woken.clear()
+    done = ThreadNotice("run_done", "r30", b"{}")
+    await broker.end_run("r30", "t30", done, wake=False)
+    assert await asyncio.wait_for(anext(notices), 2) == done
+    # a notice published after end_run reaches `other` after anything end_run published
+    barrier = ThreadNotice("state_update", None, b"{}")
+    await broker.notify_thread("t30", barrier)
+    assert await asyncio.wait_for(anext(notices), 2) == barrier
+    assert not other._woken.is_set()  # nobody was woken
+    await unlisten()
+    await notices.aclose()  # type: ignore[attr-defined]
+    events = await collect(other.read("r30"))
+    assert [(e.seq, e.event) for e in events] == [(1, "metadata")]
+
+
 async def test_outcome_wakes_a_waiter_in_another_process_once_the_run_ends(
     broker: RedisBroker, other: RedisBroker
 ) -> None:

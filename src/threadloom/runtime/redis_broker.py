@@ -160,6 +160,7 @@ class RedisBroker(Broker):
         # identifies this process's wake-ups, so their echo does not cost a second empty claim
         self._wake_token = os.urandom(8).hex().encode()
         self._handler_tasks: set[asyncio.Future[Any]] = set()
+        self._riders: list[tuple[Callable[[Any], int], asyncio.Future[list[Any]]]] = []
 
     # --- keys ----------------------------------------------------------------------------
     def _stream_key(self, run_id: str) -> str:
@@ -283,14 +284,26 @@ class RedisBroker(Broker):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
 
+    def _ride_along(self, add: Callable[[Any], int]) -> asyncio.Future[list[Any]]:
+        """Queue commands for the flusher's next pipeline, ahead of the events it writes:
+        `add(pipe)` appends them and says how many; the future gets their results. A run's
+        start-up costs no round trip of its own this way: it rides with its first events."""
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self._riders.append((add, future))
+        self._drained.clear()
+        self._queued.set()
+        return future
+
     async def _write_queued(self) -> None:
         """Drain the queue: one pipelined round trip, one stream entry per run per batch."""
-        while self._queue:
+        while self._queue or self._riders:
             batch = [self._queue.popleft() for _ in range(min(len(self._queue), 8192))]
+            riders, self._riders = self._riders, []
             by_run: dict[str, list[tuple[int, str, bytes]]] = {}
             for run_id, seq, event, data in batch:
                 by_run.setdefault(run_id, []).append((seq, event, data))
             pipe = self.redis.pipeline(transaction=False)
+            counts = [add(pipe) for add, _future in riders]
             for run_id, events in by_run.items():
                 key = self._stream_key(run_id)
                 for start in range(0, len(events), _EVENTS_PER_ENTRY):
@@ -306,10 +319,18 @@ class RedisBroker(Broker):
                 pipe.expire(key, int(self.idle_ttl_seconds))
             try:
                 results = await pipe.execute(raise_on_error=False)
-            except Exception:
+            except Exception as exc:
                 self._queue.extendleft(reversed(batch))  # keep order for the retry
+                for _add, future in riders:
+                    if not future.done():
+                        future.set_exception(exc)
                 raise
-            for result in results:
+            offset = 0
+            for (_add, future), count in zip(riders, counts, strict=True):
+                if not future.done():
+                    future.set_result(results[offset : offset + count])
+                offset += count
+            for result in results[offset:]:
                 if isinstance(result, Exception):
                     logger.warning("redis broker: events dropped: %s", result)
         self._queued.clear()
@@ -536,23 +557,39 @@ class RedisBroker(Broker):
         """`listen_cancel` + opening the run's log + the `run_started` notice in one round trip.
 
         On a run's first attempt its log is known to be empty, so nothing needs reading before
-        the first publish: the round trip (the late-cancel check and the notice) then runs
-        alongside the graph's start instead of before it. The handler is registered before this
-        returns either way, so no cancel published from now on is missed; one sent earlier is
-        found by the check (its key is set before it is published)."""
+        the first publish: the late-cancel check and the notice then ride with the run's first
+        events (`_ride_along`), alongside the graph's start instead of before it. The handler is
+        registered before this returns either way, so no cancel published from now on is
+        missed; one sent earlier is found by the check (its key is set before it is
+        published)."""
         self._cancel_handlers.setdefault(run_id, set()).add(handler)
         opened = run_id in self._logs
         if first_attempt and not opened:
             self._logs[run_id] = _Log(0)
             opened = True
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.get(self._cancel_key(run_id))
-        if not opened:
-            pipe.xrevrange(self._stream_key(run_id), count=1)
-        pipe.publish(self._thread_channel(thread_id), _encode_notice(started))
+        cancel_key = self._cancel_key(run_id)
+        stream_key = self._stream_key(run_id)
+        channel = self._thread_channel(thread_id)
+        notice = _encode_notice(started)
+
+        def add(pipe: Any) -> int:
+            pipe.get(cancel_key)
+            if not opened:
+                pipe.xrevrange(stream_key, count=1)
+            pipe.publish(channel, notice)
+            return 2 if opened else 3
 
         async def check() -> None:
-            results: list[Any] = await pipe.execute()
+            results: list[Any]
+            if opened:
+                results = await self._ride_along(add)
+            else:
+                pipe = self.redis.pipeline(transaction=False)
+                add(pipe)
+                results = await pipe.execute()
+            for result in results:
+                if isinstance(result, Exception):
+                    raise result
             if not opened and run_id not in self._logs:
                 last = results[1]
                 self._logs[run_id] = _Log(_seq_of(last[0][0]) if last else 0)
