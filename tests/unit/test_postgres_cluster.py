@@ -276,3 +276,40 @@ async def test_cached_assistant_is_rechecked_by_the_run_insert(
     assert current is not None and current.version == 2 and current.config == {"v": 2}
     again = await a.runs.create_run(make_run("t-ok"), assistant=current, durable=False)
     assert again.run.status == "pending"
+
+
+async def test_runs_inserted_without_waiting_for_disk_notify_listening_workers(
+    pair: tuple[PostgresStorage, PostgresStorage],
+) -> None:
+    """A /wait run's insert NOTIFYs workers at commit; a durable insert leaves the wake-up to
+    the broker (its commit would hold PostgreSQL's notify lock while the disk syncs)."""
+    a, b = pair
+    calls: list[int] = []
+    arrived = asyncio.Event()
+
+    def on_run() -> None:
+        calls.append(1)
+        arrived.set()
+
+    stop = await b.listen_for_runs(on_run)
+    assert stop is not None
+    try:
+
+        async def calls_reach(n: int) -> None:
+            while len(calls) < n:
+                arrived.clear()
+                await arrived.wait()
+
+        await asyncio.wait_for(calls_reach(1), 5)  # connected: one catch-up call
+        durable = await a.runs.create_run(make_run("t-durable"), if_not_exists="create")
+        assert not durable.workers_notified
+        quick = await a.runs.create_run(make_run("t-quick"), if_not_exists="create", durable=False)
+        assert quick.workers_notified
+        await asyncio.wait_for(calls_reach(2), 5)
+        again = await a.runs.create_run(make_run("t-quick"), durable=False)  # locked path
+        assert again.workers_notified
+        await asyncio.wait_for(calls_reach(3), 5)
+        # notifications arrive in commit order: the durable insert's would have come first
+        assert len(calls) == 3
+    finally:
+        await stop()

@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from threadloom.runtime.broker import Broker
@@ -63,6 +64,7 @@ class WorkerPool:
         self._running: dict[str, asyncio.Task[ExecutionResult | None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
         self._maintenance_task: asyncio.Task[None] | None = None
+        self._stop_listening: Callable[[], Awaitable[None]] | None = None
         self._stopping = False
         self._due_backoff = 0.0
 
@@ -82,6 +84,8 @@ class WorkerPool:
             self._loop(), name=f"threadloom-worker-{self.worker_id}"
         )
         self._maintenance_task = asyncio.create_task(self._maintain(), name="threadloom-leases")
+        # runs the storage notifies about directly (PostgreSQL: /wait runs, at commit)
+        self._stop_listening = await self.storage.listen_for_runs(self.broker.wake_here)
         await self.broker.wake_workers()
 
     def stop_claiming(self) -> None:
@@ -94,6 +98,9 @@ class WorkerPool:
     async def stop(self) -> None:
         """Stop claiming; give running runs `shutdown_grace_seconds`; requeue the rest."""
         self._stopping = True
+        if self._stop_listening is not None:
+            await self._stop_listening()
+            self._stop_listening = None
         for loop_task in (self._loop_task, self._maintenance_task):
             if loop_task is not None:
                 loop_task.cancel()

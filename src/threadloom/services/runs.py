@@ -100,7 +100,8 @@ async def create_run(
         "rollback" if run.multitask_strategy == "rollback" else "interrupt"
     )
     await dispatch_cancels(ctx, result.cancelled, action)
-    await ctx.broker.wake_workers()  # the worker announces the run to thread streams as it starts
+    if not result.workers_notified:  # the worker announces the run to thread streams as it starts
+        await ctx.broker.wake_workers()
     return result.run
 
 

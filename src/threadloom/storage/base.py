@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import abc
 import builtins
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -37,14 +37,22 @@ SortOrder = Literal["asc", "desc"]
 
 
 class RunCreateResult:
-    """What `create_run` did: the new run, and inflight runs it asked to cancel."""
+    """What `create_run` did: the new run, inflight runs it asked to cancel, and whether the
+    backend itself already told the workers (`Storage.listen_for_runs`) that a run is due."""
 
-    __slots__ = ("cancelled", "run", "thread_created")
+    __slots__ = ("cancelled", "run", "thread_created", "workers_notified")
 
-    def __init__(self, run: Run, thread_created: bool, cancelled: list[Run]) -> None:
+    def __init__(
+        self,
+        run: Run,
+        thread_created: bool,
+        cancelled: list[Run],
+        workers_notified: bool = False,
+    ) -> None:
         self.run = run
         self.thread_created = thread_created
         self.cancelled = cancelled
+        self.workers_notified = workers_notified
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,6 +427,14 @@ class Storage(abc.ABC):
         """Raise if the database is unreachable."""
 
     # --- checkpoint housekeeping the LangGraph savers do not offer ------------------------
+    async def listen_for_runs(
+        self, on_run: Callable[[], None]
+    ) -> Callable[[], Awaitable[None]] | None:
+        """Call `on_run` whenever a run this backend notifies about becomes due (see
+        `RunCreateResult.workers_notified`); returns a coroutine function that stops listening.
+        None: this backend never notifies, the broker's wake-ups are all there is."""
+        return None
+
     @abc.abstractmethod
     async def delete_thread_checkpoints(self, thread_id: str) -> None: ...
 

@@ -102,8 +102,11 @@ async def create_run_on_new_thread(
         "aupdated": assistant.updated_at if assistant is not None else None,
     }
     params.update({f"r{i}": value for i, value in enumerate(run_to_params(run))})
-    row = await db.fetchone(q.INSERT_RUN_ON_NEW_THREAD, params)
-    return None if row is None else RunCreateResult(run, True, [])
+    # a durable insert's commit waits for the disk, and NOTIFY would make every other
+    # notifying commit wait behind it: those wake workers through the broker instead
+    sql = q.INSERT_RUN_ON_NEW_THREAD if durable else q.INSERT_RUN_ON_NEW_THREAD_NOTIFY
+    row = await db.fetchone(sql, params)
+    return None if row is None else RunCreateResult(run, True, [], workers_notified=not durable)
 
 
 async def cancel_runs(cur: Cursor, runs: Iterable[Run], action: str) -> list[Run]:

@@ -118,22 +118,40 @@ MARK_THREAD_BUSY = (
 
 # --- runs ---------------------------------------------------------------------------------
 INSERT_RUN = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join(['%s'] * len(RUN_FIELDS))})"
+# Workers LISTEN on this channel (`PostgresStorage.listen_for_runs`). Only inserts that commit
+# without waiting for the disk (/wait runs) NOTIFY: PostgreSQL serialises notifying commits on
+# one lock held until they are flushed, so a durable insert wakes workers through Redis instead.
+NOTIFY_CHANNEL = "threadloom_runs"
+NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
+
+
 # a run on a new thread in one statement and one round trip: the thread insert does nothing if
 # the thread exists, and then neither does the run insert (the caller takes the general path);
 # `sync` is synchronous_commit for this statement's implicit transaction ('on' or 'off'); the
 # guard CTEs are MATERIALIZED and used in WHERE so the planner cannot drop them as unused
-INSERT_RUN_ON_NEW_THREAD = (
-    "WITH t AS (INSERT INTO threads "
-    f"({THREAD_COLUMNS}, snapshot_status) VALUES (%(thread_id)s, now(), now(), now(), "
-    "%(metadata)s, '{}', 'busy', NULL, '{}', NULL, NULL, NULL, NULL, 'idle') "
-    "ON CONFLICT (thread_id) DO NOTHING RETURNING thread_id), "
-    "s AS MATERIALIZED (SELECT set_config('synchronous_commit', %(sync)s, true) AS sync), "
-    "a AS MATERIALIZED "
-    "(SELECT threadloom_check_assistant(%(aid)s, %(aversion)s, %(aupdated)s) AS current) "
-    f"INSERT INTO runs ({RUN_COLUMNS}) "
-    f"SELECT {', '.join(f'%(r{i})s' for i in range(len(RUN_FIELDS)))} FROM t, s, a "
-    "WHERE s.sync IS NOT NULL AND a.current RETURNING run_id"
-)
+def _insert_run_on_new_thread(notify: bool) -> str:
+    ctes = [
+        f"t AS (INSERT INTO threads ({THREAD_COLUMNS}, snapshot_status) VALUES (%(thread_id)s, "
+        "now(), now(), now(), %(metadata)s, '{}', 'busy', NULL, '{}', NULL, NULL, NULL, NULL, "
+        "'idle') ON CONFLICT (thread_id) DO NOTHING RETURNING thread_id)",
+        "s AS MATERIALIZED (SELECT set_config('synchronous_commit', %(sync)s, true) AS sync)",
+        "a AS MATERIALIZED "
+        "(SELECT threadloom_check_assistant(%(aid)s, %(aversion)s, %(aupdated)s) AS current)",
+    ]
+    sources, conditions = ["t", "s", "a"], ["s.sync IS NOT NULL", "a.current"]
+    if notify:
+        ctes.append(f"n AS MATERIALIZED (SELECT 1 AS ok FROM ({NOTIFY}) p)")
+        sources.append("n")
+        conditions.append("n.ok = 1")
+    values = ", ".join(f"%(r{i})s" for i in range(len(RUN_FIELDS)))
+    return (
+        f"WITH {', '.join(ctes)} INSERT INTO runs ({RUN_COLUMNS}) SELECT {values} "
+        f"FROM {', '.join(sources)} WHERE {' AND '.join(conditions)} RETURNING run_id"
+    )
+
+
+INSERT_RUN_ON_NEW_THREAD = _insert_run_on_new_thread(notify=False)
+INSERT_RUN_ON_NEW_THREAD_NOTIFY = _insert_run_on_new_thread(notify=True)
 SYNC_COMMIT_OFF = "SET LOCAL synchronous_commit TO off"
 # raises SQLSTATE TL001 (→ StaleAssistant) unless the assistant is still at that version
 CHECK_ASSISTANT = "SELECT threadloom_check_assistant(%s, %s, %s)"

@@ -9,20 +9,30 @@ could start a run on those threads must hold the same thread lock, so they have 
 `runs_one_running` backs the rule in the schema itself. The claim commits asynchronously: a lease
 lost in a database crash only leaves its run pending again.
 
-Wake-ups travel through the broker (Redis in the cluster), not through PostgreSQL: a NOTIFY in
-every run transaction would serialise their commits on PostgreSQL's global notify lock.
+Wake-ups: a run inserted without waiting for the disk (a /wait run) NOTIFYs `RunListener`s
+directly at commit. Every other transaction that makes a run claimable leaves the wake-up to
+the broker (Redis in the cluster): a NOTIFY in a commit that waits for the disk would make every
+other notifying commit wait behind it, on PostgreSQL's global notify lock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
 
 from threadloom.storage.base import ClaimBatch
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.db import Database
 from threadloom.storage.postgres.rows import run_from_row
 from threadloom.storage.records import Run
+
+logger = logging.getLogger(__name__)
 
 
 async def claim_batch(db: Database, worker_id: str, limit: int, lease_seconds: float) -> ClaimBatch:
@@ -66,3 +76,59 @@ async def reap_expired(db: Database, now: datetime) -> list[Run]:
         rows = await cur.fetchall()
     rows.sort(key=lambda r: (r["created_at"], r["seq"]))
     return [run_from_row(r) for r in rows]
+
+
+class RunListener:
+    """A LISTEN connection of its own: calls `on_run` for every NOTIFY on the runs channel.
+
+    PostgreSQL delivers the notification when the inserting transaction commits, straight to
+    the worker — one hop fewer than the API process relaying a wake-up through Redis. The
+    connection is re-opened after a failure (with backoff), and `on_run` is called then too, for
+    runs whose notification was lost while it was down.
+    """
+
+    def __init__(self, url: str, connect_kwargs: dict[str, Any], on_run: Callable[[], None]):
+        self._url = url
+        self._kwargs = connect_kwargs
+        self._on_run = on_run
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="threadloom-pg-listen")
+
+    async def _listen(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                conn = await AsyncConnection.connect(self._url, **self._kwargs)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("run listener: cannot connect to PostgreSQL (%s); retrying", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            try:
+                async with conn:
+                    await conn.execute(f"LISTEN {q.NOTIFY_CHANNEL}")
+                    self.connected.set()
+                    delay = 0.1
+                    self._on_run()  # whatever was notified while we were not listening
+                    async for _ in conn.notifies():
+                        self._on_run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("run listener: connection lost (%s); reconnecting", exc)
+            finally:
+                self.connected.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None

@@ -61,16 +61,19 @@ class PostgresRunStore(RunStore):
             # pipelined: the guard, the insert and the thread update share round trips with
             # the thread lock and COMMIT, so their errors may surface at a later statement
             async with self._db.transaction(pipeline=True) as cur:
-                if not durable:
+                if not durable:  # see create_run_on_new_thread
                     await cur.execute(q.SYNC_COMMIT_OFF)
+                    await cur.execute(q.NOTIFY)
                 if assistant is not None:
                     await cur.execute(
                         q.CHECK_ASSISTANT,
                         (assistant.assistant_id, assistant.version, assistant.updated_at),
                     )
-                return await lifecycle.create_run(
+                result = await lifecycle.create_run(
                     cur, run, if_not_exists, thread_metadata, prevent_insert_if_inflight, checked
                 )
+                result.workers_notified = not durable
+                return result
         except pg_errors.UniqueViolation as exc:
             raise Conflict(f"Run {run.run_id} already exists") from exc
         except psycopg.Error as exc:

@@ -7,7 +7,7 @@ database. `open()` migrates first (safe when many processes start at once, see `
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, cast
 
@@ -23,8 +23,14 @@ from threadloom.storage.base import Storage
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.assistant_cache import AssistantCache
 from threadloom.storage.postgres.assistants import PostgresAssistantStore
-from threadloom.storage.postgres.db import Database, check_schema, make_pool
+from threadloom.storage.postgres.db import (
+    Database,
+    check_schema,
+    connection_kwargs,
+    make_pool,
+)
 from threadloom.storage.postgres.migrate import migrate
+from threadloom.storage.postgres.queue import RunListener
 from threadloom.storage.postgres.runs import PostgresRunStore
 from threadloom.storage.postgres.threads import PostgresThreadStore
 
@@ -153,6 +159,13 @@ class PostgresStorage(Storage):
             await self.db.fetchone("SELECT 1 AS ok")
         except (psycopg.Error, PoolTimeout) as exc:
             raise Unavailable(f"PostgreSQL unavailable: {exc}") from exc
+
+    async def listen_for_runs(
+        self, on_run: Callable[[], None]
+    ) -> Callable[[], Awaitable[None]] | None:
+        listener = RunListener(self.url, connection_kwargs(self.schema), on_run)
+        listener.start()
+        return listener.stop
 
     # --- checkpoint housekeeping -----------------------------------------------------------
     async def delete_thread_checkpoints(self, thread_id: str) -> None:
