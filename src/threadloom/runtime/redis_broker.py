@@ -5,10 +5,12 @@ Layout (all keys under `prefix`):
   the first one's seq, `p` = the packed events) and its id is `"{last seq}-0"`, so replay after
   `Last-Event-ID` is a plain `XREAD`/`XRANGE` from `"{after}-0"` (dropping the few earlier events
   of the first entry). Packing makes one entry per flush instead of one per event: Redis and the
-  pure-Python RESP parser see a handful of bulk strings for a thousand events. Trimmed exactly by
+  client's parser see a handful of bulk strings for a thousand events. Trimmed exactly by
   `MINID` to the last `buffer_events` seqs (a slow reader skips what was dropped), expired
   `retention_seconds` after `finish` (and `idle_ttl_seconds` after the last write, so an abandoned
   log never leaks). `finish` appends one terminal entry (field `end`) that ends every reader.
+- `{prefix}:outcome:{run_id}` — a one-entry stream written with the log's end: the run's last
+  `values` and `error` event data, which `/wait` and `/join` block on (one wake-up per run).
 - `{prefix}:cancel:{run_id}` — the last cancel action, so a worker that registers `listen_cancel`
   after the signal was sent still sees it (LangGraph's "late subscribers see the last control
   message").
@@ -27,7 +29,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import struct
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
@@ -44,6 +45,14 @@ from threadloom.runtime.broker import (
     StreamEvent,
     ThreadNotice,
 )
+from threadloom.runtime.redis_codec import (
+    RunLog,
+    decode_notice,
+    encode_notice,
+    pack_events,
+    seq_of,
+    unpack_events,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,72 +61,8 @@ _EVENTS_PER_ENTRY = 256  # events packed into one stream entry at most
 _LINGER_SECONDS = 0.0  # one loop turn: publishes of the same tick share a round trip
 _BACKPRESSURE_SECONDS = 1.0  # how long a publisher waits for a full queue to drain
 _FLUSH_TIMEOUT_SECONDS = 10.0  # how long finish/reset wait for queued events to be written
-_HEADER = struct.Struct(">II")
 _FLUSH_HIGH_WATER = 4096  # queued entries at which publish() waits for a flush (backpressure)
 _CANCEL_ACTIONS: frozenset[str] = frozenset({"interrupt", "rollback"})
-
-
-def _seq_of(entry_id: bytes | str) -> int:
-    raw = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    return int(raw.split("-", 1)[0])
-
-
-def _pack(events: list[tuple[int, str, bytes]]) -> bytes:
-    """Consecutive events as `(len(event), len(data), event, data)*`: one entry, one bulk string."""
-    parts: list[bytes] = []
-    for _seq, event, data in events:
-        name = event.encode()
-        parts.append(_HEADER.pack(len(name), len(data)))
-        parts.append(name)
-        parts.append(data)
-    return b"".join(parts)
-
-
-def _unpack(first_seq: int, packed: bytes, after: int, out: list[StreamEvent]) -> None:
-    """Append the events of one entry with seq > `after` to `out`."""
-    view = memoryview(packed)
-    offset, seq, size = 0, first_seq, len(packed)
-    while offset < size:
-        name_len, data_len = _HEADER.unpack_from(view, offset)
-        offset += 8
-        if seq > after:
-            name = bytes(view[offset : offset + name_len]).decode()
-            out.append(
-                StreamEvent(
-                    seq, name, bytes(view[offset + name_len : offset + name_len + data_len])
-                )
-            )
-        offset += name_len + data_len
-        seq += 1
-
-
-def _encode_notice(notice: ThreadNotice) -> bytes:
-    """`kind \\n run_id \\n data`: keeps the payload bytes exactly as published."""
-    return b"\n".join((notice.kind.encode(), (notice.run_id or "").encode(), notice.data))
-
-
-def _decode_notice(raw: bytes) -> ThreadNotice:
-    kind, run_id, data = raw.split(b"\n", 2)
-    return ThreadNotice(kind=cast(Any, kind.decode()), run_id=run_id.decode() or None, data=data)
-
-
-class _Log:
-    """This process's write cursor for one run's stream, and the outcome so far."""
-
-    __slots__ = ("error", "seq", "values")
-
-    def __init__(self, seq: int) -> None:
-        self.seq = seq
-        self.values: bytes | None = None
-        self.error: bytes | None = None
-
-    def outcome_fields(self) -> dict[bytes, bytes]:
-        fields = {b"n": b"1" if self.seq else b"0"}
-        if self.values is not None:
-            fields[b"v"] = self.values
-        if self.error is not None:
-            fields[b"e"] = self.error
-        return fields
 
 
 class RedisBroker(Broker):
@@ -148,7 +93,7 @@ class RedisBroker(Broker):
         self._sub_lock = asyncio.Lock()
         self._open_lock = asyncio.Lock()
         # publishing
-        self._logs: dict[str, _Log] = {}
+        self._logs: dict[str, RunLog] = {}
         self._queue: deque[tuple[str, int, str, bytes]] = deque()
         self._queued = asyncio.Event()
         self._drained = asyncio.Event()
@@ -234,12 +179,12 @@ class RedisBroker(Broker):
         self._logs.clear()
 
     # --- run event logs ------------------------------------------------------------------
-    async def _open_log(self, run_id: str) -> _Log:
+    async def _open_log(self, run_id: str) -> RunLog:
         async with self._open_lock:
             log = self._logs.get(run_id)
             if log is None:
                 last: Any = await self.redis.xrevrange(self._stream_key(run_id), count=1)
-                log = _Log(_seq_of(last[0][0]) if last else 0)
+                log = RunLog(seq_of(last[0][0]) if last else 0)
                 self._logs[run_id] = log
             return log
 
@@ -311,7 +256,7 @@ class RedisBroker(Broker):
                     last = chunk[-1][0]
                     pipe.xadd(
                         key,
-                        {b"s": str(chunk[0][0]).encode(), b"p": _pack(chunk)},
+                        {b"s": str(chunk[0][0]).encode(), b"p": pack_events(chunk)},
                         id=f"{last}-0",
                         minid=str(max(0, last - self.buffer_events + 1)),
                         approximate=False,
@@ -402,7 +347,7 @@ class RedisBroker(Broker):
                 if packed is None:  # the terminal entry
                     ended = True
                     break
-                _unpack(int(fields[b"s"]), packed, after, batch)
+                unpack_events(int(fields[b"s"]), packed, after, batch)
             if entries:
                 last_id = entries[-1][0].decode()
             if batch:
@@ -466,7 +411,7 @@ class RedisBroker(Broker):
             self._fire_cancel(run_id, cast(CancelAction, action))
         elif channel.startswith(f"{self.prefix}:thread:"):
             thread_id = channel[len(self.prefix) + len(":thread:") :]
-            notice = _decode_notice(data)
+            notice = decode_notice(data)
             for queue in self._thread_queues.get(thread_id, ()):
                 if queue.full():  # a slow subscriber loses its oldest notice, not our memory
                     queue.get_nowait()
@@ -482,7 +427,7 @@ class RedisBroker(Broker):
 
     # --- thread notices ------------------------------------------------------------------
     async def notify_thread(self, thread_id: str, notice: ThreadNotice) -> None:
-        await self.redis.publish(self._thread_channel(thread_id), _encode_notice(notice))
+        await self.redis.publish(self._thread_channel(thread_id), encode_notice(notice))
 
     async def thread_notices(self, thread_id: str) -> AsyncIterator[ThreadNotice]:
         queue: asyncio.Queue[ThreadNotice] = asyncio.Queue(self.notice_buffer)
@@ -565,12 +510,12 @@ class RedisBroker(Broker):
         self._cancel_handlers.setdefault(run_id, set()).add(handler)
         opened = run_id in self._logs
         if first_attempt and not opened:
-            self._logs[run_id] = _Log(0)
+            self._logs[run_id] = RunLog(0)
             opened = True
         cancel_key = self._cancel_key(run_id)
         stream_key = self._stream_key(run_id)
         channel = self._thread_channel(thread_id)
-        notice = _encode_notice(started)
+        notice = encode_notice(started)
 
         def add(pipe: Any) -> int:
             pipe.get(cancel_key)
@@ -592,7 +537,7 @@ class RedisBroker(Broker):
                     raise result
             if not opened and run_id not in self._logs:
                 last = results[1]
-                self._logs[run_id] = _Log(_seq_of(last[0][0]) if last else 0)
+                self._logs[run_id] = RunLog(seq_of(last[0][0]) if last else 0)
             earlier = results[0]
             if earlier is not None and earlier.decode() in _CANCEL_ACTIONS:
                 result = handler(cast(CancelAction, earlier.decode()))
@@ -630,7 +575,7 @@ class RedisBroker(Broker):
         if wake:
             self._woken.set()
         pipe = self.redis.pipeline(transaction=False)
-        pipe.publish(self._thread_channel(thread_id), _encode_notice(done))
+        pipe.publish(self._thread_channel(thread_id), encode_notice(done))
         pipe.xadd(key, {b"end": b"1"}, id=f"{log.seq + 1}-0")
         pipe.expire(key, max(1, int(self.retention_seconds)))
         self._write_outcome(pipe, run_id, log.outcome_fields())
