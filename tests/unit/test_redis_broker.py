@@ -71,7 +71,7 @@ async def test_replay_after_seq(broker: RedisBroker, other: RedisBroker) -> None
 async def test_no_follow_returns_what_is_there(broker: RedisBroker) -> None:
     await broker.publish("r3", "a", b"1")
     await broker.publish("r3", "b", b"2")
-    await broker._flush()
+    await broker._writer.flush()
     events = await asyncio.wait_for(collect(broker.read("r3", follow=False)), 2)
     assert [e.event for e in events] == ["a", "b"]
     assert not await broker.is_finished("r3")
@@ -98,7 +98,7 @@ async def test_retried_attempt_in_another_process_keeps_counting(
 ) -> None:
     assert await broker.publish("r5", "metadata", b"{}") == 1
     assert await broker.publish("r5", "values", b"{}") == 2
-    await broker._flush()
+    await broker._writer.flush()
     assert await other.publish("r5", "metadata", b"{}") == 3
     await other.finish("r5")
     assert [e.seq for e in await collect(broker.read("r5"))] == [1, 2, 3]
@@ -237,7 +237,7 @@ async def test_begin_and_end_run_batch_the_same_signals(
     """begin_run = listen_cancel + log open + run_started; end_run = run_done + log end + wake,
     each as one round trip, with the same effects and order as the separate calls."""
     await other.publish("r21", "values", b"0")  # an earlier attempt's event, elsewhere
-    await other._flush()
+    await other._writer.flush()
     await broker.send_cancel("r21", "interrupt")
     notices = other.thread_notices("t20")
     first = asyncio.create_task(anext(notices))

@@ -17,10 +17,8 @@ Layout (all keys under `prefix`):
 - channels `{prefix}:thread:{thread_id}`, `{prefix}:cancel` (payload `run_id action`) and
   `{prefix}:wake`, all served by one pub/sub connection per process.
 
-Throughput: `publish` assigns the seq locally (one writer per run at a time: the worker holding
-its lease), queues the entry and returns; one background task drains the queue with a pipelined
-batch of `XADD`s, preserving order. `finish` and `reset` flush first. The first publish to a run
-in this process reads the stream's last id, so a retried attempt on another worker keeps counting.
+Publishing (batched, ordered, with backpressure) is `runtime/redis_writer.EventWriter`;
+`finish` and `reset` flush it first. The stored layout's helpers are `runtime/redis_codec`.
 """
 
 from __future__ import annotations
@@ -29,14 +27,12 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 
-from threadloom.errors import Unavailable
 from threadloom.runtime.broker import (
     Broker,
     CancelAction,
@@ -49,19 +45,14 @@ from threadloom.runtime.redis_codec import (
     RunLog,
     decode_notice,
     encode_notice,
-    pack_events,
     seq_of,
     unpack_events,
 )
+from threadloom.runtime.redis_writer import FLUSH_TIMEOUT_SECONDS, EventWriter
 
 logger = logging.getLogger(__name__)
 
 _READ_COUNT = 16  # stream entries per XREAD/XRANGE round trip
-_EVENTS_PER_ENTRY = 256  # events packed into one stream entry at most
-_LINGER_SECONDS = 0.0  # one loop turn: publishes of the same tick share a round trip
-_BACKPRESSURE_SECONDS = 1.0  # how long a publisher waits for a full queue to drain
-_FLUSH_TIMEOUT_SECONDS = 10.0  # how long finish/reset wait for queued events to be written
-_FLUSH_HIGH_WATER = 4096  # queued entries at which publish() waits for a flush (backpressure)
 _CANCEL_ACTIONS: frozenset[str] = frozenset({"interrupt", "rollback"})
 
 
@@ -89,15 +80,10 @@ class RedisBroker(Broker):
         self._redis: aioredis.Redis | None = None
         self._pubsub: PubSub | None = None
         self._listener: asyncio.Task[None] | None = None
-        self._flusher: asyncio.Task[None] | None = None
         self._sub_lock = asyncio.Lock()
-        self._open_lock = asyncio.Lock()
-        # publishing
-        self._logs: dict[str, RunLog] = {}
-        self._queue: deque[tuple[str, int, str, bytes]] = deque()
-        self._queued = asyncio.Event()
-        self._drained = asyncio.Event()
-        self._drained.set()
+        self._writer = EventWriter(
+            lambda: self.redis, self._stream_key, buffer_events, idle_ttl_seconds
+        )
         # subscriptions
         self._thread_queues: dict[str, set[asyncio.Queue[ThreadNotice]]] = {}
         self._cancel_handlers: dict[str, set[CancelHandler]] = {}
@@ -105,7 +91,6 @@ class RedisBroker(Broker):
         # identifies this process's wake-ups, so their echo does not cost a second empty claim
         self._wake_token = os.urandom(8).hex().encode()
         self._handler_tasks: set[asyncio.Future[Any]] = set()
-        self._riders: list[tuple[Callable[[Any], int], asyncio.Future[list[Any]]]] = []
 
     # --- keys ----------------------------------------------------------------------------
     def _stream_key(self, run_id: str) -> str:
@@ -145,7 +130,7 @@ class RedisBroker(Broker):
         pool = aioredis.BlockingConnectionPool.from_url(
             self.url,
             max_connections=self.max_connections,
-            timeout=_FLUSH_TIMEOUT_SECONDS,
+            timeout=FLUSH_TIMEOUT_SECONDS,
             decode_responses=False,
             socket_timeout=self.block_ms / 1000 + 10.0,
             socket_connect_timeout=5.0,
@@ -155,152 +140,61 @@ class RedisBroker(Broker):
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(self._cancel_channel, self._wake_channel)
         self._listener = asyncio.create_task(self._listen(), name="redis-broker-listener")
-        self._flusher = asyncio.create_task(self._flush_loop(), name="redis-broker-flusher")
+        self._writer.start()
 
     async def stop(self) -> None:
         if self._redis is None:
             return
         with contextlib.suppress(Exception):
-            await self._flush()
+            await self._writer.flush()
         if self._handler_tasks:  # wake-ups and cancel handlers still in flight
-            await asyncio.wait(set(self._handler_tasks), timeout=_FLUSH_TIMEOUT_SECONDS)
-        for task in (self._flusher, self._listener):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        self._flusher = self._listener = None
+            await asyncio.wait(set(self._handler_tasks), timeout=FLUSH_TIMEOUT_SECONDS)
+        await self._writer.stop()
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+            self._listener = None
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
                 await self._pubsub.aclose()
             self._pubsub = None
         await self._redis.aclose(close_connection_pool=True)
         self._redis = None
-        self._logs.clear()
+        self._writer.logs.clear()
 
     # --- run event logs ------------------------------------------------------------------
-    async def _open_log(self, run_id: str) -> RunLog:
-        async with self._open_lock:
-            log = self._logs.get(run_id)
-            if log is None:
-                last: Any = await self.redis.xrevrange(self._stream_key(run_id), count=1)
-                log = RunLog(seq_of(last[0][0]) if last else 0)
-                self._logs[run_id] = log
-            return log
-
     async def publish(self, run_id: str, event: str, data: bytes) -> int:
-        log = self._logs.get(run_id) or await self._open_log(run_id)
-        log.seq += 1
-        seq = log.seq
-        if event == "values":
-            log.values = data
-        elif event == "error":
-            log.error = data
-        self._queue.append((run_id, seq, event, data))
-        self._drained.clear()
-        self._queued.set()
-        if len(self._queue) >= _FLUSH_HIGH_WATER:
-            await self._backpressure()
-        return seq
-
-    async def _backpressure(self) -> None:
-        """Let the flusher catch up; if Redis is away, bound the queue by dropping the oldest
-        events (readers skip dropped events, as with a trimmed log) instead of stalling runs."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._drained.wait(), _BACKPRESSURE_SECONDS)
-        excess = len(self._queue) - max(self.buffer_events, _FLUSH_HIGH_WATER)
-        if excess > 0:
-            for _ in range(excess):
-                self._queue.popleft()
-            logger.warning("redis broker: Redis is not keeping up; dropped %d events", excess)
-
-    async def _flush_loop(self) -> None:
-        delay = 0.05
-        while True:
-            await self._queued.wait()
-            await asyncio.sleep(_LINGER_SECONDS)  # let a burst of publishes share one round trip
-            try:
-                await self._write_queued()
-                delay = 0.05
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # Redis blip: the batch went back to the queue; retry
-                logger.exception("redis broker: writing events failed; retrying")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
-
-    def _ride_along(self, add: Callable[[Any], int]) -> asyncio.Future[list[Any]]:
-        """Queue commands for the flusher's next pipeline, ahead of the events it writes:
-        `add(pipe)` appends them and says how many; the future gets their results. A run's
-        start-up costs no round trip of its own this way: it rides with its first events."""
-        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-        self._riders.append((add, future))
-        self._drained.clear()
-        self._queued.set()
-        return future
-
-    async def _write_queued(self) -> None:
-        """Drain the queue: one pipelined round trip, one stream entry per run per batch."""
-        while self._queue or self._riders:
-            batch = [self._queue.popleft() for _ in range(min(len(self._queue), 8192))]
-            riders, self._riders = self._riders, []
-            by_run: dict[str, list[tuple[int, str, bytes]]] = {}
-            for run_id, seq, event, data in batch:
-                by_run.setdefault(run_id, []).append((seq, event, data))
-            pipe = self.redis.pipeline(transaction=False)
-            counts = [add(pipe) for add, _future in riders]
-            for run_id, events in by_run.items():
-                key = self._stream_key(run_id)
-                for start in range(0, len(events), _EVENTS_PER_ENTRY):
-                    chunk = events[start : start + _EVENTS_PER_ENTRY]
-                    last = chunk[-1][0]
-                    pipe.xadd(
-                        key,
-                        {b"s": str(chunk[0][0]).encode(), b"p": pack_events(chunk)},
-                        id=f"{last}-0",
-                        minid=str(max(0, last - self.buffer_events + 1)),
-                        approximate=False,
-                    )
-                pipe.expire(key, int(self.idle_ttl_seconds))
-            try:
-                results = await pipe.execute(raise_on_error=False)
-            except Exception as exc:
-                self._queue.extendleft(reversed(batch))  # keep order for the retry
-                for _add, future in riders:
-                    if not future.done():
-                        future.set_exception(exc)
-                raise
-            offset = 0
-            for (_add, future), count in zip(riders, counts, strict=True):
-                if not future.done():
-                    future.set_result(results[offset : offset + count])
-                offset += count
-            for result in results[offset:]:
-                if isinstance(result, Exception):
-                    logger.warning("redis broker: events dropped: %s", result)
-        self._queued.clear()
-        self._drained.set()
-
-    async def _flush(self) -> None:
-        """Wait until everything published so far is in Redis (Unavailable if it stays away)."""
-        if self._flusher is None or self._flusher.done():
-            await self._write_queued()
-            return
-        try:
-            await asyncio.wait_for(self._drained.wait(), _FLUSH_TIMEOUT_SECONDS)
-        except TimeoutError as exc:
-            raise Unavailable("Redis is unreachable: run events could not be written") from exc
+        return await self._writer.publish(run_id, event, data)
 
     async def finish(self, run_id: str) -> None:
-        log = self._logs.get(run_id) or await self._open_log(run_id)
-        await self._flush()
+        await self._end_log(run_id)
+
+    async def _end_log(
+        self,
+        run_id: str,
+        *,
+        thread_id: str | None = None,
+        done: ThreadNotice | None = None,
+        wake: bool = False,
+    ) -> None:
+        """Flush, then in one pipeline: the `done` notice, the log's end entry, the outcome
+        entry and a wake-up, in that order."""
+        log = self._writer.logs.get(run_id) or await self._writer.open_log(run_id)
+        await self._writer.flush()
         key = self._stream_key(run_id)
+        if wake:
+            self._woken.set()
         pipe = self.redis.pipeline(transaction=False)
+        if thread_id is not None and done is not None:
+            pipe.publish(self._thread_channel(thread_id), encode_notice(done))
         pipe.xadd(key, {b"end": b"1"}, id=f"{log.seq + 1}-0")
         pipe.expire(key, max(1, int(self.retention_seconds)))
         self._write_outcome(pipe, run_id, log.outcome_fields())
+        if wake:
+            pipe.publish(self._wake_channel, self._wake_token)
         await pipe.execute(raise_on_error=False)
-        self._logs.pop(run_id, None)
+        self._writer.logs.pop(run_id, None)
 
     def _write_outcome(self, pipe: Any, run_id: str, fields: dict[bytes, bytes]) -> None:
         """The outcome entry: a one-entry stream beside the log, so a `/wait` blocks on it
@@ -369,8 +263,8 @@ class RedisBroker(Broker):
     async def reset(self, run_id: str) -> None:
         """Forget the log. A terminal entry first wakes and ends readers blocked on it (Redis
         serves blocked readers after each command, so they see it before the DEL)."""
-        await self._flush()
-        self._logs.pop(run_id, None)
+        await self._writer.flush()
+        self._writer.logs.pop(run_id, None)
         key = self._stream_key(run_id)
         outcome = self._outcome_key(run_id)
         pipe = self.redis.pipeline(transaction=False)
@@ -481,13 +375,16 @@ class RedisBroker(Broker):
                     await result
 
         async def unsubscribe() -> None:
-            handlers = self._cancel_handlers.get(run_id)
-            if handlers is not None:
-                handlers.discard(handler)
-                if not handlers:
-                    self._cancel_handlers.pop(run_id, None)
+            self._drop_cancel_handler(run_id, handler)
 
         return unsubscribe
+
+    def _drop_cancel_handler(self, run_id: str, handler: CancelHandler) -> None:
+        handlers = self._cancel_handlers.get(run_id)
+        if handlers is not None:
+            handlers.discard(handler)
+            if not handlers:
+                self._cancel_handlers.pop(run_id, None)
 
     # --- a run's start and end, batched ----------------------------------------------------
     async def begin_run(
@@ -508,9 +405,9 @@ class RedisBroker(Broker):
         missed; one sent earlier is found by the check (its key is set before it is
         published)."""
         self._cancel_handlers.setdefault(run_id, set()).add(handler)
-        opened = run_id in self._logs
+        opened = run_id in self._writer.logs
         if first_attempt and not opened:
-            self._logs[run_id] = RunLog(0)
+            self._writer.logs[run_id] = RunLog(0)
             opened = True
         cancel_key = self._cancel_key(run_id)
         stream_key = self._stream_key(run_id)
@@ -527,7 +424,7 @@ class RedisBroker(Broker):
         async def check() -> None:
             results: list[Any]
             if opened:
-                results = await self._ride_along(add)
+                results = await self._writer.ride_along(add)
             else:
                 pipe = self.redis.pipeline(transaction=False)
                 add(pipe)
@@ -535,9 +432,9 @@ class RedisBroker(Broker):
             for result in results:
                 if isinstance(result, Exception):
                     raise result
-            if not opened and run_id not in self._logs:
+            if not opened and run_id not in self._writer.logs:
                 last = results[1]
-                self._logs[run_id] = RunLog(seq_of(last[0][0]) if last else 0)
+                self._writer.logs[run_id] = RunLog(seq_of(last[0][0]) if last else 0)
             earlier = results[0]
             if earlier is not None and earlier.decode() in _CANCEL_ACTIONS:
                 result = handler(cast(CancelAction, earlier.decode()))
@@ -554,11 +451,7 @@ class RedisBroker(Broker):
             if pending is not None:
                 with contextlib.suppress(Exception):
                     await pending  # a run can end before its start-up round trip returns
-            handlers = self._cancel_handlers.get(run_id)
-            if handlers is not None:
-                handlers.discard(handler)
-                if not handlers:
-                    self._cancel_handlers.pop(run_id, None)
+            self._drop_cancel_handler(run_id, handler)
 
         return unsubscribe
 
@@ -569,20 +462,7 @@ class RedisBroker(Broker):
         be waiting for this run's thread) in one round trip, in that order (Redis runs a
         pipeline's commands in order, so subscribers still hear `run_done` before stream
         readers see the end)."""
-        log = self._logs.get(run_id) or await self._open_log(run_id)
-        await self._flush()
-        key = self._stream_key(run_id)
-        if wake:
-            self._woken.set()
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.publish(self._thread_channel(thread_id), encode_notice(done))
-        pipe.xadd(key, {b"end": b"1"}, id=f"{log.seq + 1}-0")
-        pipe.expire(key, max(1, int(self.retention_seconds)))
-        self._write_outcome(pipe, run_id, log.outcome_fields())
-        if wake:
-            pipe.publish(self._wake_channel, self._wake_token)
-        await pipe.execute(raise_on_error=False)
-        self._logs.pop(run_id, None)
+        await self._end_log(run_id, thread_id=thread_id, done=done, wake=wake)
 
     # --- queue wake-ups ------------------------------------------------------------------
     async def wake_workers(self) -> None:

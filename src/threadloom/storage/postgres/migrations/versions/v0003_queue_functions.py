@@ -6,6 +6,10 @@ every run pays both. As functions they are one call each, in an implicit autocom
 transaction. A volatile PL/pgSQL function takes a fresh snapshot for every statement, which is
 what the two-step claim relies on (see `storage/postgres/queue.py`).
 
+A temporary thread's run (stateless, on_completion=delete) is read, not rewritten, before the
+cascade deletes it with its thread: the update would rewrite the row and all its index entries
+for nothing.
+
 Also drops two indexes that the keyset indexes of 0002 cover (`runs_created_at` by
 `runs_keyset`, `runs_assistant` by `runs_assistant_keyset`): every run insert and status change
 maintained them for nothing.
@@ -98,8 +102,8 @@ CREATE OR REPLACE FUNCTION threadloom_finish(
     p_snapshot_error JSONB, p_delete_run BOOLEAN, p_delete_thread BOOLEAN
 ) RETURNS SETOF runs LANGUAGE plpgsql VOLATILE AS $fn$
 -- A run's terminal status together with its thread: the snapshot (or a status refresh), or the
--- thread itself (and its checkpoints) deleted for a temporary run, or the run deleted (rollback).
--- Returns the finished run; nothing when the run is gone or no longer inflight.
+-- thread itself (and its checkpoints and runs) deleted for a temporary run, or the run deleted
+-- (rollback). Returns the finished run; nothing when the run is gone or no longer inflight.
 DECLARE
     v_thread TEXT;
     v_run runs;
@@ -110,19 +114,30 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
+    IF p_delete_thread THEN
+        SELECT * INTO v_run FROM runs
+        WHERE run_id = p_run_id AND status IN ('pending', 'running') FOR UPDATE;
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
+        DELETE FROM checkpoint_writes WHERE thread_id = v_thread;
+        DELETE FROM checkpoint_blobs WHERE thread_id = v_thread;
+        DELETE FROM checkpoints WHERE thread_id = v_thread;
+        DELETE FROM threads WHERE thread_id = v_thread;
+        v_run.status := p_status;
+        v_run.stop_reason := p_stop_reason;
+        v_run.error := p_error;
+        v_run.ended_at := now();
+        v_run.updated_at := now();
+        v_run.lease_expires_at := NULL;
+        RETURN NEXT v_run;
+        RETURN;
+    END IF;
     UPDATE runs SET status = p_status, stop_reason = p_stop_reason, error = p_error,
         ended_at = now(), updated_at = now(), lease_expires_at = NULL
     WHERE run_id = p_run_id AND status IN ('pending', 'running')
     RETURNING * INTO v_run;
     IF NOT FOUND THEN
-        RETURN;
-    END IF;
-    IF p_delete_thread THEN
-        DELETE FROM checkpoint_writes WHERE thread_id = v_thread;
-        DELETE FROM checkpoint_blobs WHERE thread_id = v_thread;
-        DELETE FROM checkpoints WHERE thread_id = v_thread;
-        DELETE FROM threads WHERE thread_id = v_thread;
-        RETURN NEXT v_run;
         RETURN;
     END IF;
     IF p_delete_run THEN
