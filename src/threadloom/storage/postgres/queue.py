@@ -92,7 +92,6 @@ class RunListener:
         self._kwargs = connect_kwargs
         self._on_run = on_run
         self._task: asyncio.Task[None] | None = None
-        self.connected = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="threadloom-pg-listen")
@@ -101,18 +100,8 @@ class RunListener:
         delay = 0.1
         while True:
             try:
-                conn = await AsyncConnection.connect(self._url, **self._kwargs)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                logger.warning("run listener: cannot connect to PostgreSQL (%s); retrying", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            try:
-                async with conn:
+                async with await AsyncConnection.connect(self._url, **self._kwargs) as conn:
                     await conn.execute(f"LISTEN {q.NOTIFY_CHANNEL}")
-                    self.connected.set()
                     delay = 0.1
                     self._on_run()  # whatever was notified while we were not listening
                     async for _ in conn.notifies():
@@ -120,9 +109,7 @@ class RunListener:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                logger.warning("run listener: connection lost (%s); reconnecting", exc)
-            finally:
-                self.connected.clear()
+                logger.warning("run listener: PostgreSQL connection failed (%s); retrying", exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
