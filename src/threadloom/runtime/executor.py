@@ -2,11 +2,11 @@
 
 The run's graph is streamed in a child task so a cancel (from the broker) can stop it at once
 without being confused with the worker itself being cancelled (shutdown → requeue, handled by the
-pool). Per run the executor adds to the graph's own work: at most one progress write per LLM-using run
-plus the first-token write, one final `aget_state` (none for a temporary thread) and one `finish`
-transaction. A broker with `begin_run`/`end_run` (Redis) gets the start-up (cancel
-listen, log open, `run_started`) and the end (`run_done`, log end, wake-up) as one call each, so
-it can send each as a single round trip.
+pool). Per run the executor adds to the graph's own work: at most one progress write per
+LLM-using run plus the first-token write, one final `aget_state` (none for a temporary thread)
+and one `finish` transaction. A broker with `begin_run`/`end_run` (Redis) gets the start-up
+(cancel listen, log open, `run_started`) and the end (`run_done`, log end, wake-up) as one call
+each, so it can send each as a single round trip.
 """
 
 from __future__ import annotations

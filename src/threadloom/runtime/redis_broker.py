@@ -400,7 +400,7 @@ class RedisBroker(Broker):
 
         On a run's first attempt its log is known to be empty, so nothing needs reading before
         the first publish: the late-cancel check and the notice then ride with the run's first
-        events (`_ride_along`), alongside the graph's start instead of before it. The handler is
+        events (`EventWriter.ride_along`), alongside the graph's start instead of before it. The handler is
         registered before this returns either way, so no cancel published from now on is
         missed; one sent earlier is found by the check (its key is set before it is
         published)."""

@@ -117,6 +117,7 @@ def _new_run(
 ) -> tuple[Run, Literal["reject", "create"]]:
     """The run record a payload asks for, built on `assistant` (not yet written)."""
     stateless = thread_id is None
+    if_not_exists: Literal["reject", "create"]
     command = payload.get("command")
     if stateless:
         if command and command.get("resume") is not None:
@@ -229,7 +230,7 @@ def _new_run(
         temporary=temporary,
         webhook={"url": webhook, "attempts": []} if webhook else None,
     )
-    return run, if_not_exists  # type: ignore[return-value]
+    return run, if_not_exists
 
 
 async def dispatch_cancels(
