@@ -11,6 +11,7 @@ from langgraph.graph import END, START, StateGraph
 
 from tests.contract.conftest import make_run
 from threadloom.storage.base import Storage
+from threadloom.storage.fresh_threads import fresh_thread
 from threadloom.storage.records import ThreadSnapshot
 
 
@@ -176,3 +177,18 @@ async def test_finishing_a_temporary_run_deletes_its_thread_and_checkpoints(
     assert await storage.runs.get(run.run_id) is None
     assert await _history(storage, "temp") == []
     assert await _history(storage, "kept")  # other threads' checkpoints stay
+
+
+async def test_fresh_thread_skips_only_the_first_read(storage: Storage) -> None:
+    """A run's brand-new thread is not read before its first write; every read after that,
+    and every other thread, goes to the database as usual."""
+    graph = _graph(storage)
+    await graph.ainvoke({"items": ["old"]}, _config("other", "r0"))
+    with fresh_thread("t1"):
+        assert await storage.checkpointer.aget_tuple({"configurable": {"thread_id": "t1"}}) is None
+        first = await graph.ainvoke({"items": ["a"]}, _config("t1", "r1"))
+        second = await graph.ainvoke({"items": ["b"]}, _config("t1", "r2"))
+        other = await graph.aget_state({"configurable": {"thread_id": "other"}})
+    assert first == {"items": ["a", "x"]}
+    assert second == {"items": ["a", "x", "b", "x"]}  # read what the first run wrote
+    assert other.values == {"items": ["old", "x"]}

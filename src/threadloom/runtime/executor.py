@@ -30,6 +30,7 @@ from threadloom.serde import dumps, to_jsonable
 from threadloom.settings import Settings
 from threadloom.storage.base import Storage
 from threadloom.storage.errors import is_unavailable
+from threadloom.storage.fresh_threads import fresh_thread
 from threadloom.storage.records import Assistant, Run, Thread, ThreadSnapshot
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class _Execution:
         self.preset_stop = preset_stop
         nowait = getattr(self.broker, "publish_nowait", None)
         self._nowait = nowait if callable(nowait) else None
+        self.announced = False  # the end went out with the terminal write (temporary runs)
 
     # --- signals ------------------------------------------------------------------------
     def _on_cancel(self, action: CancelAction) -> None:
@@ -165,7 +167,8 @@ class _Execution:
             result = await self._attempt()
         finally:
             await unlisten()
-        await self._announce_end(result)
+        if not self.announced:
+            await self._announce_end()
         for hook in self.owner.on_finished:
             try:
                 hook(run, result)
@@ -258,7 +261,13 @@ class _Execution:
         timed_out = False
         cancelled = False
         if self.cancel_action is None:
-            self.task = asyncio.ensure_future(self._stream(graph, graph_input, config, options))
+            stream = self._stream(graph, graph_input, config, options)
+            if run.temporary and run.attempt == 1 and not resuming:
+                # its thread was created with the run: nothing to read before the first write
+                with fresh_thread(run.thread_id):
+                    self.task = asyncio.ensure_future(stream)
+            else:
+                self.task = asyncio.ensure_future(stream)
             timeout = self.owner.settings.run_timeout_seconds
             try:
                 async with asyncio.timeout(timeout) as deadline:
@@ -324,8 +333,7 @@ class _Execution:
                 snapshot.status = "error"
                 snapshot.error = err
 
-        await self.storage.runs.finish(
-            self.run_id,
+        await self._terminal_write(
             status=status,
             stop_reason=stop,
             error=err,
@@ -398,8 +406,7 @@ class _Execution:
             snapshot = ThreadSnapshot(
                 status="error", values=thread.values, interrupts=thread.interrupts, error=err
             )
-        await self.storage.runs.finish(
-            self.run_id,
+        await self._terminal_write(
             status="error",
             stop_reason=stop,
             error=err,
@@ -417,7 +424,21 @@ class _Execution:
             thread=snapshot,
         )
 
-    async def _announce_end(self, result: ExecutionResult) -> None:
+    async def _terminal_write(self, **finish: Any) -> None:
+        """The run's one terminal write. A temporary run's end is announced at the same time,
+        not after, so `/wait` has its output one round trip (two process wake-ups) sooner: the
+        write only deletes the run with its thread, and the output is already durable in the
+        checkpoints (were the write lost, the run's takeover resumes from the last checkpoint
+        and ends at once). Every other run is announced only once its write has landed: a
+        client that reads the run or its thread after `/wait` or `join` must see it ended."""
+        write = self.storage.runs.finish(self.run_id, **finish)
+        if not self.run_record.temporary:
+            await write
+            return
+        self.announced = True
+        await asyncio.gather(self._announce_end(), write)  # the quick one first
+
+    async def _announce_end(self) -> None:
         """After the terminal write: thread subscribers, stream readers, then the queue — which
         only a thread that lives on can have more runs waiting in (a temporary thread went with
         its run, and any run enqueued on it went along; a slot coming free is the pool's to
@@ -427,11 +448,12 @@ class _Execution:
             "run_done", self.run_id, dumps({"status": "run_done", "run_id": self.run_id})
         )
         wake = not self.run_record.temporary
+        thread_id = self.run_record.thread_id
         end = getattr(broker, "end_run", None)
         if end is not None:  # a broker that batches the three (Redis: one round trip)
-            await end(self.run_id, result.thread_id, done, wake=wake)
+            await end(self.run_id, thread_id, done, wake=wake)
             return
-        await broker.notify_thread(result.thread_id, done)
+        await broker.notify_thread(thread_id, done)
         await broker.finish(self.run_id)
         if wake:
             await broker.wake_workers()

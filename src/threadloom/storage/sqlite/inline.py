@@ -26,6 +26,8 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.store.base import Op, Result
 from langgraph.store.sqlite import SqliteStore
 
+from threadloom.storage import fresh_threads
+
 
 class InlineSqliteSaver(SqliteSaver):
     """`SqliteSaver` whose async API calls the sync one directly (no thread hop)."""
@@ -35,6 +37,8 @@ class InlineSqliteSaver(SqliteSaver):
         self.lock = threading.RLock()  # type: ignore[assignment]  # re-entrant: calls may nest
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        if fresh_threads.known_empty(config):  # see storage/fresh_threads.py
+            return None
         return self.get_tuple(config)
 
     async def alist(
@@ -57,6 +61,7 @@ class InlineSqliteSaver(SqliteSaver):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
+        fresh_threads.written(config)
         return self.put(config, checkpoint, metadata, new_versions)
 
     async def aput_writes(
@@ -66,6 +71,7 @@ class InlineSqliteSaver(SqliteSaver):
         task_id: str,
         task_path: str = "",
     ) -> None:
+        fresh_threads.written(config)
         self.put_writes(config, writes, task_id, task_path)
 
     async def adelete_thread(self, thread_id: str) -> None:

@@ -1,0 +1,45 @@
+"""Skipping the checkpoint read of a thread that cannot have checkpoints yet.
+
+LangGraph opens every run by reading the thread's latest checkpoint (`aget_tuple`). A stateless
+run's temporary thread is created in the same statement as its run, and nothing else knows its
+id, so on the run's first attempt that read always finds nothing — on PostgreSQL it is a round
+trip (two process wake-ups) for every stateless run. The executor marks such a run's thread as
+fresh for the duration of the attempt (`fresh_thread`); the savers answer `aget_tuple` for it
+with None until the first write to the thread, and from then on read as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+_fresh: ContextVar[set[str] | None] = ContextVar("threadloom_fresh_threads", default=None)
+
+
+@contextmanager
+def fresh_thread(thread_id: str) -> Iterator[None]:
+    """Within this context (and the tasks it starts), `thread_id` has no checkpoints until the
+    first write to it."""
+    token = _fresh.set({thread_id})
+    try:
+        yield
+    finally:
+        _fresh.reset(token)
+
+
+def known_empty(config: Any) -> bool:
+    """True when a read of the latest checkpoint for `config` would find nothing."""
+    fresh = _fresh.get()
+    if not fresh:
+        return False
+    configurable = config.get("configurable") or {}
+    return configurable.get("thread_id") in fresh and not configurable.get("checkpoint_id")
+
+
+def written(config: Any) -> None:
+    """A write to the thread: reads go to the database from now on."""
+    fresh = _fresh.get()
+    if fresh:
+        fresh.discard((config.get("configurable") or {}).get("thread_id"))
