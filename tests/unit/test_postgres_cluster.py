@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests` importab
 from tests.support.pg import drop_schema, random_name, require_postgres
 
 from threadloom.errors import Conflict
+from threadloom.storage.base import OfferChannel
 from threadloom.storage.errors import StaleAssistant
 from threadloom.storage.postgres import PostgresStorage, migrate
 from threadloom.storage.records import Run
@@ -313,3 +314,94 @@ async def test_runs_inserted_without_waiting_for_disk_notify_listening_workers(
         assert len(calls) == 3
     finally:
         await stop()
+
+
+async def test_wait_run_is_handed_to_the_worker_whose_offer_it_takes(
+    pair: tuple[PostgresStorage, PostgresStorage],
+) -> None:
+    """A worker's claim that leaves a slot free offers it; the next /wait run on a new thread
+    is inserted running, leased to that worker, and reaches it on its own channel with the run
+    itself. The offer is used once; later runs are pending until the next claim re-offers."""
+    api, worker = pair
+    handed: list[Run] = []
+    arrived = asyncio.Event()
+
+    def on_assigned(run: Run) -> None:
+        handed.append(run)
+        arrived.set()
+
+    channel = "threadloom_w_test_" + uuid.uuid4().hex[:8]
+    stop = await worker.listen_for_runs(lambda: None, offers=OfferChannel(channel, on_assigned))
+    assert stop is not None
+    try:
+        await asyncio.sleep(0.2)  # the listener connects
+        batch = await worker.runs.claim_batch(
+            worker_id="w1", limit=2, lease_seconds=30, offer_channel=channel
+        )
+        assert batch.runs == [] and batch.offered
+        sent = make_run("t-handed")
+        sent.kwargs = {"input": {"n": 1}, "config": {"configurable": {"graph_id": "g"}}}
+        first = await api.runs.create_run(sent, if_not_exists="create", durable=False)
+        assert first.run.status == "running" and first.run.worker_id == "w1"
+        await asyncio.wait_for(arrived.wait(), 5)
+        (run,) = handed
+        assert (run.run_id, run.status, run.worker_id, run.attempt) == (
+            sent.run_id,
+            "running",
+            "w1",
+            1,
+        )
+        assert run.kwargs == sent.kwargs and run.started_at is not None
+        assert run.lease_expires_at is not None and run.lease_expires_at > datetime.now(UTC)
+        stored = await api.runs.get(sent.run_id)
+        assert stored is not None and stored.status == "running" and stored.worker_id == "w1"
+
+        second = await api.runs.create_run(
+            make_run("t-next"), if_not_exists="create", durable=False
+        )
+        assert second.run.status == "pending"  # the offer was used up
+        # the next claim returns the handed run again (the worker dedupes), claims the pending
+        # one, and with a slot still free re-offers it
+        batch = await worker.runs.claim_batch(
+            worker_id="w1", limit=3, lease_seconds=30, offer_channel=channel
+        )
+        assert [r.run_id for r in batch.runs] == [sent.run_id, second.run.run_id]
+        assert batch.offered
+        third = await api.runs.create_run(
+            make_run("t-third"), if_not_exists="create", durable=False
+        )
+        assert third.run.status == "running"
+        # withdrawing names the run that took the offer, for a stopping worker to re-queue
+        assert await worker.runs.withdraw_offer(worker_id="w1") == third.run.run_id
+        assert await worker.runs.withdraw_offer(worker_id="w1") is None
+    finally:
+        await stop()
+
+
+async def test_offers_need_a_free_slot_and_a_live_worker(
+    pair: tuple[PostgresStorage, PostgresStorage],
+) -> None:
+    """A claim that fills the worker's slots offers nothing; an offer whose worker stopped
+    renewing it expires, and runs are then inserted pending for any worker to claim."""
+    api, worker = pair
+    await api.runs.create_run(make_run("t-queued"), if_not_exists="create")
+    full = await worker.runs.claim_batch(
+        worker_id="w1", limit=1, lease_seconds=30, offer_channel="threadloom_w_one"
+    )
+    assert len(full.runs) == 1 and not full.offered
+    quick = await api.runs.create_run(make_run("t-a"), if_not_exists="create", durable=False)
+    assert quick.run.status == "pending"
+
+    short = await worker.runs.claim_batch(
+        worker_id="w2", limit=1, lease_seconds=0.2, offer_channel="threadloom_w_two"
+    )
+    assert short.runs[0].run_id == quick.run.run_id and not short.offered
+    idle = await worker.runs.claim_batch(
+        worker_id="w3", limit=1, lease_seconds=0.2, offer_channel="threadloom_w_three"
+    )
+    assert idle.offered
+    assert await worker.runs.renew_offer(worker_id="w3", lease_seconds=0.2)
+    await asyncio.sleep(0.4)  # w3 died: no renewal
+    late = await api.runs.create_run(make_run("t-late"), if_not_exists="create", durable=False)
+    assert late.run.status == "pending" and late.run.worker_id is None
+    assert not await worker.runs.renew_offer(worker_id="w3", lease_seconds=30)

@@ -9,19 +9,22 @@ shutdown go back to the queue and resume from their last checkpoint on the next 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import hashlib
 import logging
 import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from threadloom.runtime.broker import Broker
 from threadloom.runtime.executor import ExecutionResult, GraphBuilder, RunExecutor
 from threadloom.serde import utcnow
 from threadloom.settings import Settings
-from threadloom.storage.base import Storage
+from threadloom.storage.base import OfferChannel, Storage
 from threadloom.storage.errors import is_unavailable
 from threadloom.storage.records import Run
 
@@ -29,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 # everything running "a long time ago" is left over from a previous process (embedded mode)
 _RECOVER_ALL = timedelta(days=365 * 100)
+# how many finished run ids a worker remembers, to ignore a late duplicate hand-over
+_RECENT = 1024
 
 
 def default_worker_id() -> str:
@@ -67,6 +72,12 @@ class WorkerPool:
         self._stop_listening: Callable[[], Awaitable[None]] | None = None
         self._stopping = False
         self._due_backoff = 0.0
+        # runs handed to this worker at insert arrive on a channel of its own (PostgreSQL)
+        self.offer_channel = "threadloom_w_" + hashlib.sha1(self.worker_id.encode()).hexdigest()
+        self._offered = False  # the last claim left an offer open
+        self._handed: str | None = None  # a run that took the offer since the last claim
+        # (run_id, attempt) of runs that ended here: a claim may return a handed-over run again
+        self._recent: collections.OrderedDict[tuple[str, int], None] = collections.OrderedDict()
 
     @property
     def active_runs(self) -> list[str]:
@@ -85,7 +96,9 @@ class WorkerPool:
         )
         self._maintenance_task = asyncio.create_task(self._maintain(), name="threadloom-leases")
         # runs the storage notifies about directly (PostgreSQL: /wait runs, at commit)
-        self._stop_listening = await self.storage.listen_for_runs(self.broker.wake_here)
+        self._stop_listening = await self.storage.listen_for_runs(
+            self.broker.wake_here, offers=OfferChannel(self.offer_channel, self._on_assigned)
+        )
         await self.broker.wake_workers()
 
     def stop_claiming(self) -> None:
@@ -98,6 +111,7 @@ class WorkerPool:
     async def stop(self) -> None:
         """Stop claiming; give running runs `shutdown_grace_seconds`; requeue the rest."""
         self._stopping = True
+        await self._withdraw_offer()
         if self._stop_listening is not None:
             await self._stop_listening()
             self._stop_listening = None
@@ -128,7 +142,32 @@ class WorkerPool:
                 logger.exception("re-queueing runs at shutdown failed; leases will expire")
         self._running.clear()
 
+    async def _withdraw_offer(self) -> None:
+        """Stopping: no more runs handed over; one handed over meanwhile goes back to the queue."""
+        self._offered = False
+        try:
+            taken = await self.storage.runs.withdraw_offer(worker_id=self.worker_id)
+            if taken is not None and taken not in self._running:
+                # REQUEUE only touches it if it is still running here (not if it ended)
+                await self.storage.runs.requeue([taken], worker_id=self.worker_id)
+        except Exception:
+            logger.warning("withdrawing this worker's offer failed; it expires with its lease")
+
     # --- the claim loop -----------------------------------------------------------------
+    def _on_assigned(self, run: Run) -> None:
+        """A run handed to this worker at insert (it took our offer): start it now. A new
+        offer goes out with the claim after the next run here ends (not at once: that claim
+        would compete with this run for the CPU)."""
+        if self._stopping:
+            task = asyncio.ensure_future(
+                self.storage.runs.requeue([run.run_id], worker_id=self.worker_id)
+            )
+            task.add_done_callback(_log_failure)
+            return
+        self._offered = False
+        if self._spawn(run):
+            self._handed = run.run_id
+
     async def _loop(self) -> None:
         runs_api = self.storage.runs
         while not self._stopping:
@@ -136,11 +175,17 @@ class WorkerPool:
             if free <= 0:  # a finishing run wakes us
                 await self.broker.wait_for_work(self.idle_interval)
                 continue
+            # the claim returns the run that took our offer, counted against the limit: if it
+            # is still running here it is already counted in `free`, so count it once
+            handed, self._handed = self._handed, None
+            if handed is not None and handed in self._running:
+                free += 1
             try:
                 batch = await runs_api.claim_batch(
                     worker_id=self.worker_id,
                     limit=free,
                     lease_seconds=self.settings.lease_seconds,
+                    offer_channel=self.offer_channel,
                 )
             except asyncio.CancelledError:
                 raise
@@ -148,6 +193,7 @@ class WorkerPool:
                 logger.exception("claiming runs failed")
                 await asyncio.sleep(1.0)  # back off a failing database; not the hot path
                 continue
+            self._offered = batch.offered
             for run in batch.runs:
                 self._spawn(run)
             if len(batch.runs) == free:
@@ -170,9 +216,14 @@ class WorkerPool:
         self._due_backoff = 0.0
         return min(wait, self.idle_interval)
 
-    def _spawn(self, run: Run) -> None:
+    def _spawn(self, run: Run) -> bool:
+        """Start `run` unless this worker runs or just ran this attempt of it (a run handed over
+        at insert can arrive twice: by notification and with the next claim)."""
+        if run.run_id in self._running or (run.run_id, run.attempt) in self._recent:
+            return False
         task = asyncio.create_task(self._execute(run), name=f"threadloom-run-{run.run_id}")
         self._running[run.run_id] = task
+        return True
 
     async def _execute(self, run: Run) -> ExecutionResult | None:
         result: ExecutionResult | None = None
@@ -200,12 +251,15 @@ class WorkerPool:
         finally:
             was_full = len(self._running) >= self.slots
             self._running.pop(run.run_id, None)
+            self._recent[(run.run_id, run.attempt)] = None
+            if len(self._recent) > _RECENT:
+                self._recent.popitem(last=False)
             # a finished run already woke every worker if its thread may have more runs queued
             # (`_announce_end`); a failed one has not; a full pool has a slot again either way
             if not self._stopping and result is None:
                 await self.broker.wake_workers()
-            elif was_full and not self._stopping:
-                self.broker.wake_here()
+            elif (was_full or not self._offered) and not self._stopping:
+                self.broker.wake_here()  # a slot is free again: claim, and offer it
 
     async def _release(self, run: Run, exc: BaseException) -> None:
         """An outage stopped the run: back to the queue now if the database answers, else when
@@ -241,6 +295,12 @@ class WorkerPool:
                 logger.exception("lease maintenance failed")
 
     async def _heartbeat(self) -> None:
+        if self._offered and not await self.storage.runs.renew_offer(
+            worker_id=self.worker_id, lease_seconds=self.settings.lease_seconds
+        ):
+            # taken by a run whose notification never came (or gone): the claim sorts it out
+            self._offered = False
+            self.broker.wake_here()
         held = list(self._running)
         if not held:
             return
@@ -260,3 +320,8 @@ class WorkerPool:
             if task is not None:
                 logger.warning("lost the lease of run %s; stopping it", run_id)
                 task.cancel()
+
+
+def _log_failure(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("re-queueing a run handed over during shutdown failed: %s", task.exception())

@@ -63,6 +63,16 @@ class ClaimBatch:
 
     runs: list[Run]
     next_due_at: datetime | None = None
+    offered: bool = False  # a free slot was offered (`RunStore.claim_batch`, offer_channel)
+
+
+@dataclass(frozen=True, slots=True)
+class OfferChannel:
+    """Where a worker hears of runs handed to it at insert (`Storage.listen_for_runs`):
+    `channel` is the name it offered slots under, `on_assigned` starts such a run."""
+
+    channel: str
+    on_assigned: Callable[[Run], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,9 +344,21 @@ class RunStore(abc.ABC):
     async def next_due_at(self) -> datetime | None:
         """Earliest created_at of a pending run (for a worker to sleep until then)."""
 
-    async def claim_batch(self, *, worker_id: str, limit: int, lease_seconds: float) -> ClaimBatch:
+    async def claim_batch(
+        self,
+        *,
+        worker_id: str,
+        limit: int,
+        lease_seconds: float,
+        offer_channel: str | None = None,
+    ) -> ClaimBatch:
         """`claim`, plus `next_due_at` when fewer than `limit` runs were claimed: the worker
-        loop's one call per wake-up (a backend may answer both in one round trip)."""
+        loop's one call per wake-up (a backend may answer both in one round trip). With
+        `offer_channel`, a backend that hands runs to workers at insert (PostgreSQL) offers a
+        slot left over — fewer than `limit` claimed — on that channel, and says so in
+        `offered`. Each claim takes the worker's previous offer back first, and returns the run
+        that took it, if any, among the claimed runs (the worker may have started it already
+        from the notification). This default never offers."""
         runs = await self.claim(worker_id=worker_id, limit=limit, lease_seconds=lease_seconds)
         if len(runs) >= limit:
             return ClaimBatch(runs)
@@ -347,6 +369,15 @@ class RunStore(abc.ABC):
         self, *, worker_id: str, run_ids: Sequence[str], lease_seconds: float
     ) -> builtins.list[str]:
         """Extend leases; returns the ids this worker still holds."""
+
+    async def renew_offer(self, *, worker_id: str, lease_seconds: float) -> bool:
+        """Extend this worker's offer; False when it has none (taken by a run, or expired)."""
+        return False
+
+    async def withdraw_offer(self, *, worker_id: str) -> str | None:
+        """Take this worker's offer back (it stops taking runs); the id of a run that took the
+        offer meanwhile, handed to this worker (None: no such run)."""
+        return None
 
     @abc.abstractmethod
     async def requeue(self, run_ids: Sequence[str], *, worker_id: str | None = None) -> int:
@@ -428,11 +459,15 @@ class Storage(abc.ABC):
 
     # --- checkpoint housekeeping the LangGraph savers do not offer ------------------------
     async def listen_for_runs(
-        self, on_run: Callable[[], None]
+        self,
+        on_run: Callable[[], None],
+        *,
+        offers: OfferChannel | None = None,
     ) -> Callable[[], Awaitable[None]] | None:
         """Call `on_run` whenever a run this backend notifies about becomes due (see
-        `RunCreateResult.workers_notified`); returns a coroutine function that stops listening.
-        None: this backend never notifies, the broker's wake-ups are all there is."""
+        `RunCreateResult.workers_notified`), and `offers.on_assigned` with each run handed to
+        this worker; returns a coroutine function that stops listening. None: this backend
+        never notifies, the broker's wake-ups are all there is."""
         return None
 
     @abc.abstractmethod

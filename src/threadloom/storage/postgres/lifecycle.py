@@ -89,6 +89,7 @@ async def create_run_on_new_thread(
     thread_metadata: Mapping[str, Any] | None,
     durable: bool,
     assistant: Assistant | None,
+    lease_seconds: float,
 ) -> RunCreateResult | None:
     """The stateless run's path: thread and run in one statement. None when the thread already
     exists (nothing was written; the caller takes the locking path)."""
@@ -104,9 +105,19 @@ async def create_run_on_new_thread(
     params.update({f"r{i}": value for i, value in enumerate(run_to_params(run))})
     # a durable insert's commit waits for the disk, and NOTIFY would make every other
     # notifying commit wait behind it: those wake workers through the broker instead
-    sql = q.INSERT_RUN_ON_NEW_THREAD if durable else q.INSERT_RUN_ON_NEW_THREAD_NOTIFY
+    if durable:
+        sql = q.INSERT_RUN_ON_NEW_THREAD
+    else:
+        sql = q.INSERT_RUN_ON_NEW_THREAD_NOTIFY  # may hand the run to an idle worker at once
+        params["lease"] = lease_seconds
     row = await db.fetchone(sql, params)
-    return None if row is None else RunCreateResult(run, True, [], workers_notified=not durable)
+    if row is None:
+        return None
+    if row["worker_id"] is not None:
+        run.status = "running"
+        run.worker_id = row["worker_id"]
+        run.attempt = 1
+    return RunCreateResult(run, True, [], workers_notified=not durable)
 
 
 async def cancel_runs(cur: Cursor, runs: Iterable[Run], action: str) -> list[Run]:

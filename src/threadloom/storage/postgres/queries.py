@@ -129,29 +129,55 @@ NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
 # the thread exists, and then neither does the run insert (the caller takes the general path);
 # `sync` is synchronous_commit for this statement's implicit transaction ('on' or 'off'); the
 # guard CTEs are MATERIALIZED and used in WHERE so the planner cannot drop them as unused
-def _insert_run_on_new_thread(notify: bool) -> str:
-    ctes = [
-        f"t AS (INSERT INTO threads ({THREAD_COLUMNS}, snapshot_status) VALUES (%(thread_id)s, "
-        "now(), now(), now(), %(metadata)s, '{}', 'busy', NULL, '{}', NULL, NULL, NULL, NULL, "
-        "'idle') ON CONFLICT (thread_id) DO NOTHING RETURNING thread_id)",
-        "s AS MATERIALIZED (SELECT set_config('synchronous_commit', %(sync)s, true) AS sync)",
-        "a AS MATERIALIZED "
-        "(SELECT threadloom_check_assistant(%(aid)s, %(aversion)s, %(aupdated)s) AS current)",
-    ]
-    sources, conditions = ["t", "s", "a"], ["s.sync IS NOT NULL", "a.current"]
-    if notify:
-        ctes.append(f"n AS MATERIALIZED (SELECT 1 AS ok FROM ({NOTIFY}) p)")
-        sources.append("n")
-        conditions.append("n.ok = 1")
-    values = ", ".join(f"%(r{i})s" for i in range(len(RUN_FIELDS)))
-    return (
-        f"WITH {', '.join(ctes)} INSERT INTO runs ({RUN_COLUMNS}) SELECT {values} "
-        f"FROM {', '.join(sources)} WHERE {' AND '.join(conditions)} RETURNING run_id"
-    )
+_NEW_THREAD_CTES = [
+    f"t AS (INSERT INTO threads ({THREAD_COLUMNS}, snapshot_status) VALUES (%(thread_id)s, "
+    "now(), now(), now(), %(metadata)s, '{}', 'busy', NULL, '{}', NULL, NULL, NULL, NULL, "
+    "'idle') ON CONFLICT (thread_id) DO NOTHING RETURNING thread_id)",
+    "s AS MATERIALIZED (SELECT set_config('synchronous_commit', %(sync)s, true) AS sync)",
+    "a AS MATERIALIZED "
+    "(SELECT threadloom_check_assistant(%(aid)s, %(aversion)s, %(aupdated)s) AS current)",
+]
+_NEW_THREAD_VALUES = [f"%(r{i})s" for i in range(len(RUN_FIELDS))]
+
+INSERT_RUN_ON_NEW_THREAD = (
+    f"WITH {', '.join(_NEW_THREAD_CTES)} INSERT INTO runs ({RUN_COLUMNS}) "
+    f"SELECT {', '.join(_NEW_THREAD_VALUES)} FROM t, s, a WHERE s.sync IS NOT NULL AND a.current "
+    "RETURNING run_id, worker_id"
+)
 
 
-INSERT_RUN_ON_NEW_THREAD = _insert_run_on_new_thread(notify=False)
-INSERT_RUN_ON_NEW_THREAD_NOTIFY = _insert_run_on_new_thread(notify=True)
+def _assigned(field: str, value: str) -> str:
+    index = RUN_FIELDS.index(field)
+    return f"CASE WHEN o.worker_id IS NULL THEN %(r{index})s ELSE {value} END"
+
+
+_ASSIGNED_VALUES = list(_NEW_THREAD_VALUES)
+for _field, _value in (
+    ("status", "'running'"),
+    ("started_at", "now()"),
+    ("attempt", "1"),
+    ("worker_id", "o.worker_id"),
+    ("lease_expires_at", "now() + %(lease)s * interval '1 second'"),
+):
+    _ASSIGNED_VALUES[RUN_FIELDS.index(_field)] = _assigned(_field, _value)
+
+# a /wait run on a new thread (commit not waiting for the disk, see NOTIFY_CHANNEL): takes one
+# live worker offer (migration 0005) if there is one and is inserted running, leased to that
+# worker, whose own channel gets the run itself (just its id when too long for a payload);
+# without an offer it is inserted pending and the workers' common channel is notified
+INSERT_RUN_ON_NEW_THREAD_NOTIFY = (
+    f"WITH {', '.join(_NEW_THREAD_CTES)}, "
+    "o AS MATERIALIZED (UPDATE worker_offers SET run_id = %(r0)s WHERE worker_id = ("
+    "SELECT w.worker_id FROM worker_offers w, t, a WHERE a.current AND w.run_id IS NULL "
+    "AND w.expires_at > now() LIMIT 1 FOR UPDATE OF w SKIP LOCKED) RETURNING worker_id, channel), "
+    f"ins AS (INSERT INTO runs ({RUN_COLUMNS}) SELECT {', '.join(_ASSIGNED_VALUES)} "
+    "FROM t CROSS JOIN s CROSS JOIN a LEFT JOIN o ON true "
+    "WHERE s.sync IS NOT NULL AND a.current RETURNING *) "
+    "SELECT ins.run_id, ins.worker_id, pg_notify("
+    f"COALESCE(o.channel, '{NOTIFY_CHANNEL}'), CASE WHEN o.channel IS NULL THEN '' "
+    "WHEN octet_length(p.payload) < 7900 THEN p.payload ELSE ins.run_id::text END) "
+    "FROM ins LEFT JOIN o ON true CROSS JOIN LATERAL (SELECT row_to_json(ins)::text AS payload) p"
+)
 SYNC_COMMIT_OFF = "SET LOCAL synchronous_commit TO off"
 # raises SQLSTATE TL001 (→ StaleAssistant) unless the assistant is still at that version
 CHECK_ASSISTANT = "SELECT threadloom_check_assistant(%s, %s, %s)"
@@ -185,7 +211,7 @@ _THREAD_NOT_RUNNING = (
     "NOT EXISTS (SELECT 1 FROM runs x WHERE x.thread_id = r.thread_id AND x.status = 'running')"
 )
 # the claim is a function (migration 0003): two statements, two snapshots, one round trip
-CLAIM = "SELECT * FROM threadloom_claim(%s, %s, %s)"
+CLAIM = "SELECT * FROM threadloom_claim(%s, %s, %s, %s)"
 NEXT_DUE = (
     f"SELECT r.created_at FROM runs r WHERE r.status = 'pending' AND {_THREAD_NOT_RUNNING} "
     "ORDER BY r.created_at LIMIT 1"
@@ -199,6 +225,13 @@ REQUEUE = (
     "updated_at = now() WHERE status = 'running' AND run_id = ANY(%s) "
     "AND (%s::text IS NULL OR worker_id = %s) RETURNING run_id"
 )
+# --- worker offers (migration 0005) ---------------------------------------------------------
+RENEW_OFFER = (
+    "UPDATE worker_offers SET expires_at = now() + %s * interval '1 second' "
+    "WHERE worker_id = %s AND run_id IS NULL AND expires_at > now() RETURNING worker_id"
+)
+WITHDRAW_OFFER = "DELETE FROM worker_offers WHERE worker_id = %s RETURNING run_id"
+DROP_EXPIRED_OFFERS = "DELETE FROM worker_offers WHERE expires_at < now()"
 REAP_EXPIRED = (
     "UPDATE runs SET status = 'pending', worker_id = NULL, lease_expires_at = NULL, "
     "updated_at = now() WHERE status = 'running' AND lease_expires_at < %s "

@@ -20,30 +20,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from psycopg import AsyncConnection
 
-from threadloom.storage.base import ClaimBatch
+from threadloom.storage.base import ClaimBatch, OfferChannel
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.db import Database
-from threadloom.storage.postgres.rows import run_from_row
+from threadloom.storage.postgres.rows import run_from_json, run_from_row
 from threadloom.storage.records import Run
 
 logger = logging.getLogger(__name__)
 
 
-async def claim_batch(db: Database, worker_id: str, limit: int, lease_seconds: float) -> ClaimBatch:
-    """One call of `threadloom_claim` (migration 0003): the claimed runs, and the next due time
-    in a trailing row whose run_id is NULL when fewer than `limit` were claimed."""
+async def claim_batch(
+    db: Database,
+    worker_id: str,
+    limit: int,
+    lease_seconds: float,
+    offer_channel: str | None = None,
+) -> ClaimBatch:
+    """One call of `threadloom_claim` (migrations 0003, 0005): the claimed runs, and the next
+    due time in a trailing row whose run_id is NULL when fewer than `limit` were claimed; with
+    `offer_channel`, a slot left over is offered (see `RunStore.claim_batch`)."""
     if limit <= 0:
         return ClaimBatch([])
-    rows = await db.fetchall(q.CLAIM, (worker_id, limit, lease_seconds))
+    rows = await db.fetchall(q.CLAIM, (worker_id, limit, lease_seconds, offer_channel))
     runs = [run_from_row(r) for r in rows if r["run_id"] is not None]
     due = next((r["created_at"] for r in rows if r["run_id"] is None), None)
-    return ClaimBatch(runs, due)
+    return ClaimBatch(runs, due, offered=offer_channel is not None and len(runs) < limit)
+
+
+async def renew_offer(db: Database, worker_id: str, lease_seconds: float) -> bool:
+    return await db.fetchone(q.RENEW_OFFER, (lease_seconds, worker_id)) is not None
 
 
 async def next_due_at(db: Database) -> datetime | None:
@@ -74,44 +86,89 @@ async def reap_expired(db: Database, now: datetime) -> list[Run]:
     async with db.transaction() as cur:
         await cur.execute(q.REAP_EXPIRED, (now,))
         rows = await cur.fetchall()
+        await cur.execute(q.DROP_EXPIRED_OFFERS)
     rows.sort(key=lambda r: (r["created_at"], r["seq"]))
     return [run_from_row(r) for r in rows]
 
 
 class RunListener:
-    """A LISTEN connection of its own: calls `on_run` for every NOTIFY on the runs channel.
+    """A LISTEN connection of its own: calls `on_run` for every NOTIFY on the runs channel, and
+    with `offers`, `offers.on_assigned(run)` for each run handed to this worker on its channel.
 
     PostgreSQL delivers the notification when the inserting transaction commits, straight to
     the worker — one hop fewer than the API process relaying a wake-up through Redis. The
     connection is re-opened after a failure (with backoff), and `on_run` is called then too, for
-    runs whose notification was lost while it was down.
+    runs whose notification was lost while it was down (a run handed to this worker in that gap
+    comes back with the worker's next claim, which its heartbeat triggers).
     """
 
-    def __init__(self, url: str, connect_kwargs: dict[str, Any], on_run: Callable[[], None]):
+    def __init__(
+        self,
+        url: str,
+        connect_kwargs: dict[str, Any],
+        on_run: Callable[[], None],
+        *,
+        offers: OfferChannel | None = None,
+        fetch: Callable[[str], Awaitable[Run | None]] | None = None,
+    ):
         self._url = url
         self._kwargs = connect_kwargs
         self._on_run = on_run
+        self._offers = offers
+        self._fetch = fetch
         self._task: asyncio.Task[None] | None = None
+        self._fetches: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="threadloom-pg-listen")
 
     async def _listen(self) -> None:
         delay = 0.1
+        offers = self._offers
         while True:
             try:
                 async with await AsyncConnection.connect(self._url, **self._kwargs) as conn:
                     await conn.execute(f"LISTEN {q.NOTIFY_CHANNEL}")
+                    if offers is not None:
+                        await conn.execute(f'LISTEN "{offers.channel}"')
                     delay = 0.1
                     self._on_run()  # whatever was notified while we were not listening
-                    async for _ in conn.notifies():
-                        self._on_run()
+                    async for notice in conn.notifies():
+                        if offers is not None and notice.channel == offers.channel:
+                            self._assigned(offers, notice.payload)
+                        else:
+                            self._on_run()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 logger.warning("run listener: PostgreSQL connection failed (%s); retrying", exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+    def _assigned(self, offers: OfferChannel, payload: str) -> None:
+        """The run itself, or (too long for a payload) its id, to be read first."""
+        if payload.startswith("{"):
+            try:
+                run = run_from_json(orjson.loads(payload))
+            except Exception:
+                logger.exception("unreadable run handed to this worker: %.200s", payload)
+                return
+            offers.on_assigned(run)
+            return
+        if self._fetch is not None:
+            task = asyncio.create_task(self._fetch_assigned(offers, payload))
+            self._fetches.add(task)
+            task.add_done_callback(self._fetches.discard)
+
+    async def _fetch_assigned(self, offers: OfferChannel, run_id: str) -> None:
+        assert self._fetch is not None
+        try:
+            run = await self._fetch(run_id)
+        except Exception:
+            logger.warning("reading run %s handed to this worker failed", run_id, exc_info=True)
+            return  # the next claim returns it
+        if run is not None:
+            offers.on_assigned(run)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from threadloom.storage.columns import (  # noqa: F401 - re-exported for the repositories
@@ -99,6 +100,26 @@ def run_from_row(row: dict[str, Any]) -> Run:
         model_snapshot=row["model_snapshot"],
         webhook=row["webhook"],
     )
+
+
+_RUN_TIMES = (
+    "created_at",
+    "updated_at",
+    "started_at",
+    "ended_at",
+    "lease_expires_at",
+    "first_token_at",
+)
+
+
+def run_from_json(data: dict[str, Any]) -> Run:
+    """A run row as PostgreSQL's `row_to_json` writes it (a NOTIFY payload): timestamps are
+    ISO strings there."""
+    for name in _RUN_TIMES:
+        value = data.get(name)
+        if value is not None:
+            data[name] = datetime.fromisoformat(value)
+    return run_from_row(data)
 
 
 def _opt(value: Any) -> Any:

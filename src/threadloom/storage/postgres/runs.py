@@ -35,9 +35,16 @@ _R_COLUMNS = ", ".join(f"r.{f}" for f in RUN_FIELDS)
 
 
 class PostgresRunStore(RunStore):
-    def __init__(self, db: Database, assistants: AssistantCache | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        assistants: AssistantCache | None = None,
+        *,
+        lease_seconds: float = 30.0,
+    ) -> None:
         self._db = db
         self._assistants = assistants or AssistantCache()
+        self._lease_seconds = lease_seconds  # of runs handed to a worker at insert
 
     async def create_run(
         self,
@@ -54,7 +61,7 @@ class PostgresRunStore(RunStore):
         try:
             if if_not_exists == "create":  # a new thread needs no lock and no inflight check
                 created = await lifecycle.create_run_on_new_thread(
-                    self._db, run, thread_metadata, durable, assistant
+                    self._db, run, thread_metadata, durable, assistant, self._lease_seconds
                 )
                 if created is not None:
                     return created
@@ -174,8 +181,22 @@ class PostgresRunStore(RunStore):
         return [run_from_row(r) for r in rows]
 
     # --- the queue -----------------------------------------------------------------------
-    async def claim_batch(self, *, worker_id: str, limit: int, lease_seconds: float) -> ClaimBatch:
-        return await queue.claim_batch(self._db, worker_id, limit, lease_seconds)
+    async def claim_batch(
+        self,
+        *,
+        worker_id: str,
+        limit: int,
+        lease_seconds: float,
+        offer_channel: str | None = None,
+    ) -> ClaimBatch:
+        return await queue.claim_batch(self._db, worker_id, limit, lease_seconds, offer_channel)
+
+    async def renew_offer(self, *, worker_id: str, lease_seconds: float) -> bool:
+        return await queue.renew_offer(self._db, worker_id, lease_seconds)
+
+    async def withdraw_offer(self, *, worker_id: str) -> str | None:
+        row = await self._db.fetchone(q.WITHDRAW_OFFER, (worker_id,))
+        return None if row is None else row["run_id"]
 
     async def claim(
         self, *, worker_id: str, limit: int, lease_seconds: float

@@ -27,7 +27,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from threadloom.errors import Unavailable
 from threadloom.storage import fresh_threads
-from threadloom.storage.base import Storage
+from threadloom.storage.base import OfferChannel, Storage
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.assistant_cache import AssistantCache
 from threadloom.storage.postgres.assistants import PostgresAssistantStore
@@ -115,8 +115,10 @@ class PostgresStorage(Storage):
         store_index: dict[str, Any] | None = None,
         store_ttl: dict[str, Any] | None = None,
         migrate_on_open: bool = True,
+        lease_seconds: float = 30.0,
     ) -> None:
         self.url = url
+        self.lease_seconds = lease_seconds
         self.schema = check_schema(schema)
         self.pool_min = pool_min
         self.pool_max = max(pool_max, pool_min)
@@ -143,6 +145,7 @@ class PostgresStorage(Storage):
             pool_timeout=settings.database_pool_timeout_seconds,
             store_index=store_index,
             store_ttl=store_ttl,
+            lease_seconds=settings.lease_seconds,
         )
 
     @property
@@ -177,7 +180,7 @@ class PostgresStorage(Storage):
         cache = AssistantCache()
         self.assistants = PostgresAssistantStore(self._db, cache)
         self.threads = PostgresThreadStore(self._db)
-        self.runs = PostgresRunStore(self._db, cache)
+        self.runs = PostgresRunStore(self._db, cache, lease_seconds=self.lease_seconds)
 
     async def close(self) -> None:
         pool, self._pool, self._db = self._pool, None, None
@@ -195,9 +198,14 @@ class PostgresStorage(Storage):
             raise Unavailable(f"PostgreSQL unavailable: {exc}") from exc
 
     async def listen_for_runs(
-        self, on_run: Callable[[], None]
+        self,
+        on_run: Callable[[], None],
+        *,
+        offers: OfferChannel | None = None,
     ) -> Callable[[], Awaitable[None]] | None:
-        listener = RunListener(self.url, connection_kwargs(self.schema), on_run)
+        listener = RunListener(
+            self.url, connection_kwargs(self.schema), on_run, offers=offers, fetch=self.runs.get
+        )
         listener.start()
         return listener.stop
 
