@@ -1,7 +1,9 @@
 """The worker pool: claims due runs and executes them, up to `settings.workers` at once.
 
 The loop is event driven: it claims when woken (a run was inserted, a run finished and freed its
-thread) and otherwise sleeps until the next delayed run is due. Leases are extended by a
+thread) and otherwise sleeps until the next delayed run is due; a claim that leaves a slot free
+offers it, and a stateless /wait run may then arrive already assigned (PostgreSQL, migration
+0005), started without a claim. Leases are extended by a
 heartbeat; expired leases of dead workers are re-queued by a cheap reaper; runs interrupted by a
 shutdown go back to the queue and resume from their last checkpoint on the next start.
 """
