@@ -12,6 +12,7 @@ each, so it can send each as a single round trip.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -261,13 +262,10 @@ class _Execution:
         timed_out = False
         cancelled = False
         if self.cancel_action is None:
-            stream = self._stream(graph, graph_input, config, options)
-            if run.temporary and run.attempt == 1 and not resuming:
-                # its thread was created with the run: nothing to read before the first write
-                with fresh_thread(run.thread_id):
-                    self.task = asyncio.ensure_future(stream)
-            else:
-                self.task = asyncio.ensure_future(stream)
+            # a temporary thread was created with its run: nothing to read before its first write
+            fresh = run.temporary and run.attempt == 1 and not resuming
+            with fresh_thread(run.thread_id) if fresh else contextlib.nullcontext():
+                self.task = asyncio.ensure_future(self._stream(graph, graph_input, config, options))
             timeout = self.owner.settings.run_timeout_seconds
             try:
                 async with asyncio.timeout(timeout) as deadline:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -56,6 +56,11 @@ async def claim_batch(
 
 async def renew_offer(db: Database, worker_id: str, lease_seconds: float) -> bool:
     return await db.fetchone(q.RENEW_OFFER, (lease_seconds, worker_id)) is not None
+
+
+async def withdraw_offer(db: Database, worker_id: str) -> str | None:
+    row = await db.fetchone(q.WITHDRAW_OFFER, (worker_id,))
+    return None if row is None else row["run_id"]
 
 
 async def next_due_at(db: Database) -> datetime | None:
@@ -109,15 +114,12 @@ class RunListener:
         on_run: Callable[[], None],
         *,
         offers: OfferChannel | None = None,
-        fetch: Callable[[str], Awaitable[Run | None]] | None = None,
     ):
         self._url = url
         self._kwargs = connect_kwargs
         self._on_run = on_run
         self._offers = offers
-        self._fetch = fetch
         self._task: asyncio.Task[None] | None = None
-        self._fetches: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="threadloom-pg-listen")
@@ -146,29 +148,18 @@ class RunListener:
             delay = min(delay * 2, 5.0)
 
     def _assigned(self, offers: OfferChannel, payload: str) -> None:
-        """The run itself, or (too long for a payload) its id, to be read first."""
-        if payload.startswith("{"):
-            try:
-                run = run_from_json(orjson.loads(payload))
-            except Exception:
-                logger.exception("unreadable run handed to this worker: %.200s", payload)
-                return
-            offers.on_assigned(run)
+        """The run itself; or, when it was too long for a payload, just its id: then the claim
+        this wake-up triggers returns it (a claim returns the run that took the offer)."""
+        if not payload.startswith("{"):
+            self._on_run()
             return
-        if self._fetch is not None:
-            task = asyncio.create_task(self._fetch_assigned(offers, payload))
-            self._fetches.add(task)
-            task.add_done_callback(self._fetches.discard)
-
-    async def _fetch_assigned(self, offers: OfferChannel, run_id: str) -> None:
-        assert self._fetch is not None
         try:
-            run = await self._fetch(run_id)
+            run = run_from_json(orjson.loads(payload))
         except Exception:
-            logger.warning("reading run %s handed to this worker failed", run_id, exc_info=True)
-            return  # the next claim returns it
-        if run is not None:
-            offers.on_assigned(run)
+            logger.exception("unreadable run handed to this worker: %.200s", payload)
+            self._on_run()
+            return
+        offers.on_assigned(run)
 
     async def stop(self) -> None:
         if self._task is not None:

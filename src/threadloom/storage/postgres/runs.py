@@ -195,8 +195,7 @@ class PostgresRunStore(RunStore):
         return await queue.renew_offer(self._db, worker_id, lease_seconds)
 
     async def withdraw_offer(self, *, worker_id: str) -> str | None:
-        row = await self._db.fetchone(q.WITHDRAW_OFFER, (worker_id,))
-        return None if row is None else row["run_id"]
+        return await queue.withdraw_offer(self._db, worker_id)
 
     async def claim(
         self, *, worker_id: str, limit: int, lease_seconds: float

@@ -203,9 +203,7 @@ class PostgresStorage(Storage):
         *,
         offers: OfferChannel | None = None,
     ) -> Callable[[], Awaitable[None]] | None:
-        listener = RunListener(
-            self.url, connection_kwargs(self.schema), on_run, offers=offers, fetch=self.runs.get
-        )
+        listener = RunListener(self.url, connection_kwargs(self.schema), on_run, offers=offers)
         listener.start()
         return listener.stop
 
