@@ -53,6 +53,7 @@ from threadloom.runtime.redis_writer import FLUSH_TIMEOUT_SECONDS, EventWriter
 logger = logging.getLogger(__name__)
 
 _READ_COUNT = 16  # stream entries per XREAD/XRANGE round trip
+_FOLLOW_RETRIES = 5  # a blocked read's attempts across a Redis restart (~1.5 s in all)
 _CANCEL_ACTIONS: frozenset[str] = frozenset({"interrupt", "rollback"})
 
 
@@ -203,12 +204,25 @@ class RedisBroker(Broker):
         pipe.xadd(key, fields)
         pipe.expire(key, max(1, int(self.retention_seconds)))
 
+    async def _follow(self, streams: dict[Any, Any], count: int) -> Any:
+        """A blocking XREAD. A connection that Redis closed (it restarted while a reader was
+        blocked or the connection sat in the pool) is retried on a fresh one, briefly: reads
+        by id are idempotent, so a `/wait` or stream in flight rides out a restart."""
+        for attempt in range(_FOLLOW_RETRIES):
+            try:
+                return await self.redis.xread(streams, count=count, block=self.block_ms)
+            except aioredis.ConnectionError:
+                if attempt == _FOLLOW_RETRIES - 1:
+                    raise
+                await asyncio.sleep(0.1 * 2**attempt)
+        return None
+
     async def outcome(self, run_id: str, *, follow: bool) -> RunOutcome | None:
         key = self._outcome_key(run_id)
         while True:
             entries: Any
             if follow:
-                response: Any = await self.redis.xread({key: "0-0"}, count=1, block=self.block_ms)
+                response: Any = await self._follow({key: "0-0"}, 1)
                 entries = response[0][1] if response else []
             else:
                 entries = await self.redis.xrange(key, count=1)
@@ -226,9 +240,7 @@ class RedisBroker(Broker):
         while True:
             entries: Any
             if follow:
-                response: Any = await self.redis.xread(
-                    {key: last_id}, count=_READ_COUNT, block=self.block_ms
-                )
+                response: Any = await self._follow({key: last_id}, _READ_COUNT)
                 entries = response[0][1] if response else []
             else:
                 entries = await self.redis.xrange(key, min=f"({last_id}", count=_READ_COUNT)
