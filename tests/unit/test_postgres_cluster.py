@@ -9,15 +9,19 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypedDict
 
+import orjson
 import psycopg
 import pytest
+from langgraph.graph import START, StateGraph
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests` importable alone
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # test_runtime_support
 from tests.support.pg import drop_schema, random_name, require_postgres
 
 from threadloom.errors import Conflict
-from threadloom.storage.base import OfferChannel
+from threadloom.storage.base import OfferChannel, SlotOffer
 from threadloom.storage.errors import StaleAssistant
 from threadloom.storage.postgres import PostgresStorage, migrate
 from threadloom.storage.records import Run
@@ -319,16 +323,18 @@ async def test_runs_inserted_without_waiting_for_disk_notify_listening_workers(
 async def test_wait_run_is_handed_to_the_worker_whose_offer_it_takes(
     pair: tuple[PostgresStorage, PostgresStorage],
 ) -> None:
-    """A worker's claim that leaves a slot free offers it; the next /wait run on a new thread
-    is inserted running, leased to that worker, and reaches it on its own channel with the run
-    itself. The offer is used once; later runs are pending until the next claim re-offers."""
+    """A worker's claim that leaves slots free offers them (up to `offers`); each of the next
+    /wait runs on a new thread takes one: it is inserted running, leased to that worker, and
+    reaches it on its own channel with the run itself. Each offer is used once; runs past them
+    are pending until the next claim, which returns the runs that took offers and re-offers."""
     api, worker = pair
     handed: list[Run] = []
     arrived = asyncio.Event()
 
     def on_assigned(run: Run) -> None:
         handed.append(run)
-        arrived.set()
+        if len(handed) == 2:
+            arrived.set()
 
     channel = "threadloom_w_test_" + uuid.uuid4().hex[:8]
     stop = await worker.listen_for_runs(lambda: None, offers=OfferChannel(channel, on_assigned))
@@ -336,46 +342,90 @@ async def test_wait_run_is_handed_to_the_worker_whose_offer_it_takes(
     try:
         await asyncio.sleep(0.2)  # the listener connects
         batch = await worker.runs.claim_batch(
-            worker_id="w1", limit=2, lease_seconds=30, offer_channel=channel
+            worker_id="w1", limit=3, lease_seconds=30, offer_channel=channel, offers=2
         )
-        assert batch.runs == [] and batch.offered
+        assert batch.runs == [] and batch.offered == 2
         sent = make_run("t-handed")
         sent.kwargs = {"input": {"n": 1}, "config": {"configurable": {"graph_id": "g"}}}
         first = await api.runs.create_run(sent, if_not_exists="create", durable=False)
         assert first.run.status == "running" and first.run.worker_id == "w1"
-        await asyncio.wait_for(arrived.wait(), 5)
-        (run,) = handed
-        assert (run.run_id, run.status, run.worker_id, run.attempt) == (
-            sent.run_id,
-            "running",
-            "w1",
-            1,
+        second = await api.runs.create_run(
+            make_run("t-second"), if_not_exists="create", durable=False
         )
+        assert second.run.status == "running" and second.run.worker_id == "w1"
+        await asyncio.wait_for(arrived.wait(), 5)
+        run = next(r for r in handed if r.run_id == sent.run_id)
+        assert {r.run_id for r in handed} == {sent.run_id, second.run.run_id}
+        assert (run.status, run.worker_id, run.attempt) == ("running", "w1", 1)
         assert run.kwargs == sent.kwargs and run.started_at is not None
         assert run.lease_expires_at is not None and run.lease_expires_at > datetime.now(UTC)
         stored = await api.runs.get(sent.run_id)
         assert stored is not None and stored.status == "running" and stored.worker_id == "w1"
 
-        second = await api.runs.create_run(
-            make_run("t-next"), if_not_exists="create", durable=False
-        )
-        assert second.run.status == "pending"  # the offer was used up
-        # the next claim returns the handed run again (the worker dedupes), claims the pending
-        # one, and with a slot still free re-offers it
-        batch = await worker.runs.claim_batch(
-            worker_id="w1", limit=3, lease_seconds=30, offer_channel=channel
-        )
-        assert [r.run_id for r in batch.runs] == [sent.run_id, second.run.run_id]
-        assert batch.offered
         third = await api.runs.create_run(
             make_run("t-third"), if_not_exists="create", durable=False
         )
-        assert third.run.status == "running"
-        # withdrawing names the run that took the offer, for a stopping worker to re-queue
-        assert await worker.runs.withdraw_offer(worker_id="w1") == third.run.run_id
-        assert await worker.runs.withdraw_offer(worker_id="w1") is None
+        assert third.run.status == "pending"  # the offers were used up
+        # the next claim returns the handed runs again (the worker dedupes), claims the pending
+        # one, and offers the slot still free
+        batch = await worker.runs.claim_batch(
+            worker_id="w1", limit=4, lease_seconds=30, offer_channel=channel, offers=4
+        )
+        ids = [r.run_id for r in batch.runs]
+        assert set(ids[:2]) == {sent.run_id, second.run.run_id}
+        assert ids[2:] == [third.run.run_id] and batch.offered == 1
+        fourth = await api.runs.create_run(
+            make_run("t-fourth"), if_not_exists="create", durable=False
+        )
+        assert fourth.run.status == "running"
+        # withdrawing names the runs that took offers, for a stopping worker to re-queue
+        assert await worker.runs.withdraw_offer(worker_id="w1") == [fourth.run.run_id]
+        assert await worker.runs.withdraw_offer(worker_id="w1") == []
     finally:
         await stop()
+
+
+async def test_a_finishing_run_offers_its_slot_again(
+    pair: tuple[PostgresStorage, PostgresStorage],
+) -> None:
+    """The terminal write of a run puts its slot back on offer (no claim needed): the offer the
+    run took is opened again, or — a claim took it back meanwhile, or the run was claimed — a
+    new one is posted. Either way exactly one offer per finished run."""
+    api, worker = pair
+    slot = SlotOffer("w1", "threadloom_w_reopen", 30)
+    batch = await worker.runs.claim_batch(
+        worker_id="w1", limit=1, lease_seconds=30, offer_channel=slot.channel
+    )
+    assert batch.offered == 1
+    handed = await api.runs.create_run(make_run("t-h"), if_not_exists="create", durable=False)
+    assert handed.run.status == "running" and handed.run.worker_id == "w1"
+    assert await worker.runs.renew_offer(worker_id="w1", lease_seconds=30) == 0
+
+    done = await worker.runs.finish(
+        handed.run.run_id, status="success", stop_reason="end_turn", error=None, offer=slot
+    )
+    assert done is not None and done.status == "success" and done.ended_at is not None
+    assert await worker.runs.renew_offer(worker_id="w1", lease_seconds=30) == 1
+    again = await api.runs.create_run(make_run("t-h2"), if_not_exists="create", durable=False)
+    assert again.run.status == "running" and again.run.worker_id == "w1"
+
+    # a run that came by claim (no offer row of its own) posts a new offer as it ends
+    await api.runs.create_run(make_run("t-q"), if_not_exists="create")
+    (claimed,) = (await worker.runs.claim_batch(worker_id="w2", limit=1, lease_seconds=30)).runs
+    await worker.runs.finish(
+        claimed.run_id,
+        status="success",
+        stop_reason="end_turn",
+        error=None,
+        offer=SlotOffer("w2", "threadloom_w_reopen2", 30),
+    )
+    assert await worker.runs.renew_offer(worker_id="w2", lease_seconds=30) == 1
+    # the re-opened row of w1's run: finishing `again` re-opens the row it took
+    await worker.runs.finish(
+        again.run.run_id, status="success", stop_reason="end_turn", error=None, offer=slot
+    )
+    assert await worker.runs.renew_offer(worker_id="w1", lease_seconds=30) == 1
+    assert await worker.runs.withdraw_offer(worker_id="w1") == []
 
 
 async def test_offers_need_a_free_slot_and_a_live_worker(
@@ -400,8 +450,87 @@ async def test_offers_need_a_free_slot_and_a_live_worker(
         worker_id="w3", limit=1, lease_seconds=0.2, offer_channel="threadloom_w_three"
     )
     assert idle.offered
-    assert await worker.runs.renew_offer(worker_id="w3", lease_seconds=0.2)
+    assert await worker.runs.renew_offer(worker_id="w3", lease_seconds=0.2) == 1
     await asyncio.sleep(0.4)  # w3 died: no renewal
     late = await api.runs.create_run(make_run("t-late"), if_not_exists="create", durable=False)
     assert late.run.status == "pending" and late.run.worker_id is None
-    assert not await worker.runs.renew_offer(worker_id="w3", lease_seconds=30)
+    assert await worker.runs.renew_offer(worker_id="w3", lease_seconds=30) == 0
+
+
+async def test_worker_pool_takes_wait_runs_back_to_back_without_the_queue(schema: str) -> None:
+    """A worker pool on PostgreSQL: each of several stateless /wait runs in a row is handed to
+    it at insert — the first by an offer its claim posted, each later one by the offer the
+    previous run's terminal write put back — and so is each run of a burst as large as its free
+    slots: none of them sits pending on the queue."""
+    from test_runtime_support import FakeRegistry
+
+    from threadloom.runtime.local_broker import LocalBroker
+    from threadloom.runtime.worker import WorkerPool
+    from threadloom.settings import Settings
+    from threadloom.storage import create_storage
+
+    class Count(TypedDict):
+        n: int
+
+    def bump(state: Count) -> dict[str, Any]:
+        return {"n": state["n"] + 1}
+
+    graph = StateGraph(Count)
+    graph.add_node("bump", bump)
+    graph.add_edge(START, "bump")
+    settings = Settings(
+        database_url=require_postgres(), database_schema=schema, workers=4, heartbeat_seconds=0.2
+    )
+    storage = create_storage(settings)
+    await storage.open()
+    broker = LocalBroker(buffer_events=1000, retention_seconds=60)
+    pool = WorkerPool(storage, broker, FakeRegistry({"g": graph}), settings, "w-pool")
+    try:
+        assistant = await storage.assistants.create(
+            assistant_id=str(uuid.uuid4()),
+            graph_id="g",
+            config={},
+            context={},
+            metadata={},
+            name="g",
+            description=None,
+        )
+        await pool.start()
+        for _ in range(200):  # its first claim posts the offers
+            if await storage.runs.renew_offer(worker_id="w-pool", lease_seconds=30):
+                break
+            await asyncio.sleep(0.02)
+        previous: Run | None = None
+        for i in range(4):
+            run = make_run(str(uuid.uuid4()))
+            run.assistant_id = assistant.assistant_id
+            run.temporary = True
+            run.kwargs = {"input": {"n": i}, "stream_mode": ["values"]}
+            # the previous run's terminal write (which re-offers its slot) has landed once its
+            # temporary thread is gone
+            for _ in range(200):
+                if previous is None or await storage.threads.get(previous.thread_id) is None:
+                    break
+                await asyncio.sleep(0.02)
+            created = await storage.runs.create_run(run, if_not_exists="create", durable=False)
+            assert (created.run.status, created.run.worker_id) == ("running", "w-pool"), i
+            values = [e.data async for e in broker.read(run.run_id) if e.event == "values"]
+            assert orjson.loads(values[-1]) == {"n": i + 1}
+            previous = run
+        # a burst: each free slot has an offer of its own
+        burst = []
+        for i in range(3):
+            run = make_run(str(uuid.uuid4()))
+            run.assistant_id = assistant.assistant_id
+            run.temporary = True
+            run.kwargs = {"input": {"n": 10 * i}, "stream_mode": ["values"]}
+            burst.append(run)
+        created_all = await asyncio.gather(
+            *(storage.runs.create_run(r, if_not_exists="create", durable=False) for r in burst)
+        )
+        assert [(c.run.status, c.run.worker_id) for c in created_all] == [("running", "w-pool")] * 3
+        for run in burst:
+            assert [e async for e in broker.read(run.run_id) if e.event == "values"]
+    finally:
+        await pool.stop()
+        await storage.close()

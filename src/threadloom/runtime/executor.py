@@ -29,7 +29,7 @@ from threadloom.runtime.measure import RunMeasures
 from threadloom.runtime.stream_modes import StreamTranslator, requested_modes, split_part
 from threadloom.serde import dumps, to_jsonable
 from threadloom.settings import Settings
-from threadloom.storage.base import Storage
+from threadloom.storage.base import SlotOffer, Storage
 from threadloom.storage.errors import is_unavailable
 from threadloom.storage.fresh_threads import fresh_thread
 from threadloom.storage.records import Assistant, Run, Thread, ThreadSnapshot
@@ -81,6 +81,8 @@ class RunExecutor:
         # called with (run as claimed, result) after each terminal write: webhook delivery
         # hangs off this; a hook must not block or raise (failures are only logged)
         self.on_finished: list[Callable[[Run, ExecutionResult], None]] = []
+        # asked as a run ends: put its slot back on offer with the terminal write? (the pool)
+        self.offer_slot: Callable[[Run], SlotOffer | None] | None = None
 
     async def execute(self, run: Run) -> ExecutionResult:
         """Run one attempt to a terminal state. Raises CancelledError only if the *calling*
@@ -429,7 +431,9 @@ class _Execution:
         checkpoints (were the write lost, the run's takeover resumes from the last checkpoint
         and ends at once). Every other run is announced only once its write has landed: a
         client that reads the run or its thread after `/wait` or `join` must see it ended."""
-        write = self.storage.runs.finish(self.run_id, **finish)
+        offer_slot = self.owner.offer_slot
+        offer = offer_slot(self.run_record) if offer_slot is not None else None
+        write = self.storage.runs.finish(self.run_id, offer=offer, **finish)
         if not self.run_record.temporary:
             await write
             return

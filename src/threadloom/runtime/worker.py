@@ -1,9 +1,10 @@
 """The worker pool: claims due runs and executes them, up to `settings.workers` at once.
 
 The loop is event driven: it claims when woken (a run was inserted, a run finished and freed its
-thread) and otherwise sleeps until the next delayed run is due; a claim that leaves a slot free
-offers it, and a stateless /wait run may then arrive already assigned (PostgreSQL, migration
-0005), started without a claim. Leases are extended by a
+thread) and otherwise sleeps until the next delayed run is due. A claim that leaves slots free
+offers them, and a run that ends offers its slot again with its terminal write; a stateless /wait
+run may then arrive already assigned (PostgreSQL, migrations 0005 and 0006), started without a
+claim. Leases are extended by a
 heartbeat; expired leases of dead workers are re-queued by a cheap reaper; runs interrupted by a
 shutdown go back to the queue and resume from their last checkpoint on the next start.
 """
@@ -26,7 +27,7 @@ from threadloom.runtime.broker import Broker
 from threadloom.runtime.executor import ExecutionResult, GraphBuilder, RunExecutor
 from threadloom.serde import utcnow
 from threadloom.settings import Settings
-from threadloom.storage.base import OfferChannel, Storage
+from threadloom.storage.base import OfferChannel, SlotOffer, Storage
 from threadloom.storage.errors import is_unavailable
 from threadloom.storage.records import Run
 
@@ -36,6 +37,9 @@ logger = logging.getLogger(__name__)
 _RECOVER_ALL = timedelta(days=365 * 100)
 # how many finished run ids a worker remembers, to ignore a late duplicate hand-over
 _RECENT = 1024
+# free slots a worker offers at most: enough for a burst of /wait runs to skip the queue; the
+# rest of a large pool is filled by claims (each offer is a row the inserts scan past)
+MAX_OFFERS = 16
 
 
 def default_worker_id() -> str:
@@ -61,6 +65,7 @@ class WorkerPool:
         self.settings = settings
         self.worker_id = worker_id or default_worker_id()
         self.executor = RunExecutor(storage, broker, registry, settings)
+        self.executor.offer_slot = self._offer_slot
         self.slots = settings.workers
         # embedded mode owns the whole database: anything `running` at start is ours, orphaned
         self.recover_on_start = (
@@ -76,8 +81,9 @@ class WorkerPool:
         self._due_backoff = 0.0
         # runs handed to this worker at insert arrive on a channel of its own (PostgreSQL)
         self.offer_channel = "threadloom_w_" + hashlib.sha1(self.worker_id.encode()).hexdigest()
-        self._offered = False  # the last claim left an offer open
-        self._handed: str | None = None  # a run that took the offer since the last claim
+        self._open_offers = 0  # slots on offer now, as far as this worker knows
+        self._handed: set[str] = set()  # runs that took an offer since the last claim
+        self._reoffering: set[str] = set()  # ending runs whose terminal write re-offers the slot
         # (run_id, attempt) of runs that ended here: a claim may return a handed-over run again
         self._recent: collections.OrderedDict[tuple[str, int], None] = collections.OrderedDict()
 
@@ -145,30 +151,30 @@ class WorkerPool:
         self._running.clear()
 
     async def _withdraw_offer(self) -> None:
-        """Stopping: no more runs handed over; one handed over meanwhile goes back to the queue."""
-        self._offered = False
+        """Stopping: no more runs handed over; any handed over meanwhile go back to the queue."""
+        self._open_offers = 0
         try:
             taken = await self.storage.runs.withdraw_offer(worker_id=self.worker_id)
-            if taken is not None and taken not in self._running:
-                # REQUEUE only touches it if it is still running here (not if it ended)
-                await self.storage.runs.requeue([taken], worker_id=self.worker_id)
+            unknown = [run_id for run_id in taken if run_id not in self._running]
+            if unknown:
+                # REQUEUE only touches those still running here (not those that ended)
+                await self.storage.runs.requeue(unknown, worker_id=self.worker_id)
         except Exception:
             logger.warning("withdrawing this worker's offer failed; it expires with its lease")
 
     # --- the claim loop -----------------------------------------------------------------
     def _on_assigned(self, run: Run) -> None:
-        """A run handed to this worker at insert (it took our offer): start it now. A new
-        offer goes out with the claim after the next run here ends (not at once: that claim
-        would compete with this run for the CPU)."""
+        """A run handed to this worker at insert (it took one of our offers): start it now.
+        Its slot goes back on offer with its terminal write."""
         if self._stopping:
             task = asyncio.ensure_future(
                 self.storage.runs.requeue([run.run_id], worker_id=self.worker_id)
             )
             task.add_done_callback(_log_failure)
             return
-        self._offered = False
+        self._open_offers = max(self._open_offers - 1, 0)
         if self._spawn(run):
-            self._handed = run.run_id
+            self._handed.add(run.run_id)
 
     async def _loop(self) -> None:
         runs_api = self.storage.runs
@@ -177,17 +183,17 @@ class WorkerPool:
             if free <= 0:  # a finishing run wakes us
                 await self.broker.wait_for_work(self.idle_interval)
                 continue
-            # the claim returns the run that took our offer, counted against the limit: if it
-            # is still running here it is already counted in `free`, so count it once
-            handed, self._handed = self._handed, None
-            if handed is not None and handed in self._running:
-                free += 1
+            # the claim returns the runs that took our offers, counted against the limit: those
+            # still running here are already counted in `free`, so count them once
+            handed, self._handed = self._handed, set()
+            free += len(handed.intersection(self._running))
             try:
                 batch = await runs_api.claim_batch(
                     worker_id=self.worker_id,
                     limit=free,
                     lease_seconds=self.settings.lease_seconds,
                     offer_channel=self.offer_channel,
+                    offers=min(free, MAX_OFFERS),
                 )
             except asyncio.CancelledError:
                 raise
@@ -195,7 +201,7 @@ class WorkerPool:
                 logger.exception("claiming runs failed")
                 await asyncio.sleep(1.0)  # back off a failing database; not the hot path
                 continue
-            self._offered = batch.offered
+            self._open_offers = batch.offered
             for run in batch.runs:
                 self._spawn(run)
             if len(batch.runs) == free:
@@ -252,6 +258,9 @@ class WorkerPool:
             return None
         finally:
             was_full = len(self._running) >= self.slots
+            reoffered = run.run_id in self._reoffering
+            self._reoffering.discard(run.run_id)
+            self._handed.discard(run.run_id)
             self._running.pop(run.run_id, None)
             self._recent[(run.run_id, run.attempt)] = None
             if len(self._recent) > _RECENT:
@@ -260,8 +269,24 @@ class WorkerPool:
             # (`_announce_end`); a failed one has not; a full pool has a slot again either way
             if not self._stopping and result is None:
                 await self.broker.wake_workers()
-            elif (was_full or not self._offered) and not self._stopping:
+            elif reoffered:
+                self._open_offers += 1  # its terminal write put the slot back on offer
+            elif (was_full or not self._open_offers) and not self._stopping:
                 self.broker.wake_here()  # a slot is free again: claim, and offer it
+
+    def _offer_slot(self, run: Run) -> SlotOffer | None:
+        """Asked by the executor as `run` ends: should its terminal write put the slot back on
+        offer? Not when stopping, not when the pool was full (runs may be queued for the slot:
+        the claim after it takes them first), not past `MAX_OFFERS`."""
+        if (
+            self._stopping
+            or len(self._running) >= self.slots
+            or self._open_offers >= MAX_OFFERS
+            or run.run_id not in self._running
+        ):
+            return None
+        self._reoffering.add(run.run_id)
+        return SlotOffer(self.worker_id, self.offer_channel, self.settings.lease_seconds)
 
     async def _release(self, run: Run, exc: BaseException) -> None:
         """An outage stopped the run: back to the queue now if the database answers, else when
@@ -297,12 +322,15 @@ class WorkerPool:
                 logger.exception("lease maintenance failed")
 
     async def _heartbeat(self) -> None:
-        if self._offered and not await self.storage.runs.renew_offer(
-            worker_id=self.worker_id, lease_seconds=self.settings.lease_seconds
-        ):
-            # taken by a run whose notification never came (or gone): the claim sorts it out
-            self._offered = False
-            self.broker.wake_here()
+        if self._open_offers:
+            open_now = await self.storage.runs.renew_offer(
+                worker_id=self.worker_id, lease_seconds=self.settings.lease_seconds
+            )
+            if open_now < self._open_offers:
+                # taken by runs whose notification is late or lost (or gone): the claim sorts
+                # it out (and returns those runs)
+                self._open_offers = open_now
+                self.broker.wake_here()
         held = list(self._running)
         if not held:
             return

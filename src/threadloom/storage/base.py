@@ -63,7 +63,7 @@ class ClaimBatch:
 
     runs: list[Run]
     next_due_at: datetime | None = None
-    offered: bool = False  # a free slot was offered (`RunStore.claim_batch`, offer_channel)
+    offered: int = 0  # free slots put on offer (`RunStore.claim_batch`, offer_channel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,17 @@ class OfferChannel:
 
     channel: str
     on_assigned: Callable[[Run], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SlotOffer:
+    """Asks `RunStore.finish` to put the finished run's slot back on offer for `worker_id`
+    (a backend that hands runs over at insert; the others ignore it): no claim is needed to
+    offer it again."""
+
+    worker_id: str
+    channel: str
+    lease_seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,14 +362,15 @@ class RunStore(abc.ABC):
         limit: int,
         lease_seconds: float,
         offer_channel: str | None = None,
+        offers: int = 1,
     ) -> ClaimBatch:
         """`claim`, plus `next_due_at` when fewer than `limit` runs were claimed: the worker
         loop's one call per wake-up (a backend may answer both in one round trip). With
-        `offer_channel`, a backend that hands runs to workers at insert (PostgreSQL) offers a
-        slot left over — fewer than `limit` claimed — on that channel, and says so in
-        `offered`. Each claim takes the worker's previous offer back first, and returns the run
-        that took it, if any, among the claimed runs (the worker may have started it already
-        from the notification). This default never offers."""
+        `offer_channel`, a backend that hands runs to workers at insert (PostgreSQL) offers up
+        to `offers` of the slots left over — fewer than `limit` claimed — on that channel, and
+        says how many in `offered`. Each claim takes the worker's previous offers back first,
+        and returns the runs that took them, if any, among the claimed runs (the worker may
+        have started them already from the notification). This default never offers."""
         runs = await self.claim(worker_id=worker_id, limit=limit, lease_seconds=lease_seconds)
         if len(runs) >= limit:
             return ClaimBatch(runs)
@@ -370,14 +382,15 @@ class RunStore(abc.ABC):
     ) -> builtins.list[str]:
         """Extend leases; returns the ids this worker still holds."""
 
-    async def renew_offer(self, *, worker_id: str, lease_seconds: float) -> bool:
-        """Extend this worker's offer; False when it has none (taken by a run, or expired)."""
-        return False
+    async def renew_offer(self, *, worker_id: str, lease_seconds: float) -> int:
+        """Extend this worker's open offers; how many there were (fewer than the worker
+        thinks: taken by runs whose notification is late or lost, or expired)."""
+        return 0
 
-    async def withdraw_offer(self, *, worker_id: str) -> str | None:
-        """Take this worker's offer back (it stops taking runs); the id of a run that took the
-        offer meanwhile, handed to this worker (None: no such run)."""
-        return None
+    async def withdraw_offer(self, *, worker_id: str) -> builtins.list[str]:
+        """Take this worker's offers back (it stops taking runs); the ids of runs that took
+        an offer meanwhile, handed to this worker."""
+        return []
 
     @abc.abstractmethod
     async def requeue(self, run_ids: Sequence[str], *, worker_id: str | None = None) -> int:
@@ -398,12 +411,14 @@ class RunStore(abc.ABC):
         thread: ThreadSnapshot | None,
         delete_run: bool = False,
         delete_thread: bool = False,
+        offer: SlotOffer | None = None,
     ) -> Run | None:
         """One transaction: the run's terminal status, stop_reason, error, ended_at (only if it
         is still inflight: a second finish is a no-op returning None) and the thread snapshot
         (status `busy` instead if another run is inflight). `delete_run` (rollback) removes the
         run instead; `delete_thread` (stateless, on_completion=delete) removes the thread and its
-        checkpoints."""
+        checkpoints. `offer`: put the slot the run held back on offer in the same statement
+        (see `SlotOffer`)."""
 
     @abc.abstractmethod
     async def request_cancel(

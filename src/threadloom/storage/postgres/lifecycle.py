@@ -12,7 +12,7 @@ from psycopg import errors as pg_errors
 
 from threadloom.errors import Conflict, InvalidInput, NotFound
 from threadloom.storage import filters as flt
-from threadloom.storage.base import RunCreateResult
+from threadloom.storage.base import RunCreateResult, SlotOffer
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.db import Cursor, Database
 from threadloom.storage.postgres.rows import RUN_FIELDS, opt_jsonb, run_from_row, run_to_params
@@ -200,25 +200,45 @@ async def finish(
     snapshot: ThreadSnapshot | None,
     delete_run: bool,
     delete_thread: bool,
+    offer: SlotOffer | None = None,
 ) -> Run | None:
     """Terminal status + thread snapshot together, in one call of `threadloom_finish`
-    (migration 0003); a run no longer inflight is left alone (None)."""
+    (migration 0003); a run no longer inflight is left alone (None). With `offer`, the same
+    statement puts the run's slot back on offer (migration 0006)."""
     if status not in TERMINAL_STATUSES:
         raise InvalidInput(f"finish needs a terminal status, got {status!r}")
-    row = await db.fetchone(
-        q.FINISH,
-        (
-            run_id,
-            status,
-            stop_reason,
-            opt_jsonb(error),
-            snapshot is not None,
-            snapshot.status if snapshot is not None else None,
-            opt_jsonb(snapshot.values) if snapshot is not None else None,
-            jsonb(snapshot.interrupts or {}) if snapshot is not None else None,
-            opt_jsonb(snapshot.error) if snapshot is not None else None,
-            delete_run,
-            delete_thread,
-        ),
+    params = (
+        run_id,
+        status,
+        stop_reason,
+        opt_jsonb(error),
+        snapshot is not None,
+        snapshot.status if snapshot is not None else None,
+        opt_jsonb(snapshot.values) if snapshot is not None else None,
+        jsonb(snapshot.interrupts or {}) if snapshot is not None else None,
+        opt_jsonb(snapshot.error) if snapshot is not None else None,
+        delete_run,
+        delete_thread,
     )
+    if offer is None:
+        row = await db.fetchone(q.FINISH, params)
+    else:
+        named = dict(zip(_FINISH_PARAMS, params, strict=True))
+        named.update(worker=offer.worker_id, channel=offer.channel, lease=offer.lease_seconds)
+        row = await db.fetchone(q.FINISH_AND_OFFER, named)
     return None if row is None else run_from_row(row)
+
+
+_FINISH_PARAMS = (
+    "run_id",
+    "status",
+    "stop_reason",
+    "error",
+    "has_thread",
+    "thread_status",
+    "values",
+    "interrupts",
+    "thread_error",
+    "delete_run",
+    "delete_thread",
+)

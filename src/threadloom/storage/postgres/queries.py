@@ -162,13 +162,13 @@ for _field, _value in (
     _ASSIGNED_VALUES[RUN_FIELDS.index(_field)] = _assigned(_field, _value)
 
 # a /wait run on a new thread (commit not waiting for the disk, see NOTIFY_CHANNEL): takes one
-# live worker offer (migration 0005) if there is one and is inserted running, leased to that
+# live worker offer (migration 0006) if there is one and is inserted running, leased to that
 # worker, whose own channel gets the run itself (just its id when too long for a payload);
 # without an offer it is inserted pending and the workers' common channel is notified
 INSERT_RUN_ON_NEW_THREAD_NOTIFY = (
     f"WITH {', '.join(_NEW_THREAD_CTES)}, "
-    "o AS MATERIALIZED (UPDATE worker_offers SET run_id = %(r0)s WHERE worker_id = ("
-    "SELECT w.worker_id FROM worker_offers w, t, a WHERE a.current AND w.run_id IS NULL "
+    "o AS MATERIALIZED (UPDATE worker_slot_offers SET run_id = %(r0)s WHERE offer_id = ("
+    "SELECT w.offer_id FROM worker_slot_offers w, t, a WHERE a.current AND w.run_id IS NULL "
     "AND w.expires_at > now() LIMIT 1 FOR UPDATE OF w SKIP LOCKED) RETURNING worker_id, channel), "
     f"ins AS (INSERT INTO runs ({RUN_COLUMNS}) SELECT {', '.join(_ASSIGNED_VALUES)} "
     "FROM t CROSS JOIN s CROSS JOIN a LEFT JOIN o ON true "
@@ -211,7 +211,7 @@ _THREAD_NOT_RUNNING = (
     "NOT EXISTS (SELECT 1 FROM runs x WHERE x.thread_id = r.thread_id AND x.status = 'running')"
 )
 # the claim is a function (migration 0003): two statements, two snapshots, one round trip
-CLAIM = "SELECT * FROM threadloom_claim(%s, %s, %s, %s)"
+CLAIM = "SELECT * FROM threadloom_claim(%s, %s, %s, %s, %s)"
 NEXT_DUE = (
     f"SELECT r.created_at FROM runs r WHERE r.status = 'pending' AND {_THREAD_NOT_RUNNING} "
     "ORDER BY r.created_at LIMIT 1"
@@ -225,13 +225,27 @@ REQUEUE = (
     "updated_at = now() WHERE status = 'running' AND run_id = ANY(%s) "
     "AND (%s::text IS NULL OR worker_id = %s) RETURNING run_id"
 )
-# --- worker offers (migration 0005) ---------------------------------------------------------
+# --- worker offers (migration 0006) ---------------------------------------------------------
 RENEW_OFFER = (
-    "UPDATE worker_offers SET expires_at = now() + %s * interval '1 second' "
-    "WHERE worker_id = %s AND run_id IS NULL AND expires_at > now() RETURNING worker_id"
+    "UPDATE worker_slot_offers SET expires_at = now() + %s * interval '1 second' "
+    "WHERE worker_id = %s AND run_id IS NULL AND expires_at > now() RETURNING offer_id"
 )
-WITHDRAW_OFFER = "DELETE FROM worker_offers WHERE worker_id = %s RETURNING run_id"
-DROP_EXPIRED_OFFERS = "DELETE FROM worker_offers WHERE expires_at < now()"
+WITHDRAW_OFFER = "DELETE FROM worker_slot_offers WHERE worker_id = %s RETURNING run_id"
+# the slot of a run that ends goes back on offer in the statement that finishes the run: the
+# offer row the run took is opened again, or (a claim took that row back meanwhile, or the run
+# was claimed) a new one is posted
+FINISH_AND_OFFER = (
+    "WITH re AS (UPDATE worker_slot_offers SET run_id = NULL, "
+    "expires_at = now() + %(lease)s * interval '1 second' "
+    "WHERE worker_id = %(worker)s AND run_id = %(run_id)s RETURNING offer_id), "
+    "post AS (INSERT INTO worker_slot_offers (worker_id, channel, expires_at) "
+    "SELECT %(worker)s, %(channel)s, now() + %(lease)s * interval '1 second' "
+    "WHERE NOT EXISTS (SELECT 1 FROM re)) "
+    "SELECT * FROM threadloom_finish(%(run_id)s, %(status)s, %(stop_reason)s, %(error)s, "
+    "%(has_thread)s, %(thread_status)s, %(values)s, %(interrupts)s, %(thread_error)s, "
+    "%(delete_run)s, %(delete_thread)s)"
+)
+DROP_EXPIRED_OFFERS = "DELETE FROM worker_slot_offers WHERE expires_at < now()"
 REAP_EXPIRED = (
     "UPDATE runs SET status = 'pending', worker_id = NULL, lease_expires_at = NULL, "
     "updated_at = now() WHERE status = 'running' AND lease_expires_at < %s "

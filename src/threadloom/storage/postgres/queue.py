@@ -42,25 +42,28 @@ async def claim_batch(
     limit: int,
     lease_seconds: float,
     offer_channel: str | None = None,
+    offers: int = 1,
 ) -> ClaimBatch:
-    """One call of `threadloom_claim` (migrations 0003, 0005): the claimed runs, and the next
-    due time in a trailing row whose run_id is NULL when fewer than `limit` were claimed; with
-    `offer_channel`, a slot left over is offered (see `RunStore.claim_batch`)."""
+    """One call of `threadloom_claim` (migrations 0003, 0005, 0006): the claimed runs, and the
+    next due time in a trailing row whose run_id is NULL when fewer than `limit` were claimed;
+    with `offer_channel`, up to `offers` slots left over are offered (see
+    `RunStore.claim_batch`)."""
     if limit <= 0:
         return ClaimBatch([])
-    rows = await db.fetchall(q.CLAIM, (worker_id, limit, lease_seconds, offer_channel))
+    offers = max(offers, 0) if offer_channel is not None else 0
+    rows = await db.fetchall(q.CLAIM, (worker_id, limit, lease_seconds, offer_channel, offers))
     runs = [run_from_row(r) for r in rows if r["run_id"] is not None]
     due = next((r["created_at"] for r in rows if r["run_id"] is None), None)
-    return ClaimBatch(runs, due, offered=offer_channel is not None and len(runs) < limit)
+    return ClaimBatch(runs, due, offered=max(0, min(offers, limit - len(runs))))
 
 
-async def renew_offer(db: Database, worker_id: str, lease_seconds: float) -> bool:
-    return await db.fetchone(q.RENEW_OFFER, (lease_seconds, worker_id)) is not None
+async def renew_offer(db: Database, worker_id: str, lease_seconds: float) -> int:
+    return len(await db.fetchall(q.RENEW_OFFER, (lease_seconds, worker_id)))
 
 
-async def withdraw_offer(db: Database, worker_id: str) -> str | None:
-    row = await db.fetchone(q.WITHDRAW_OFFER, (worker_id,))
-    return None if row is None else row["run_id"]
+async def withdraw_offer(db: Database, worker_id: str) -> list[str]:
+    rows = await db.fetchall(q.WITHDRAW_OFFER, (worker_id,))
+    return [r["run_id"] for r in rows if r["run_id"] is not None]
 
 
 async def next_due_at(db: Database) -> datetime | None:

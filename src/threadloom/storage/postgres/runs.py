@@ -19,6 +19,7 @@ from threadloom.storage.base import (
     RunCursor,
     RunStatusClause,
     RunStore,
+    SlotOffer,
     SortOrder,
 )
 from threadloom.storage.errors import StaleAssistant
@@ -188,13 +189,16 @@ class PostgresRunStore(RunStore):
         limit: int,
         lease_seconds: float,
         offer_channel: str | None = None,
+        offers: int = 1,
     ) -> ClaimBatch:
-        return await queue.claim_batch(self._db, worker_id, limit, lease_seconds, offer_channel)
+        return await queue.claim_batch(
+            self._db, worker_id, limit, lease_seconds, offer_channel, offers
+        )
 
-    async def renew_offer(self, *, worker_id: str, lease_seconds: float) -> bool:
+    async def renew_offer(self, *, worker_id: str, lease_seconds: float) -> int:
         return await queue.renew_offer(self._db, worker_id, lease_seconds)
 
-    async def withdraw_offer(self, *, worker_id: str) -> str | None:
+    async def withdraw_offer(self, *, worker_id: str) -> builtins.list[str]:
         return await queue.withdraw_offer(self._db, worker_id)
 
     async def claim(
@@ -227,9 +231,10 @@ class PostgresRunStore(RunStore):
         thread: ThreadSnapshot | None = None,
         delete_run: bool = False,
         delete_thread: bool = False,
+        offer: SlotOffer | None = None,
     ) -> Run | None:
         return await lifecycle.finish(
-            self._db, run_id, status, stop_reason, error, thread, delete_run, delete_thread
+            self._db, run_id, status, stop_reason, error, thread, delete_run, delete_thread, offer
         )
 
     async def request_cancel(

@@ -15,6 +15,7 @@ from threadloom.storage.base import (
     RunCursor,
     RunStatusClause,
     RunStore,
+    SlotOffer,
     SortOrder,
 )
 from threadloom.storage.records import Assistant, Run, ThreadSnapshot
@@ -211,6 +212,7 @@ class SqliteRunStore(RunStore):
         thread: ThreadSnapshot | None,
         delete_run: bool = False,
         delete_thread: bool = False,
+        offer: SlotOffer | None = None,  # nothing is handed over at insert here
     ) -> Run | None:
         return await self._db.write(
             lifecycle.finish,
