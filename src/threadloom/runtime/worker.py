@@ -279,7 +279,8 @@ class WorkerPool:
         offer? Not when stopping, not when the pool was full (runs may be queued for the slot:
         the claim after it takes them first), not past `MAX_OFFERS`."""
         if (
-            self._stopping
+            self._stop_listening is None  # this backend hands nothing over at insert
+            or self._stopping
             or len(self._running) >= self.slots
             or self._open_offers >= MAX_OFFERS
             or run.run_id not in self._running
