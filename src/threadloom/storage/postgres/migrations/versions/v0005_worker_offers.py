@@ -32,37 +32,8 @@ _NOT_RUNNING = (
     "NOT EXISTS (SELECT 1 FROM runs x WHERE x.thread_id = r.thread_id AND x.status = 'running')"
 )
 
-CLAIM = f"""
-CREATE OR REPLACE FUNCTION threadloom_claim(
-    p_worker TEXT, p_limit INTEGER, p_lease FLOAT8, p_offer_channel TEXT
-)
-RETURNS SETOF runs LANGUAGE plpgsql VOLATILE AS $fn$
--- Claims up to p_limit due runs, at most one per thread and none on a thread already running
--- one. When fewer than p_limit were claimed it adds one more row whose run_id is NULL and whose
--- created_at is when the next pending run falls due (no such row: nothing is pending), so the
--- worker knows how long it may sleep without asking again. With p_offer_channel, and fewer
--- than p_limit claimed (a slot left), it also offers that slot: the next stateless /wait run
--- is inserted already assigned to this worker and announced on that channel.
-DECLARE
-    v_threads TEXT[];
-    v_claimed INTEGER := 0;
-    v_taken TEXT;
-    v_n INTEGER;
-    v_due TIMESTAMPTZ;
-    v_next runs;
-BEGIN
-    -- lease bookkeeping: lost in a database crash, the run is simply pending again
-    PERFORM set_config('synchronous_commit', 'off', true);
-    -- step 0: take back this worker's offer; if a run took it, that run is returned first (the
-    -- worker may not have heard of it yet: it dedupes by run_id) and counts against p_limit
-    DELETE FROM worker_offers WHERE worker_id = p_worker RETURNING run_id INTO v_taken;
-    IF v_taken IS NOT NULL THEN
-        RETURN QUERY SELECT * FROM runs
-        WHERE run_id = v_taken AND status = 'running' AND worker_id = p_worker;
-        GET DIAGNOSTICS v_n = ROW_COUNT;
-        v_claimed := v_n;
-    END IF;
-    -- step 1: lock (SKIP LOCKED) the threads of the oldest due runs whose thread looks free
+# steps 1 and 2 of the claim, and its trailing "next due" row: shared with migration 0006
+CLAIM_STEPS = f"""    -- step 1: lock (SKIP LOCKED) the threads of the oldest due runs whose thread looks free
     SELECT array_agg(l.thread_id) INTO v_threads FROM (
         SELECT t.thread_id FROM threads t JOIN (
             SELECT DISTINCT ON (r.thread_id) r.thread_id, r.created_at, r.seq
@@ -98,11 +69,9 @@ BEGIN
         GET DIAGNOSTICS v_n = ROW_COUNT;
         v_claimed := v_claimed + v_n;
     END IF;
-    IF p_offer_channel IS NOT NULL AND v_claimed < p_limit THEN
-        INSERT INTO worker_offers (worker_id, channel, expires_at)
-        VALUES (p_worker, p_offer_channel, now() + p_lease * interval '1 second');
-    END IF;
-    IF v_claimed < p_limit THEN
+"""
+
+NEXT_DUE_ROW = f"""    IF v_claimed < p_limit THEN
         SELECT r.created_at INTO v_due FROM runs r
         WHERE r.status = 'pending' AND {_NOT_RUNNING}
         ORDER BY r.created_at LIMIT 1;
@@ -111,7 +80,43 @@ BEGIN
             RETURN NEXT v_next;
         END IF;
     END IF;
-END
+"""
+
+CLAIM = f"""
+CREATE OR REPLACE FUNCTION threadloom_claim(
+    p_worker TEXT, p_limit INTEGER, p_lease FLOAT8, p_offer_channel TEXT
+)
+RETURNS SETOF runs LANGUAGE plpgsql VOLATILE AS $fn$
+-- Claims up to p_limit due runs, at most one per thread and none on a thread already running
+-- one. When fewer than p_limit were claimed it adds one more row whose run_id is NULL and whose
+-- created_at is when the next pending run falls due (no such row: nothing is pending), so the
+-- worker knows how long it may sleep without asking again. With p_offer_channel, and fewer
+-- than p_limit claimed (a slot left), it also offers that slot: the next stateless /wait run
+-- is inserted already assigned to this worker and announced on that channel.
+DECLARE
+    v_threads TEXT[];
+    v_claimed INTEGER := 0;
+    v_taken TEXT;
+    v_n INTEGER;
+    v_due TIMESTAMPTZ;
+    v_next runs;
+BEGIN
+    -- lease bookkeeping: lost in a database crash, the run is simply pending again
+    PERFORM set_config('synchronous_commit', 'off', true);
+    -- step 0: take back this worker's offer; if a run took it, that run is returned first (the
+    -- worker may not have heard of it yet: it dedupes by run_id) and counts against p_limit
+    DELETE FROM worker_offers WHERE worker_id = p_worker RETURNING run_id INTO v_taken;
+    IF v_taken IS NOT NULL THEN
+        RETURN QUERY SELECT * FROM runs
+        WHERE run_id = v_taken AND status = 'running' AND worker_id = p_worker;
+        GET DIAGNOSTICS v_n = ROW_COUNT;
+        v_claimed := v_n;
+    END IF;
+{CLAIM_STEPS}    IF p_offer_channel IS NOT NULL AND v_claimed < p_limit THEN
+        INSERT INTO worker_offers (worker_id, channel, expires_at)
+        VALUES (p_worker, p_offer_channel, now() + p_lease * interval '1 second');
+    END IF;
+{NEXT_DUE_ROW}END
 $fn$
 """
 

@@ -28,14 +28,15 @@ from __future__ import annotations
 
 from alembic import op
 
+from threadloom.storage.postgres.migrations.versions.v0005_worker_offers import (
+    CLAIM_STEPS,
+    NEXT_DUE_ROW,
+)
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
-
-_NOT_RUNNING = (
-    "NOT EXISTS (SELECT 1 FROM runs x WHERE x.thread_id = r.thread_id AND x.status = 'running')"
-)
 
 CLAIM = f"""
 CREATE OR REPLACE FUNCTION threadloom_claim(
@@ -69,57 +70,12 @@ BEGIN
         GET DIAGNOSTICS v_n = ROW_COUNT;
         v_claimed := v_n;
     END IF;
-    -- step 1: lock (SKIP LOCKED) the threads of the oldest due runs whose thread looks free
-    SELECT array_agg(l.thread_id) INTO v_threads FROM (
-        SELECT t.thread_id FROM threads t JOIN (
-            SELECT DISTINCT ON (r.thread_id) r.thread_id, r.created_at, r.seq
-            FROM (
-                SELECT r.thread_id, r.created_at, r.seq FROM runs r
-                WHERE r.status = 'pending' AND r.created_at <= now() AND {_NOT_RUNNING}
-                ORDER BY r.created_at, r.seq
-                LIMIT greatest(p_limit * 8, 64)
-            ) r
-            ORDER BY r.thread_id, r.created_at, r.seq
-        ) due ON due.thread_id = t.thread_id
-        ORDER BY due.created_at, due.seq
-        LIMIT greatest(p_limit - v_claimed, 0)
-        FOR NO KEY UPDATE OF t SKIP LOCKED
-    ) l;
-    -- step 2, a new snapshot taken after the locks were granted: whoever started a run on these
-    -- threads before us has committed, so "no running run" is now exact
-    IF v_threads IS NOT NULL THEN
-        RETURN QUERY
-        WITH pick AS (
-            SELECT DISTINCT ON (r.thread_id) r.run_id FROM runs r
-            WHERE r.thread_id = ANY(v_threads) AND r.status = 'pending'
-              AND r.created_at <= now() AND {_NOT_RUNNING}
-            ORDER BY r.thread_id, r.created_at, r.seq
-        ), claimed AS (
-            UPDATE runs SET status = 'running', attempt = runs.attempt + 1, worker_id = p_worker,
-                lease_expires_at = now() + p_lease * interval '1 second',
-                started_at = COALESCE(runs.started_at, now()), updated_at = now()
-            FROM pick WHERE runs.run_id = pick.run_id AND runs.status = 'pending'
-            RETURNING runs.*
-        )
-        SELECT * FROM claimed ORDER BY claimed.created_at, claimed.seq;
-        GET DIAGNOSTICS v_n = ROW_COUNT;
-        v_claimed := v_claimed + v_n;
-    END IF;
-    IF p_offer_channel IS NOT NULL AND v_claimed < p_limit AND p_offers > 0 THEN
+{CLAIM_STEPS}    IF p_offer_channel IS NOT NULL AND v_claimed < p_limit AND p_offers > 0 THEN
         INSERT INTO worker_slot_offers (worker_id, channel, expires_at)
         SELECT p_worker, p_offer_channel, now() + p_lease * interval '1 second'
         FROM generate_series(1, least(p_offers, p_limit - v_claimed));
     END IF;
-    IF v_claimed < p_limit THEN
-        SELECT r.created_at INTO v_due FROM runs r
-        WHERE r.status = 'pending' AND {_NOT_RUNNING}
-        ORDER BY r.created_at LIMIT 1;
-        IF FOUND THEN
-            v_next.created_at := v_due;
-            RETURN NEXT v_next;
-        END IF;
-    END IF;
-END
+{NEXT_DUE_ROW}END
 $fn$
 """
 
