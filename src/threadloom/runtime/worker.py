@@ -283,7 +283,6 @@ class WorkerPool:
             or self._stopping
             or len(self._running) >= self.slots
             or self._open_offers >= MAX_OFFERS
-            or run.run_id not in self._running
         ):
             return None
         self._reoffering.add(run.run_id)

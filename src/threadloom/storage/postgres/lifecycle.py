@@ -223,22 +223,7 @@ async def finish(
     if offer is None:
         row = await db.fetchone(q.FINISH, params)
     else:
-        named = dict(zip(_FINISH_PARAMS, params, strict=True))
-        named.update(worker=offer.worker_id, channel=offer.channel, lease=offer.lease_seconds)
-        row = await db.fetchone(q.FINISH_AND_OFFER, named)
+        lease, worker = offer.lease_seconds, offer.worker_id
+        offer_params = (lease, worker, run_id, worker, offer.channel, lease)
+        row = await db.fetchone(q.FINISH_AND_OFFER, (*offer_params, *params))
     return None if row is None else run_from_row(row)
-
-
-_FINISH_PARAMS = (
-    "run_id",
-    "status",
-    "stop_reason",
-    "error",
-    "has_thread",
-    "thread_status",
-    "values",
-    "interrupts",
-    "thread_error",
-    "delete_run",
-    "delete_thread",
-)

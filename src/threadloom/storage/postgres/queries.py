@@ -236,14 +236,10 @@ WITHDRAW_OFFER = "DELETE FROM worker_slot_offers WHERE worker_id = %s RETURNING 
 # was claimed) a new one is posted
 FINISH_AND_OFFER = (
     "WITH re AS (UPDATE worker_slot_offers SET run_id = NULL, "
-    "expires_at = now() + %(lease)s * interval '1 second' "
-    "WHERE worker_id = %(worker)s AND run_id = %(run_id)s RETURNING offer_id), "
+    "expires_at = now() + %s * interval '1 second' "
+    "WHERE worker_id = %s AND run_id = %s RETURNING offer_id), "
     "post AS (INSERT INTO worker_slot_offers (worker_id, channel, expires_at) "
-    "SELECT %(worker)s, %(channel)s, now() + %(lease)s * interval '1 second' "
-    "WHERE NOT EXISTS (SELECT 1 FROM re)) "
-    "SELECT * FROM threadloom_finish(%(run_id)s, %(status)s, %(stop_reason)s, %(error)s, "
-    "%(has_thread)s, %(thread_status)s, %(values)s, %(interrupts)s, %(thread_error)s, "
-    "%(delete_run)s, %(delete_thread)s)"
+    "SELECT %s, %s, now() + %s * interval '1 second' WHERE NOT EXISTS (SELECT 1 FROM re)) " + FINISH
 )
 DROP_EXPIRED_OFFERS = "DELETE FROM worker_slot_offers WHERE expires_at < now()"
 REAP_EXPIRED = (
