@@ -4,16 +4,26 @@ LangGraph opens every run by reading the thread's latest checkpoint (`aget_tuple
 run's temporary thread is created in the same statement as its run, and nothing else knows its
 id, so on the run's first attempt that read always finds nothing — on PostgreSQL it is a round
 trip (two process wake-ups) for every stateless run. The executor marks such a run's thread as
-fresh for the duration of the attempt (`fresh_thread`); the savers answer `aget_tuple` for it
-with None until the first write to the thread, and from then on read as usual.
+fresh for the duration of the attempt (`fresh_thread`); savers built with `FreshThreadSaver`
+answer `aget_tuple` for it with None until the first write to the thread, and from then on read
+as usual.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+)
 
 _fresh: ContextVar[set[str] | None] = ContextVar("threadloom_fresh_threads", default=None)
 
@@ -43,3 +53,32 @@ def written(config: Any) -> None:
     fresh = _fresh.get()
     if fresh:
         fresh.discard((config.get("configurable") or {}).get("thread_id"))
+
+
+class FreshThreadSaver(BaseCheckpointSaver[Any]):
+    """Mixed in ahead of a saver class: its async reads and writes honour `fresh_thread`."""
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        if known_empty(config):
+            return None
+        return await super().aget_tuple(config)
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        written(config)
+        return await super().aput(config, checkpoint, metadata, new_versions)
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        written(config)
+        await super().aput_writes(config, writes, task_id, task_path)

@@ -7,18 +7,11 @@ database. `open()` migrates first (safe when many processes start at once, see `
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
-from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import (
-    ChannelVersions,
-    Checkpoint,
-    CheckpointMetadata,
-    CheckpointTuple,
-)
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from psycopg import AsyncCursor
@@ -46,7 +39,7 @@ if TYPE_CHECKING:
     from threadloom.settings import Settings
 
 
-class PooledPostgresSaver(AsyncPostgresSaver):
+class PooledPostgresSaver(fresh_threads.FreshThreadSaver, AsyncPostgresSaver):
     """`AsyncPostgresSaver` without its process-wide lock when it runs on a pool.
 
     Upstream serialises every checkpoint read and write of the process behind one asyncio.Lock
@@ -54,31 +47,6 @@ class PooledPostgresSaver(AsyncPostgresSaver):
     its own connection, so runs can checkpoint in parallel. A fresh thread's first read is
     answered without a query (`storage/fresh_threads.py`).
     """
-
-    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        if fresh_threads.known_empty(config):
-            return None
-        return await super().aget_tuple(config)
-
-    async def aput(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        fresh_threads.written(config)
-        return await super().aput(config, checkpoint, metadata, new_versions)
-
-    async def aput_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
-    ) -> None:
-        fresh_threads.written(config)
-        await super().aput_writes(config, writes, task_id, task_path)
 
     @asynccontextmanager
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:

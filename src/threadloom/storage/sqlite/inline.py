@@ -29,7 +29,7 @@ from langgraph.store.sqlite import SqliteStore
 from threadloom.storage import fresh_threads
 
 
-class InlineSqliteSaver(SqliteSaver):
+class _InlineCalls(SqliteSaver):
     """`SqliteSaver` whose async API calls the sync one directly (no thread hop)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -37,8 +37,6 @@ class InlineSqliteSaver(SqliteSaver):
         self.lock = threading.RLock()  # type: ignore[assignment]  # re-entrant: calls may nest
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        if fresh_threads.known_empty(config):  # see storage/fresh_threads.py
-            return None
         return self.get_tuple(config)
 
     async def alist(
@@ -61,7 +59,6 @@ class InlineSqliteSaver(SqliteSaver):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        fresh_threads.written(config)
         return self.put(config, checkpoint, metadata, new_versions)
 
     async def aput_writes(
@@ -71,7 +68,6 @@ class InlineSqliteSaver(SqliteSaver):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        fresh_threads.written(config)
         self.put_writes(config, writes, task_id, task_path)
 
     async def adelete_thread(self, thread_id: str) -> None:
@@ -81,6 +77,11 @@ class InlineSqliteSaver(SqliteSaver):
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
         return self.get_delta_channel_history(config=config, channels=channels)
+
+
+class InlineSqliteSaver(fresh_threads.FreshThreadSaver, _InlineCalls):
+    """The embedded checkpointer: inline calls, and no read of a fresh thread
+    (`storage/fresh_threads.py`)."""
 
 
 class InlineSqliteStore(SqliteStore):
