@@ -7,19 +7,15 @@ database. `open()` migrates first (safe when many processes start at once, see `
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.store.postgres.aio import AsyncPostgresStore
-from psycopg import AsyncCursor
-from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from threadloom.errors import Unavailable
-from threadloom.storage import fresh_threads
 from threadloom.storage.base import OfferChannel, Storage
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.assistant_cache import AssistantCache
@@ -33,40 +29,11 @@ from threadloom.storage.postgres.db import (
 from threadloom.storage.postgres.migrate import migrate
 from threadloom.storage.postgres.queue import RunListener
 from threadloom.storage.postgres.runs import PostgresRunStore
+from threadloom.storage.postgres.saver import PooledPostgresSaver
 from threadloom.storage.postgres.threads import PostgresThreadStore
 
 if TYPE_CHECKING:
     from threadloom.settings import Settings
-
-
-class PooledPostgresSaver(fresh_threads.FreshThreadSaver, AsyncPostgresSaver):
-    """`AsyncPostgresSaver` without its process-wide lock when it runs on a pool.
-
-    Upstream serialises every checkpoint read and write of the process behind one asyncio.Lock
-    even with a pool (the lock exists for the single-connection case); each pool checkout is
-    its own connection, so runs can checkpoint in parallel. A fresh thread's first read is
-    answered without a query (`storage/fresh_threads.py`).
-    """
-
-    @asynccontextmanager
-    async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
-        if not isinstance(self.conn, AsyncConnectionPool):
-            async with super()._cursor(pipeline=pipeline) as cur:
-                yield cur
-            return
-        async with self.conn.connection() as conn:
-            if pipeline and self.supports_pipeline:
-                async with conn.pipeline(), conn.cursor(binary=True, row_factory=dict_row) as cur:
-                    yield cur
-            elif pipeline:
-                async with (
-                    conn.transaction(),
-                    conn.cursor(binary=True, row_factory=dict_row) as cur,
-                ):
-                    yield cur
-            else:
-                async with conn.cursor(binary=True, row_factory=dict_row) as cur:
-                    yield cur
 
 
 class PostgresStorage(Storage):

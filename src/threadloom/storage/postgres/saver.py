@@ -1,0 +1,200 @@
+"""LangGraph's PostgreSQL checkpointer, with checkpoint writes that cost one round trip each.
+
+`AsyncPostgresSaver` is kept for everything it reads and for the tables it creates; this
+subclass changes how it writes, not what: the same rows land in the same tables, so any
+LangGraph saver can read them.
+
+- Upstream serialises every checkpoint read and write of a process behind one asyncio.Lock, even
+  with a pool (the lock exists for the single-connection case); each pool checkout is its own
+  connection, so runs here checkpoint in parallel.
+- A checkpoint's blobs and the checkpoint row go in one statement (a CTE over arrays), and a
+  task's writes in one statement, instead of a psycopg pipeline of several; values are
+  serialised inline instead of in a worker thread. On a busy worker each of those was a
+  process wake-up (thread hand-off, pipeline flush, sync) that the run waited for.
+- A fresh thread's first read is answered without a query (`storage/fresh_threads.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    get_serializable_checkpoint_metadata,
+)
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.serde.types import _DeltaSnapshot
+from psycopg import AsyncCursor
+from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from threadloom.storage import fresh_threads
+
+PUT = """
+INSERT INTO checkpoints
+    (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
+VALUES (%(thread_id)s, %(ns)s, %(id)s, %(parent)s, %(checkpoint)s, %(metadata)s)
+ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id)
+DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata
+"""
+# a checkpoint with blobs: the blobs (unnested arrays) and the checkpoint row in one statement;
+# conflict handling is upstream's (blobs are immutable per version; a checkpoint is replaced)
+PUT_WITH_BLOBS = """
+WITH blobs AS (
+    INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
+    SELECT %(thread_id)s, %(ns)s, b.channel, b.version, b.type, b.blob
+    FROM unnest(%(channels)s::text[], %(versions)s::text[], %(types)s::text[],
+                %(blobs)s::bytea[]) AS b(channel, version, type, blob)
+    ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING
+)
+""" + PUT.lstrip("\n")
+
+_WRITES_FROM_ARRAYS = """
+INSERT INTO checkpoint_writes
+    (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob)
+SELECT %(thread_id)s, %(ns)s, %(id)s, %(task_id)s, %(task_path)s,
+       w.idx, w.channel, w.type, w.blob
+FROM unnest(%(idx)s::int[], %(channels)s::text[], %(types)s::text[], %(blobs)s::bytea[])
+    AS w(idx, channel, type, blob)
+ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
+"""
+# special channels (errors, interrupts, resume) replace an earlier write at their index;
+# ordinary writes keep the first one (upstream's two statements)
+UPSERT_WRITES = (
+    _WRITES_FROM_ARRAYS
+    + "DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob"
+)
+INSERT_WRITES = _WRITES_FROM_ARRAYS + "DO NOTHING"
+
+
+def split_channel_values(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(inline, blobs): primitives stay in the checkpoint document, everything else is a blob;
+    a delta snapshot is a blob with a `True` marker left inline (upstream's layout)."""
+    inline = dict(values)
+    blobs: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, _DeltaSnapshot):
+            blobs[key] = value
+            inline[key] = True
+        elif value is None or isinstance(value, (str, int, float, bool)):
+            continue
+        else:
+            blobs[key] = inline.pop(key)
+    return inline, blobs
+
+
+class OneTripWrites(AsyncPostgresSaver):
+    """`AsyncPostgresSaver` whose checkpoint and task writes are one statement each."""
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        configurable = config["configurable"]
+        thread_id = configurable["thread_id"]
+        ns = configurable["checkpoint_ns"]
+        inline, blob_values = split_channel_values(checkpoint["channel_values"])
+        document = {**checkpoint, "channel_values": inline}
+        params: dict[str, Any] = {
+            "thread_id": thread_id,
+            "ns": ns,
+            "id": checkpoint["id"],
+            "parent": configurable.get("checkpoint_id"),
+            "checkpoint": Jsonb(document),
+            "metadata": Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
+        }
+        blob_versions = {k: v for k, v in new_versions.items() if k in blob_values}
+        if blob_versions:
+            rows = self._dump_blobs(thread_id, ns, blob_values, blob_versions)
+            params["channels"] = [row[2] for row in rows]
+            params["versions"] = [row[3] for row in rows]
+            params["types"] = [row[4] for row in rows]
+            params["blobs"] = [row[5] for row in rows]
+            query = PUT_WITH_BLOBS
+        else:
+            query = PUT
+        async with self._cursor() as cur:
+            await cur.execute(query, params)
+        return {
+            "configurable": {
+                "thread_id": thread_id,
+                "checkpoint_ns": ns,
+                "checkpoint_id": checkpoint["id"],
+            }
+        }
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        if not writes:
+            return
+        configurable = config["configurable"]
+        rows = self._dump_writes(
+            configurable["thread_id"],
+            configurable["checkpoint_ns"],
+            configurable["checkpoint_id"],
+            task_id,
+            task_path,
+            writes,
+        )
+        if all(w[0] in WRITES_IDX_MAP for w in writes):
+            # one statement may not update a row twice: of repeated indexes the last write
+            # wins, as it does when upstream upserts them one by one
+            rows = list({row[5]: row for row in rows}.values())
+            query = UPSERT_WRITES
+        else:
+            query = INSERT_WRITES
+        async with self._cursor() as cur:
+            await cur.execute(
+                query,
+                {
+                    "thread_id": configurable["thread_id"],
+                    "ns": configurable["checkpoint_ns"],
+                    "id": configurable["checkpoint_id"],
+                    "task_id": task_id,
+                    "task_path": task_path,
+                    "idx": [row[5] for row in rows],
+                    "channels": [row[6] for row in rows],
+                    "types": [row[7] for row in rows],
+                    "blobs": [row[8] for row in rows],
+                },
+            )
+
+
+class PooledPostgresSaver(fresh_threads.FreshThreadSaver, OneTripWrites):
+    """The saver Threadloom runs on: parallel checkpointing on a pool, one round trip per
+    write, no read for a fresh thread."""
+
+    @asynccontextmanager
+    async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
+        if not isinstance(self.conn, AsyncConnectionPool):
+            async with super()._cursor(pipeline=pipeline) as cur:
+                yield cur
+            return
+        async with self.conn.connection() as conn:
+            if pipeline and self.supports_pipeline:
+                async with conn.pipeline(), conn.cursor(binary=True, row_factory=dict_row) as cur:
+                    yield cur
+            elif pipeline:
+                async with (
+                    conn.transaction(),
+                    conn.cursor(binary=True, row_factory=dict_row) as cur,
+                ):
+                    yield cur
+            else:
+                async with conn.cursor(binary=True, row_factory=dict_row) as cur:
+                    yield cur

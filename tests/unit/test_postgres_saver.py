@@ -1,0 +1,159 @@
+"""Threadloom's PostgreSQL checkpointer writes exactly the rows LangGraph's own would.
+
+`PooledPostgresSaver` replaces `AsyncPostgresSaver`'s writes (one statement per checkpoint and
+per task's writes, instead of a pipeline); anything reading the tables — LangGraph's saver, an
+older Threadloom, a user's own tooling — must not be able to tell. Each case here makes the
+same call through both savers, on two threads of one schema, and compares the rows.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.base import empty_checkpoint
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.serde.types import _DeltaSnapshot
+from langgraph.types import Interrupt
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests` importable alone
+from tests.support.pg import drop_schema, random_name, require_postgres
+
+from threadloom.storage.postgres import PostgresStorage
+
+# LangGraph's reserved write channels (the keys of WRITES_IDX_MAP)
+ERROR, INTERRUPT, RESUME = "__error__", "__interrupt__", "__resume__"
+
+TABLES = {
+    "checkpoints": "checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata",
+    "checkpoint_blobs": "checkpoint_ns, channel, version, type, blob",
+    "checkpoint_writes": "checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, "
+    "type, blob",
+}
+
+
+@pytest.fixture
+async def storage() -> AsyncIterator[PostgresStorage]:
+    url = require_postgres()
+    schema = random_name("tlsaver")
+    storage = PostgresStorage(url, schema=schema, pool_max=4)
+    await storage.open()
+    try:
+        yield storage
+    finally:
+        await storage.close()
+        await drop_schema(url, schema)
+
+
+async def rows(storage: PostgresStorage, thread_id: str) -> dict[str, list[tuple[Any, ...]]]:
+    out = {}
+    async with storage.checkpointer.conn.connection() as conn:  # type: ignore[union-attr]
+        for table, columns in TABLES.items():
+            cur = conn.cursor(row_factory=lambda _c: tuple)  # type: ignore[arg-type,return-value]
+            await cur.execute(
+                f"SELECT {columns} FROM {table} WHERE thread_id = %s ORDER BY {columns}",
+                (thread_id,),
+            )
+            out[table] = await cur.fetchall()
+    return out
+
+
+def config(thread_id: str, checkpoint_id: str | None = None) -> dict[str, Any]:
+    configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
+    if checkpoint_id:
+        configurable["checkpoint_id"] = checkpoint_id
+    return {"configurable": configurable, "metadata": {"run_id": "r1"}}
+
+
+async def both(storage: PostgresStorage, call: Any) -> None:
+    """`call(saver, thread_id)` through LangGraph's saver and through Threadloom's."""
+    ours = storage.checkpointer
+    upstream = AsyncPostgresSaver(ours.conn, serde=ours.serde)  # type: ignore[arg-type]
+    await call(upstream, "upstream")
+    await call(ours, "ours")
+
+
+def checkpoint(values: dict[str, Any], versions: dict[str, Any], id_: str) -> Any:
+    cp = empty_checkpoint()
+    cp["id"] = id_
+    cp["ts"] = "2026-11-23T00:00:00+00:00"
+    cp["channel_values"] = values
+    cp["channel_versions"] = versions
+    return cp
+
+
+async def test_checkpoints_with_and_without_blobs_match_upstream(
+    storage: PostgresStorage,
+) -> None:
+    versions = {"items": "00002.1", "n": "00002.2", "s": "00001.3", "snap": "00001.4"}
+    mixed = {
+        "items": ["a", {"b": 2}],  # not a primitive: a blob
+        "n": 3,  # primitives stay inline
+        "s": "text",
+        "none": None,
+        "snap": _DeltaSnapshot(["x", "y"]),  # a blob, with a marker left inline
+    }
+
+    async def call(saver: Any, thread_id: str) -> None:
+        first = await saver.aput(
+            config(thread_id), checkpoint({"n": 1}, {"n": "00001.1"}, "1"), {}, {"n": "00001.1"}
+        )
+        assert first["configurable"] == {
+            "thread_id": thread_id,
+            "checkpoint_ns": "",
+            "checkpoint_id": "1",
+        }
+        await saver.aput(
+            config(thread_id, "1"),
+            checkpoint(mixed, versions, "2"),
+            {"source": "loop", "step": 1, "writes": {"node": {"n": 3}}},
+            versions,
+        )
+        # written again (a retried put): the checkpoint row is replaced, blobs kept
+        await saver.aput(
+            config(thread_id, "1"),
+            checkpoint({**mixed, "n": 4}, versions, "2"),
+            {"source": "loop", "step": 1},
+            versions,
+        )
+
+    await both(storage, call)
+    upstream, ours = await rows(storage, "upstream"), await rows(storage, "ours")
+    assert {row[1] for row in ours["checkpoint_blobs"]} == {"items", "snap"}
+    assert ours == upstream
+    read_up = await storage.checkpointer.aget_tuple(config("upstream"))
+    read_ours = await storage.checkpointer.aget_tuple(config("ours"))
+    assert read_up is not None and read_ours is not None
+    assert read_ours.checkpoint == read_up.checkpoint
+    assert read_ours.checkpoint["channel_values"]["items"] == ["a", {"b": 2}]
+    assert read_ours.metadata == read_up.metadata
+
+
+async def test_task_writes_match_upstream(storage: PostgresStorage) -> None:
+    async def call(saver: Any, thread_id: str) -> None:
+        await saver.aput(
+            config(thread_id), checkpoint({"n": 1}, {"n": "00001.1"}, "1"), {}, {"n": "00001.1"}
+        )
+        cfg = config(thread_id, "1")
+        await saver.aput_writes(cfg, [("items", ["a"]), ("n", 2), ("items", None)], "task-a")
+        # the same ordinary writes again: the first ones stay
+        await saver.aput_writes(cfg, [("items", ["changed"])], "task-a")
+        # special channels replace earlier writes at their index; of two in one call the last
+        await saver.aput_writes(cfg, [(ERROR, ValueError("first"))], "task-b", "~path")
+        await saver.aput_writes(cfg, [(ERROR, ValueError("second"))], "task-b", "~path")
+        interrupts = [(INTERRUPT, [Interrupt(value="one")]), (INTERRUPT, [Interrupt("two")])]
+        await saver.aput_writes(cfg, interrupts, "task-c")
+        await saver.aput_writes(cfg, [(RESUME, "yes")], "task-c")
+        await saver.aput_writes(cfg, [], "task-d")
+
+    await both(storage, call)
+    upstream, ours = await rows(storage, "upstream"), await rows(storage, "ours")
+    assert len(ours["checkpoint_writes"]) == 6
+    assert ours == upstream
+    read_up = await storage.checkpointer.aget_tuple(config("upstream", "1"))
+    read_ours = await storage.checkpointer.aget_tuple(config("ours", "1"))
+    assert read_up is not None and read_ours is not None
+    assert repr(read_ours.pending_writes) == repr(read_up.pending_writes)
