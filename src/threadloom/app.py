@@ -16,7 +16,8 @@ import threadloom
 from threadloom.api import assistants, runs, system, thread_stream, threads
 from threadloom.api.compat import letta as letta_api
 from threadloom.api.compat import seekr as seekr_api
-from threadloom.api.http import RequestMiddleware, install_error_handlers
+from threadloom.api.http import install_error_handlers
+from threadloom.api.middleware import RequestMiddleware
 from threadloom.graphs.project import ProjectConfig, project_from_env
 from threadloom.graphs.registry import GraphRegistry, system_assistant_id
 from threadloom.runtime.broker import Broker

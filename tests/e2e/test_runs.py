@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 import httpx
+import orjson
 import pytest
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import ConflictError, NotFoundError
@@ -263,6 +264,21 @@ async def test_run_bad_input(http: httpx.AsyncClient) -> None:
         assert isinstance(r.json()["detail"], str)
     r = await http.post("/runs", json={"assistant_id": "echo", "command": {"resume": 1}})
     assert r.status_code == 400 and "thread_id" in r.json()["detail"]
+    # the run-creating routes answer bad bodies in FastAPI's words, whatever the route
+    for path in ("/runs/wait", f"/threads/{tid}/runs/stream", "/runs"):
+        r = await http.post(path, content=b"{oops", headers={"content-type": "text/plain"})
+        assert r.status_code == 422 and r.json()["detail"] == "Request body is not valid JSON"
+        r = await http.post(path, json={"assistant_id": "echo", "after_seconds": "soon"})
+        assert r.status_code == 422 and "after_seconds" in r.json()["detail"], r.text
+    r = await http.post(f"/threads/{uuid.uuid4()}/runs/wait", json={"assistant_id": "echo"})
+    assert r.status_code == 404 and isinstance(r.json()["detail"], str)
+    # Studio sends JSON as text/plain
+    r = await http.post(
+        "/runs/wait",
+        content=orjson.dumps({"assistant_id": "echo", "input": HI}),
+        headers={"content-type": "text/plain", "x-request-id": "studio-1"},
+    )
+    assert r.status_code == 200 and r.json()["messages"][-1]["content"].startswith("echo")
     r = await http.post("/runs/cancel", json={"status": "all", "run_ids": [str(uuid.uuid4())]})
     assert r.status_code == 422
 

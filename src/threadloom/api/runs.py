@@ -124,7 +124,7 @@ def _headers(run: Run, stateful: bool, location_suffix: str) -> dict[str, str]:
 
 async def _create(
     ctx: ServerContext,
-    request: Request,
+    request_id: str,
     body: RunCreate,
     thread_id: str | None,
     *,
@@ -139,21 +139,42 @@ async def _create(
         background=background,
         need_values=need_values,
         durable=durable,
-        request_headers={"x-request-id": request.headers.get("x-request-id", "")},
+        request_headers={"x-request-id": request_id},
     )
 
 
-async def _stream_response(ctx: ServerContext, run: Run, body: RunCreate, stateful: bool) -> Any:
+# --- creating a run: one function per response shape, of (ctx, body, thread_id, request id);
+# the FastAPI endpoints below call them, and so does the hot path (api/hot_path.py)
+async def respond_created(
+    ctx: ServerContext, body: RunCreate, thread_id: str | None, request_id: str
+) -> Response:
+    """A background run: its record."""
+    run = await _create(ctx, request_id, body, thread_id, background=True)
+    stateful = thread_id is not None
+    return JSONResponse(render.run(run), headers={"Content-Location": _run_path(run, stateful)})
+
+
+async def respond_stream(
+    ctx: ServerContext, body: RunCreate, thread_id: str | None, request_id: str
+) -> Response:
+    """A run whose events stream back as server-sent events."""
+    run = await _create(ctx, request_id, body, thread_id, background=False)
     on_disconnect = _cancel_on_disconnect(ctx, run) if body.on_disconnect == "cancel" else None
     return EventStreamResponse(
         run_frames(ctx, run.run_id),
-        headers=_headers(run, stateful, "stream"),
+        headers=_headers(run, thread_id is not None, "stream"),
         heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
         on_disconnect=on_disconnect,
     )
 
 
-async def _wait_response(ctx: ServerContext, run: Run, body: RunCreate) -> Any:
+async def respond_wait(
+    ctx: ServerContext, body: RunCreate, thread_id: str | None, request_id: str
+) -> Response:
+    """A run whose final output is the response (kept alive while it runs)."""
+    run = await _create(
+        ctx, request_id, body, thread_id, background=False, need_values=True, durable=False
+    )
     on_disconnect = _cancel_on_disconnect(ctx, run) if body.on_disconnect == "cancel" else None
     headers = _headers(run, True, "join")  # stateless too: the temporary thread's path
     return KeepAliveJSONResponse(
@@ -164,13 +185,16 @@ async def _wait_response(ctx: ServerContext, run: Run, body: RunCreate) -> Any:
     )
 
 
+def _request_id(request: Request) -> str:
+    return request.headers.get("x-request-id", "")
+
+
 # --- runs on a thread ---------------------------------------------------------------------
 @router.post("/threads/{thread_id}/runs", summary="Create a background run", responses=ok(RunOut))
 async def create_run(
     thread_id: str, body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
-    run = await _create(ctx, request, body, thread_id, background=True)
-    return JSONResponse(render.run(run), headers={"Content-Location": _run_path(run, True)})
+    return await respond_created(ctx, body, thread_id, _request_id(request))
 
 
 @router.post(
@@ -179,8 +203,7 @@ async def create_run(
 async def stream_run(
     thread_id: str, body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
-    run = await _create(ctx, request, body, thread_id, background=False)
-    return await _stream_response(ctx, run, body, stateful=True)
+    return await respond_stream(ctx, body, thread_id, _request_id(request))
 
 
 @router.post(
@@ -189,10 +212,7 @@ async def stream_run(
 async def wait_run(
     thread_id: str, body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
-    run = await _create(
-        ctx, request, body, thread_id, background=False, need_values=True, durable=False
-    )
-    return await _wait_response(ctx, run, body)
+    return await respond_wait(ctx, body, thread_id, _request_id(request))
 
 
 @router.get(
@@ -294,8 +314,7 @@ async def cancel_run(
 async def create_stateless(
     body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
-    run = await _create(ctx, request, body, None, background=True)
-    return JSONResponse(render.run(run), headers={"Content-Location": _run_path(run, False)})
+    return await respond_created(ctx, body, None, _request_id(request))
 
 
 @stateless.post(
@@ -304,8 +323,7 @@ async def create_stateless(
 async def stream_stateless(
     body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
-    run = await _create(ctx, request, body, None, background=False)
-    return await _stream_response(ctx, run, body, stateful=False)
+    return await respond_stream(ctx, body, None, _request_id(request))
 
 
 @stateless.post(
@@ -314,8 +332,7 @@ async def stream_stateless(
 async def wait_stateless(
     body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
-    run = await _create(ctx, request, body, None, background=False, need_values=True, durable=False)
-    return await _wait_response(ctx, run, body)
+    return await respond_wait(ctx, body, None, _request_id(request))
 
 
 @stateless.post(
@@ -326,7 +343,8 @@ async def batch_stateless(
 ) -> Any:
     if not body:
         raise InvalidInput("Batch is empty")
-    runs = [await _create(ctx, request, item, None, background=True) for item in body]
+    request_id = _request_id(request)
+    runs = [await _create(ctx, request_id, item, None, background=True) for item in body]
     return [render.run(r) for r in runs]
 
 
