@@ -4,6 +4,7 @@ with 503 meanwhile, the server recovers by itself afterwards, and no acknowledge
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,16 @@ def outage_server(tmp_path: Path) -> Iterator[tuple[ServerProcess, TcpProxy, Red
         backends.cleanup()
 
 
+@contextlib.contextmanager
+def _server_log_on_failure(server: ServerProcess) -> Iterator[None]:
+    """A failure here is often timing under load: keep what the server said with it."""
+    try:
+        yield
+    except BaseException as exc:
+        exc.add_note(f"server log (tail):\n{server.logs()[-6000:]}")
+        raise
+
+
 async def _until_ok(http: httpx.AsyncClient, path: str, limit: float = 30) -> float:
     """Seconds until `GET path` answers 200 again."""
     start = time.monotonic()
@@ -86,71 +97,73 @@ async def test_postgres_outage_503_then_recovers(
     outage_server: tuple[ServerProcess, TcpProxy, RedisServer],
 ) -> None:
     server, proxy, _ = outage_server
-    client = get_client(url=server.url, api_key=None)
-    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
-        tid = (await client.threads.create())["thread_id"]
-        run = await client.runs.create(tid, "slow", input={"seconds": 0.4}, durability="sync")
-        rid = run["run_id"]  # acknowledged: it must end, and end well
-        for _ in range(100):
-            state: Any = await client.threads.get_state(tid)
-            if (state["values"] or {}).get("steps", 0) >= 1:
-                break
-            await asyncio.sleep(0.05)
+    with _server_log_on_failure(server):
+        client = get_client(url=server.url, api_key=None)
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+            tid = (await client.threads.create())["thread_id"]
+            run = await client.runs.create(tid, "slow", input={"seconds": 0.4}, durability="sync")
+            rid = run["run_id"]  # acknowledged: it must end, and end well
+            for _ in range(100):
+                state: Any = await client.threads.get_state(tid)
+                if (state["values"] or {}).get("steps", 0) >= 1:
+                    break
+                await asyncio.sleep(0.05)
 
-        proxy.cut()
-        down = await http.get(f"/threads/{tid}")
-        assert down.status_code == 503
-        assert "unavailable" in down.json()["detail"]
-        await asyncio.sleep(3.0)  # longer than a step and than the lease
-        proxy.restore()
+            proxy.cut()
+            down = await http.get(f"/threads/{tid}")
+            assert down.status_code == 503
+            assert "unavailable" in down.json()["detail"]
+            await asyncio.sleep(3.0)  # longer than a step and than the lease
+            proxy.restore()
 
-        assert await _until_ok(http, f"/threads/{tid}") < 30
-        done = await _final(client, tid, rid)
-        assert done["status"] == "success", done
-        state = await client.threads.get_state(tid)
-        assert state["values"]["steps"] == 5
-        # and new work runs normally
-        result: Any = await client.runs.wait(
-            None, "echo", input={"messages": [{"role": "user", "content": "back"}]}
-        )
-        assert result["messages"][-1]["content"] == "echo: back"
-    await client.http.client.aclose()
+            assert await _until_ok(http, f"/threads/{tid}") < 30
+            done = await _final(client, tid, rid)
+            assert done["status"] == "success", done
+            state = await client.threads.get_state(tid)
+            assert state["values"]["steps"] == 5
+            # and new work runs normally
+            result: Any = await client.runs.wait(
+                None, "echo", input={"messages": [{"role": "user", "content": "back"}]}
+            )
+            assert result["messages"][-1]["content"] == "echo: back"
+        await client.http.client.aclose()
 
 
 async def test_redis_outage_503_then_recovers(
     outage_server: tuple[ServerProcess, TcpProxy, RedisServer],
 ) -> None:
     server, _, redis_server = outage_server
-    client = get_client(url=server.url, api_key=None)
-    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
-        tid = (await client.threads.create())["thread_id"]
-        redis_server.stop()
-        down = await http.post(
-            f"/threads/{tid}/runs/wait",
-            json={
-                "assistant_id": "echo",
-                "input": {"messages": [{"role": "user", "content": "x"}]},
-            },
-        )
-        assert down.status_code == 503, down.text
-        redis_server.start()
-
-        deadline = time.monotonic() + 30
-        while True:
-            response = await http.post(
-                "/runs/wait",
+    with _server_log_on_failure(server):
+        client = get_client(url=server.url, api_key=None)
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+            tid = (await client.threads.create())["thread_id"]
+            redis_server.stop()
+            down = await http.post(
+                f"/threads/{tid}/runs/wait",
                 json={
                     "assistant_id": "echo",
-                    "input": {"messages": [{"role": "user", "content": "again"}]},
+                    "input": {"messages": [{"role": "user", "content": "x"}]},
                 },
             )
-            if response.status_code == 200:
-                break
-            assert response.status_code == 503, response.text
-            assert time.monotonic() < deadline, "Redis-backed requests did not recover"
-            await asyncio.sleep(0.2)
-        assert response.json()["messages"][-1]["content"] == "echo: again"
-        # every run the server acknowledged ended
-        for run in await client.runs.list(tid):
-            assert (await _final(client, tid, run["run_id"]))["status"] in TERMINAL
-    await client.http.client.aclose()
+            assert down.status_code == 503, down.text
+            redis_server.start()
+
+            deadline = time.monotonic() + 30
+            while True:
+                response = await http.post(
+                    "/runs/wait",
+                    json={
+                        "assistant_id": "echo",
+                        "input": {"messages": [{"role": "user", "content": "again"}]},
+                    },
+                )
+                if response.status_code == 200:
+                    break
+                assert response.status_code == 503, response.text
+                assert time.monotonic() < deadline, "Redis-backed requests did not recover"
+                await asyncio.sleep(0.2)
+            assert response.json()["messages"][-1]["content"] == "echo: again"
+            # every run the server acknowledged ended
+            for run in await client.runs.list(tid):
+                assert (await _final(client, tid, run["run_id"]))["status"] in TERMINAL
+        await client.http.client.aclose()
