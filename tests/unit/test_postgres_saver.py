@@ -8,8 +8,9 @@ same call through both savers, on two threads of one schema, and compares the ro
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,12 @@ from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from langgraph.types import Interrupt
+from psycopg import AsyncCursor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests` importable alone
 from tests.support.pg import drop_schema, random_name, require_postgres
 
+from threadloom.storage.fresh_threads import temporary_thread
 from threadloom.storage.postgres import PostgresStorage
 
 # LangGraph's reserved write channels (the keys of WRITES_IDX_MAP)
@@ -68,12 +71,33 @@ def config(thread_id: str, checkpoint_id: str | None = None) -> dict[str, Any]:
     return {"configurable": configurable, "metadata": {"run_id": "r1"}}
 
 
-async def both(storage: PostgresStorage, call: Any) -> None:
+@pytest.fixture(params=["durable", "temporary"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Threadloom's writes to an ordinary thread, and to a stateless run's temporary thread
+    (committed without waiting for the disk: the statements must still write the same rows,
+    and only that thread's statements may relax)."""
+    seen: list[str] = []
+    original = AsyncCursor.execute
+
+    async def spy(self: Any, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        seen.append(str(query))
+        return await original(self, query, params, **kwargs)
+
+    monkeypatch.setattr(AsyncCursor, "execute", spy)
+    yield request.param
+    ours = [q for q in seen if "INSERT INTO checkpoint" in q and "%(thread_id)s" in q]
+    relaxed = [q for q in seen if "synchronous_commit" in q]
+    assert ours
+    assert relaxed == (ours if request.param == "temporary" else [])
+
+
+async def both(storage: PostgresStorage, call: Any, mode: str = "durable") -> None:
     """`call(saver, thread_id)` through LangGraph's saver and through Threadloom's."""
     ours = storage.checkpointer
     upstream = AsyncPostgresSaver(ours.conn, serde=ours.serde)  # type: ignore[arg-type]
     await call(upstream, "upstream")
-    await call(ours, "ours")
+    with temporary_thread("ours") if mode == "temporary" else contextlib.nullcontext():
+        await call(ours, "ours")
 
 
 def checkpoint(values: dict[str, Any], versions: dict[str, Any], id_: str) -> Any:
@@ -86,7 +110,7 @@ def checkpoint(values: dict[str, Any], versions: dict[str, Any], id_: str) -> An
 
 
 async def test_checkpoints_with_and_without_blobs_match_upstream(
-    storage: PostgresStorage,
+    storage: PostgresStorage, mode: str
 ) -> None:
     versions = {"items": "00002.1", "n": "00002.2", "s": "00001.3", "snap": "00001.4"}
     mixed = {
@@ -120,7 +144,7 @@ async def test_checkpoints_with_and_without_blobs_match_upstream(
             versions,
         )
 
-    await both(storage, call)
+    await both(storage, call, mode)
     upstream, ours = await rows(storage, "upstream"), await rows(storage, "ours")
     assert {row[1] for row in ours["checkpoint_blobs"]} == {"items", "snap"}
     assert ours == upstream
@@ -132,7 +156,7 @@ async def test_checkpoints_with_and_without_blobs_match_upstream(
     assert read_ours.metadata == read_up.metadata
 
 
-async def test_task_writes_match_upstream(storage: PostgresStorage) -> None:
+async def test_task_writes_match_upstream(storage: PostgresStorage, mode: str) -> None:
     async def call(saver: Any, thread_id: str) -> None:
         await saver.aput(
             config(thread_id), checkpoint({"n": 1}, {"n": "00001.1"}, "1"), {}, {"n": "00001.1"}
@@ -149,7 +173,7 @@ async def test_task_writes_match_upstream(storage: PostgresStorage) -> None:
         await saver.aput_writes(cfg, [(RESUME, "yes")], "task-c")
         await saver.aput_writes(cfg, [], "task-d")
 
-    await both(storage, call)
+    await both(storage, call, mode)
     upstream, ours = await rows(storage, "upstream"), await rows(storage, "ours")
     assert len(ours["checkpoint_writes"]) == 6
     assert ours == upstream

@@ -31,7 +31,7 @@ from threadloom.serde import dumps, to_jsonable
 from threadloom.settings import Settings
 from threadloom.storage.base import SlotOffer, Storage
 from threadloom.storage.errors import is_unavailable
-from threadloom.storage.fresh_threads import fresh_thread
+from threadloom.storage.fresh_threads import fresh_thread, temporary_thread
 from threadloom.storage.records import Assistant, Run, Thread, ThreadSnapshot
 
 logger = logging.getLogger(__name__)
@@ -264,9 +264,11 @@ class _Execution:
         timed_out = False
         cancelled = False
         if self.cancel_action is None:
-            # a temporary thread was created with its run: nothing to read before its first write
-            fresh = run.temporary and run.attempt == 1 and not resuming
-            with fresh_thread(run.thread_id) if fresh else contextlib.nullcontext():
+            with contextlib.ExitStack() as hints:  # what the saver may assume of the thread
+                if run.temporary:
+                    hints.enter_context(temporary_thread(run.thread_id))
+                    if run.attempt == 1 and not resuming:  # created with the run: still empty
+                        hints.enter_context(fresh_thread(run.thread_id))
                 self.task = asyncio.ensure_future(self._stream(graph, graph_input, config, options))
             timeout = self.owner.settings.run_timeout_seconds
             try:

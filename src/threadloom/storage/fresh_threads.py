@@ -1,4 +1,4 @@
-"""Skipping the checkpoint read of a thread that cannot have checkpoints yet.
+"""What a run tells its checkpoint saver about its thread: fresh (no read needed) or temporary.
 
 LangGraph opens every run by reading the thread's latest checkpoint (`aget_tuple`). A stateless
 run's temporary thread is created in the same statement as its run, and nothing else knows its
@@ -6,7 +6,8 @@ id, so on the run's first attempt that read always finds nothing — on PostgreS
 trip (two process wake-ups) for every stateless run. The executor marks such a run's thread as
 fresh for the duration of the attempt (`fresh_thread`); savers built with `FreshThreadSaver`
 answer `aget_tuple` for it with None until the first write to the thread, and from then on read
-as usual.
+as usual. A temporary thread (`temporary_thread`, every attempt of a stateless run) is deleted
+with its run; savers may write its checkpoints without waiting for the disk.
 """
 
 from __future__ import annotations
@@ -53,6 +54,26 @@ def written(config: Any) -> None:
     fresh = _fresh.get()
     if fresh:
         fresh.discard((config.get("configurable") or {}).get("thread_id"))
+
+
+_temporary: ContextVar[str | None] = ContextVar("threadloom_temporary_thread", default=None)
+
+
+@contextmanager
+def temporary_thread(thread_id: str) -> Iterator[None]:
+    """Within this context, `thread_id` is a stateless run's temporary thread: deleted with its
+    run, so a saver need not wait for the disk when it writes checkpoints to it (see
+    `storage/postgres/saver.py`)."""
+    token = _temporary.set(thread_id)
+    try:
+        yield
+    finally:
+        _temporary.reset(token)
+
+
+def is_temporary(config: Any) -> bool:
+    thread = _temporary.get()
+    return thread is not None and (config.get("configurable") or {}).get("thread_id") == thread
 
 
 class FreshThreadSaver(BaseCheckpointSaver[Any]):

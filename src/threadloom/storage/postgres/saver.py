@@ -37,41 +37,62 @@ from psycopg_pool import AsyncConnectionPool
 
 from threadloom.storage import fresh_threads
 
-PUT = """
-INSERT INTO checkpoints
-    (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
-VALUES (%(thread_id)s, %(ns)s, %(id)s, %(parent)s, %(checkpoint)s, %(metadata)s)
-ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id)
-DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata
-"""
-# a checkpoint with blobs: the blobs (unnested arrays) and the checkpoint row in one statement;
-# conflict handling is upstream's (blobs are immutable per version; a checkpoint is replaced)
-PUT_WITH_BLOBS = """
-WITH blobs AS (
+# A temporary thread's checkpoints (`fresh_threads.temporary_thread`) commit without waiting for
+# the disk: the thread goes with its run, whose insert did not wait either and whose terminal
+# write does (it flushes everything logged before it). A CTE sets synchronous_commit for the
+# statement's own implicit transaction; the statement reads it, so the planner keeps it.
+_RELAXED = "relaxed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS off)"
+_BLOBS = """blobs AS (
     INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
     SELECT %(thread_id)s, %(ns)s, b.channel, b.version, b.type, b.blob
     FROM unnest(%(channels)s::text[], %(versions)s::text[], %(types)s::text[],
                 %(blobs)s::bytea[]) AS b(channel, version, type, blob)
     ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING
-)
-""" + PUT.lstrip("\n")
+)"""
 
-_WRITES_FROM_ARRAYS = """
-INSERT INTO checkpoint_writes
-    (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob)
-SELECT %(thread_id)s, %(ns)s, %(id)s, %(task_id)s, %(task_path)s,
-       w.idx, w.channel, w.type, w.blob
-FROM unnest(%(idx)s::int[], %(channels)s::text[], %(types)s::text[], %(blobs)s::bytea[])
-    AS w(idx, channel, type, blob)
-ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
-"""
-# special channels (errors, interrupts, resume) replace an earlier write at their index;
-# ordinary writes keep the first one (upstream's two statements)
-UPSERT_WRITES = (
-    _WRITES_FROM_ARRAYS
-    + "DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob"
-)
-INSERT_WRITES = _WRITES_FROM_ARRAYS + "DO NOTHING"
+
+def _with(ctes: list[str]) -> str:
+    return f"WITH {', '.join(ctes)}\n" if ctes else ""
+
+
+def _put(*, blobs: bool, relaxed: bool) -> str:
+    """A checkpoint row (replaced if it exists), with its blobs (kept if they exist) when it
+    has any: upstream's conflict handling, one statement."""
+    ctes = ([_RELAXED] if relaxed else []) + ([_BLOBS] if blobs else [])
+    return (
+        _with(ctes) + "INSERT INTO checkpoints"
+        " (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)\n"
+        "SELECT %(thread_id)s, %(ns)s, %(id)s, %(parent)s, %(checkpoint)s, %(metadata)s\n"
+        + ("FROM relaxed WHERE relaxed.off IS NOT NULL\n" if relaxed else "")
+        + "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id)\n"
+        "DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata"
+    )
+
+
+def _writes(*, upsert: bool, relaxed: bool) -> str:
+    """A task's writes from arrays. Special channels (errors, interrupts, resume) replace an
+    earlier write at their index; ordinary writes keep the first one (upstream's two
+    statements)."""
+    return (
+        _with([_RELAXED] if relaxed else []) + "INSERT INTO checkpoint_writes"
+        " (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob)\n"
+        "SELECT %(thread_id)s, %(ns)s, %(id)s, %(task_id)s, %(task_path)s,"
+        " w.idx, w.channel, w.type, w.blob\n"
+        "FROM unnest(%(idx)s::int[], %(channels)s::text[], %(types)s::text[], %(blobs)s::bytea[])"
+        " AS w(idx, channel, type, blob)\n"
+        + (", relaxed WHERE relaxed.off IS NOT NULL\n" if relaxed else "")
+        + "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)\n"
+        + (
+            "DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob"
+            if upsert
+            else "DO NOTHING"
+        )
+    )
+
+
+# keyed by (with blobs / upsert, relaxed)
+PUT = {(b, r): _put(blobs=b, relaxed=r) for b in (False, True) for r in (False, True)}
+WRITES = {(u, r): _writes(upsert=u, relaxed=r) for u in (False, True) for r in (False, True)}
 
 
 def split_channel_values(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -120,9 +141,7 @@ class OneTripWrites(AsyncPostgresSaver):
             params["versions"] = [row[3] for row in rows]
             params["types"] = [row[4] for row in rows]
             params["blobs"] = [row[5] for row in rows]
-            query = PUT_WITH_BLOBS
-        else:
-            query = PUT
+        query = PUT[bool(blob_versions), fresh_threads.is_temporary(config)]
         async with self._cursor() as cur:
             await cur.execute(query, params)
         return {
@@ -151,13 +170,12 @@ class OneTripWrites(AsyncPostgresSaver):
             task_path,
             writes,
         )
-        if all(w[0] in WRITES_IDX_MAP for w in writes):
+        upsert = all(w[0] in WRITES_IDX_MAP for w in writes)
+        if upsert:
             # one statement may not update a row twice: of repeated indexes the last write
             # wins, as it does when upstream upserts them one by one
             rows = list({row[5]: row for row in rows}.values())
-            query = UPSERT_WRITES
-        else:
-            query = INSERT_WRITES
+        query = WRITES[upsert, fresh_threads.is_temporary(config)]
         async with self._cursor() as cur:
             await cur.execute(
                 query,
