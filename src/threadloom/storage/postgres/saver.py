@@ -11,7 +11,8 @@ LangGraph saver can read them.
   task's writes in one statement, instead of a psycopg pipeline of several; values are
   serialised inline instead of in a worker thread. On a busy worker each of those was a
   process wake-up (thread hand-off, pipeline flush, sync) that the run waited for.
-- A fresh thread's first read is answered without a query (`storage/fresh_threads.py`).
+- A fresh thread's first read is answered without a query, and a stateless run's temporary
+  thread is written without waiting for the disk (`storage/fresh_threads.py`).
 """
 
 from __future__ import annotations
