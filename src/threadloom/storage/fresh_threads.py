@@ -13,7 +13,7 @@ with its run; savers may write its checkpoints without waiting for the disk.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -30,14 +30,19 @@ _fresh: ContextVar[set[str] | None] = ContextVar("threadloom_fresh_threads", def
 
 
 @contextmanager
-def fresh_thread(thread_id: str) -> Iterator[None]:
-    """Within this context (and the tasks it starts), `thread_id` has no checkpoints until the
-    first write to it."""
-    token = _fresh.set({thread_id})
+def _scoped(var: ContextVar[Any], value: Any) -> Iterator[None]:
+    """`var` holds `value` within this context and the tasks started in it."""
+    token = var.set(value)
     try:
         yield
     finally:
-        _fresh.reset(token)
+        var.reset(token)
+
+
+def fresh_thread(thread_id: str) -> AbstractContextManager[None]:
+    """Within this context (and the tasks it starts), `thread_id` has no checkpoints until the
+    first write to it."""
+    return _scoped(_fresh, {thread_id})
 
 
 def known_empty(config: Any) -> bool:
@@ -59,16 +64,11 @@ def written(config: Any) -> None:
 _temporary: ContextVar[str | None] = ContextVar("threadloom_temporary_thread", default=None)
 
 
-@contextmanager
-def temporary_thread(thread_id: str) -> Iterator[None]:
+def temporary_thread(thread_id: str) -> AbstractContextManager[None]:
     """Within this context, `thread_id` is a stateless run's temporary thread: deleted with its
     run, so a saver need not wait for the disk when it writes checkpoints to it (see
     `storage/postgres/saver.py`)."""
-    token = _temporary.set(thread_id)
-    try:
-        yield
-    finally:
-        _temporary.reset(token)
+    return _scoped(_temporary, thread_id)
 
 
 def is_temporary(config: Any) -> bool:
