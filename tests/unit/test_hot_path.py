@@ -173,3 +173,34 @@ async def test_errors_before_the_response_starts_become_error_responses() -> Non
     inner = Recorder()
     status, body, _ = await call(middleware(inner), "/runs/wait", [b'{"assistant_id": "a"}'], live)
     assert (status, body) == (503, {"detail": "Redis is unreachable"})
+
+
+async def test_a_client_gone_mid_body_creates_nothing() -> None:
+    """A body cut off by a disconnect is not a request, even when what arrived parses."""
+    inner = Recorder()
+    calls: list[Any] = []
+
+    async def responder(*args: Any) -> Any:
+        calls.append(args)
+        return JSONResponse({})
+
+    hot_path.STATELESS["/runs"], original = responder, hot_path.STATELESS["/runs"]
+    try:
+        messages = [
+            {"type": "http.request", "body": b'{"assistant_id": "a"}', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+
+        async def receive() -> Any:
+            return messages.pop(0)
+
+        sent: list[Any] = []
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/runs", "headers": []}
+        await middleware(inner)(scope, receive, send)
+    finally:
+        hot_path.STATELESS["/runs"] = original
+    assert calls == [] and sent == [] and inner.bodies == []

@@ -52,18 +52,22 @@ def match(path: str) -> tuple[Responder, str | None] | None:
     return (responder, thread_id) if responder is not None else None
 
 
+class BodyTooLarge(Exception):
+    """The request body grew past the configured limit."""
+
+
 async def read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body; None when it grows past `limit` bytes."""
+    """The whole request body; None when the client went away before sending all of it."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return b"".join(chunks)  # disconnected: whatever arrived (the run is not created)
+            return None
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            return None
+            raise BodyTooLarge
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
@@ -91,10 +95,13 @@ async def serve(
     route: tuple[Responder, str | None],
     max_body_bytes: int,
 ) -> None:
-    body = await read_body(receive, max_body_bytes)
-    if body is None:
+    try:
+        body = await read_body(receive, max_body_bytes)
+    except BodyTooLarge:
         await error_response(413, "Request body too large")(scope, receive, send)
         return
+    if body is None:
+        return  # the client is gone: nothing to answer, no run created
     try:
         payload = RunCreate.model_validate_json(body)
     except ValidationError:  # FastAPI says what is wrong, in its own words
