@@ -178,7 +178,7 @@ async def respond_wait(
     on_disconnect = _cancel_on_disconnect(ctx, run) if body.on_disconnect == "cancel" else None
     headers = _headers(run, True, "join")  # stateless too: the temporary thread's path
     return KeepAliveJSONResponse(
-        service.final_output(ctx, run),
+        lambda: service.final_output(ctx, run),
         headers=headers,
         heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
         on_disconnect=on_disconnect,
@@ -263,7 +263,7 @@ async def join_run(
 ) -> Any:
     run = await service.get(ctx, run_id, thread_id=thread_id)
     return KeepAliveJSONResponse(
-        service.final_output(ctx, run),
+        lambda: service.final_output(ctx, run),
         heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
         on_disconnect=_cancel_on_disconnect(ctx, run) if cancel_on_disconnect else None,
     )
@@ -303,7 +303,7 @@ async def cancel_run(
     if not wait:
         return Response(status_code=202)
     return KeepAliveJSONResponse(
-        service.final_output(ctx, run),
+        lambda: service.final_output(ctx, run),
         headers={"Location": f"{_run_path(run, True)}/join"},
         heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
     )

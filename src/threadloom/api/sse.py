@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.responses import Response
@@ -16,6 +17,12 @@ from starlette.types import Receive, Scope, Send
 
 from threadloom.runtime.broker import StreamEvent
 from threadloom.serde import dumps
+from threadloom.storage.errors import is_unavailable
+
+logger = logging.getLogger(__name__)
+
+OUTAGE_RETRY_SECONDS = 0.2  # first pause before reading a result again after an outage
+OUTAGE_RETRY_MAX_SECONDS = 5.0
 
 Disconnect = Callable[[], Awaitable[None]] | None
 
@@ -152,15 +159,30 @@ class EventStreamResponse(_LiveResponse):
 
 
 class KeepAliveJSONResponse(_LiveResponse):
-    """`/wait`, `/join`: newline keep-alives until the result is known, then the JSON body."""
+    """`/wait`, `/join`: newline keep-alives until the result is known, then the JSON body.
+
+    `result` is called to read the result, and called again if a backing service drops out
+    after the first keep-alive went out: a 503 can no longer be sent then, and cutting the
+    connection would lose a wait the run may still answer, so the read rides the outage out.
+    Before the first byte an outage surfaces as usual (503)."""
 
     media_type = "application/json"
     heartbeat_bytes = b"\n"
 
-    def __init__(self, result: Coroutine[Any, Any, Any], **kwargs: Any) -> None:
+    def __init__(self, result: Callable[[], Awaitable[Any]], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.result = result
 
     async def produce(self, send: Send) -> None:
-        value = await self.result
+        delay = OUTAGE_RETRY_SECONDS
+        while True:
+            try:
+                value = await self.result()
+                break
+            except Exception as exc:
+                if not self._started or not is_unavailable(exc):
+                    raise
+                logger.warning("waiting out a backing-service outage for a /wait: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, OUTAGE_RETRY_MAX_SECONDS)
         await self._send_last(send, dumps(value))

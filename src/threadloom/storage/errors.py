@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from threadloom.errors import Unavailable
+
 
 class StaleAssistant(Exception):
     """The assistant a run was built from is no longer current (updated, re-versioned or
@@ -16,6 +18,8 @@ class StaleAssistant(Exception):
 
 def is_unavailable(exc: BaseException) -> bool:
     """True when `exc` means a backing service is unreachable or overloaded right now."""
+    if isinstance(exc, Unavailable):
+        return True
     try:
         import psycopg
 
