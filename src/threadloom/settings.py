@@ -106,6 +106,13 @@ class Settings(BaseSettings):
             "shutdown_grace_seconds",
         ),
     )
+    stateless_checkpoint_delay_seconds: float = Field(
+        default=0.1,
+        ge=0,
+        description="A stateless run's checkpoints are written at most this late, and not at "
+        "all if the run ends (and its thread with it) sooner; 0 writes them at once. A run's "
+        "`durability: sync` always writes them at once",
+    )
     lease_seconds: float = Field(default=30.0, gt=0)
     heartbeat_seconds: float = Field(default=10.0, gt=0)
 

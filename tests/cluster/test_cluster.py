@@ -233,6 +233,42 @@ async def test_kill_9_worker_mid_run_completes_exactly_once(
     assert len(await a.runs.list(tid, status="success")) == 1
 
 
+async def test_kill_9_mid_stateless_run_resumes_from_its_written_checkpoints(
+    clients: tuple[LangGraphClient, LangGraphClient], cluster: Cluster
+) -> None:
+    """A stateless run's checkpoints are written late (at most
+    THREADLOOM_STATELESS_CHECKPOINT_DELAY_SECONDS, 0.1 s), not never: a run killed after its
+    steps were written resumes from them instead of starting over, and ends once."""
+    a, b = clients
+    run = await a.runs.create(
+        None, "slow", input={"seconds": 0.4}, stream_mode=["custom"], stream_resumable=True
+    )
+    tid, rid = run["thread_id"], run["run_id"]
+    joined = asyncio.ensure_future(_collect(b.runs.join_stream(tid, rid, stream_mode="custom")))
+    await _wait_status(a, tid, rid, {"running"})
+    for _ in range(200):  # read from the database: only what the worker has written
+        if await _steps(a, tid) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the stateless run's checkpoints were never written")
+    cluster.worker_running(rid).kill()
+
+    parts = await asyncio.wait_for(joined, 30)
+    attempts: list[list[int]] = []
+    for part in parts:
+        if part.event == "metadata":
+            attempts.append([])
+        elif part.event == "custom":
+            attempts[-1].append(part.data["tick"])
+    assert len(attempts) == 2
+    assert attempts[0][:2] == [0, 1]
+    assert attempts[1][0] >= 2  # resumed from a written step, not from the input
+    assert attempts[1][-1] == 4  # and went on to the end: five steps
+    # the run ended once, and its temporary thread went with it
+    assert await a.threads.search(ids=[tid]) == []
+
+
 async def test_three_appends_through_different_apis(
     clients: tuple[LangGraphClient, LangGraphClient],
 ) -> None:

@@ -8,16 +8,19 @@ same call through both savers, on two threads of one schema, and compares the ro
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import operator
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 import pytest
 from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
+from langgraph.graph import START, StateGraph
 from langgraph.types import Interrupt
 from psycopg import AsyncCursor
 
@@ -181,3 +184,58 @@ async def test_task_writes_match_upstream(storage: PostgresStorage, mode: str) -
     read_ours = await storage.checkpointer.aget_tuple(config("ours", "1"))
     assert read_up is not None and read_ours is not None
     assert repr(read_ours.pending_writes) == repr(read_up.pending_writes)
+
+
+def _two_step_graph(saver: Any) -> Any:
+
+    class State(TypedDict):
+        items: Annotated[list[str], operator.add]
+
+    return (
+        StateGraph(State)
+        .add_node("a", lambda s: {"items": ["a"]})
+        .add_node("b", lambda s: {"items": ["b"]})
+        .add_edge(START, "a")
+        .add_edge("a", "b")
+        .compile(checkpointer=saver)
+    )
+
+
+def _counts(found: dict[str, list[Any]]) -> dict[str, int]:
+    return {table: len(values) for table, values in found.items()}
+
+
+async def test_a_temporary_threads_held_writes(storage: PostgresStorage) -> None:
+    """A stateless run's checkpoints may be held back: none reach the database while held,
+    all of them (the same rows as written at once) before anything reads the thread or once
+    the delay is up, and none if the run ends and drops them."""
+    graph = _two_step_graph(storage.checkpointer)
+
+    def cfg(thread_id: str) -> Any:
+        return {"configurable": {"thread_id": thread_id}}
+
+    with temporary_thread("direct"):  # no delay: written at once
+        await graph.ainvoke({"items": ["x"]}, cfg("direct"))
+    written = _counts(await rows(storage, "direct"))
+    assert all(written.values())
+
+    with temporary_thread("read", hold_for=60):
+        await graph.ainvoke({"items": ["x"]}, cfg("read"))
+        assert _counts(await rows(storage, "read")) == dict.fromkeys(TABLES, 0)
+        state = await graph.aget_state(cfg("read"))  # a read sends what is held first
+        assert state.values == {"items": ["x", "a", "b"]}
+    assert _counts(await rows(storage, "read")) == written
+
+    with temporary_thread("dropped", hold_for=60) as dropped:
+        await graph.ainvoke({"items": ["x"]}, cfg("dropped"))
+        await dropped.discard()
+        assert (await graph.aget_state(cfg("dropped"))).values == {}
+    assert _counts(await rows(storage, "dropped")) == dict.fromkeys(TABLES, 0)
+
+    with temporary_thread("late", hold_for=0.05):
+        await graph.ainvoke({"items": ["x"]}, cfg("late"))
+        for _ in range(200):  # sent on their own once the delay is up
+            if _counts(await rows(storage, "late")) == written:
+                break
+            await asyncio.sleep(0.02)
+    assert _counts(await rows(storage, "late")) == written

@@ -86,6 +86,11 @@ def test_durability_and_interrupts() -> None:
     assert run_config.durability({"durability": "sync"}) == "sync"
     assert run_config.durability({"checkpoint_during": True}) == "async"
     assert run_config.durability({"checkpoint_during": False}) == "exit"
+    # a stateless run's checkpoints are held back unless it asks for sync durability
+    assert run_config.stateless_checkpoint_delay({}, 0.1) == 0.1
+    assert run_config.stateless_checkpoint_delay({"durability": "async"}, 0.1) == 0.1
+    assert run_config.stateless_checkpoint_delay({"durability": "exit"}, 0.1) == 0.1
+    assert run_config.stateless_checkpoint_delay({"durability": "sync"}, 0.1) == 0.0
     assert run_config.durability({}) is None
     assert run_config.interrupt_nodes("*") == "*"
     assert run_config.interrupt_nodes(["a"]) == ["a"]

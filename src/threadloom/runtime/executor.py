@@ -31,7 +31,7 @@ from threadloom.serde import dumps, to_jsonable
 from threadloom.settings import Settings
 from threadloom.storage.base import SlotOffer, Storage
 from threadloom.storage.errors import is_unavailable
-from threadloom.storage.fresh_threads import fresh_thread, temporary_thread
+from threadloom.storage.fresh_threads import TemporaryThread, fresh_thread, temporary_thread
 from threadloom.storage.records import Assistant, Run, Thread, ThreadSnapshot
 
 logger = logging.getLogger(__name__)
@@ -264,15 +264,19 @@ class _Execution:
         timed_out = False
         cancelled = False
         if self.cancel_action is None:
+            settings = self.owner.settings
+            temporary: TemporaryThread | None = None
             with contextlib.ExitStack() as hints:  # what the saver may assume of the thread
                 if run.temporary:
-                    hints.enter_context(temporary_thread(run.thread_id))
+                    hold = run_config.stateless_checkpoint_delay(
+                        kwargs, settings.stateless_checkpoint_delay_seconds
+                    )
+                    temporary = hints.enter_context(temporary_thread(run.thread_id, hold))
                     if run.attempt == 1 and not resuming:  # created with the run: still empty
                         hints.enter_context(fresh_thread(run.thread_id))
                 self.task = asyncio.ensure_future(self._stream(graph, graph_input, config, options))
-            timeout = self.owner.settings.run_timeout_seconds
             try:
-                async with asyncio.timeout(timeout) as deadline:
+                async with asyncio.timeout(settings.run_timeout_seconds) as deadline:
                     await self.task
             except asyncio.CancelledError:
                 current = asyncio.current_task()
@@ -286,6 +290,9 @@ class _Execution:
                     error = exc
             except Exception as exc:
                 error = exc
+            finally:
+                if temporary is not None:  # its thread goes with the run: held writes too
+                    await temporary.discard()
         else:
             cancelled = True
         if error is not None and is_unavailable(error):
@@ -429,10 +436,12 @@ class _Execution:
     async def _terminal_write(self, **finish: Any) -> None:
         """The run's one terminal write. A temporary run's end is announced at the same time,
         not after, so `/wait` has its output one round trip (two process wake-ups) sooner: the
-        write only deletes the run with its thread, and the output is already durable in the
-        checkpoints (were the write lost, the run's takeover resumes from the last checkpoint
-        and ends at once). Every other run is announced only once its write has landed: a
-        client that reads the run or its thread after `/wait` or `join` must see it ended."""
+        write only deletes the run with its thread (were it lost with its worker, the run's
+        takeover would run the graph again from its last written checkpoint — from the start
+        for a run shorter than `stateless_checkpoint_delay_seconds` — and end it once, unseen
+        by the client already answered). Every other run is announced only once its write
+        has landed: a client that reads the run or its thread after `/wait` or `join` must see
+        it ended."""
         offer_slot = self.owner.offer_slot
         offer = offer_slot(self.run_record) if offer_slot is not None else None
         write = self.storage.runs.finish(self.run_id, offer=offer, **finish)

@@ -141,6 +141,12 @@ def durability(kwargs: dict[str, Any]) -> str | None:
     return None
 
 
+def stateless_checkpoint_delay(kwargs: dict[str, Any], configured: float) -> float:
+    """How long a stateless run's checkpoint writes may be held back: `durability: sync` asks
+    for every checkpoint to be written before the next step, so none."""
+    return 0.0 if durability(kwargs) == "sync" else configured
+
+
 def interrupt_nodes(value: Any) -> Any:
     """`"*"` or a list of node names; anything else means none."""
     if value == "*":

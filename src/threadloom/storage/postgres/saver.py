@@ -12,13 +12,17 @@ LangGraph saver can read them.
   serialised inline instead of in a worker thread. On a busy worker each of those was a
   process wake-up (thread hand-off, pipeline flush, sync) that the run waited for.
 - A fresh thread's first read is answered without a query, and a stateless run's temporary
-  thread is written without waiting for the disk (`storage/fresh_threads.py`).
+  thread is written without waiting for the disk, and its writes may be held back briefly and
+  dropped if the run ends first (`storage/fresh_threads.py`). Values are serialised when
+  LangGraph hands them over, held or not, so a held write records the state as it was then.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -96,6 +100,16 @@ PUT = {(b, r): _put(blobs=b, relaxed=r) for b in (False, True) for r in (False, 
 WRITES = {(u, r): _writes(upsert=u, relaxed=r) for u in (False, True) for r in (False, True)}
 
 
+def _as_is(text: str) -> str:
+    return text
+
+
+def _json(value: Any) -> Jsonb:
+    """JSON text now (what psycopg would send at execute), so a held write keeps the values it
+    was given even if the objects change afterwards."""
+    return Jsonb(json.dumps(value), dumps=_as_is)
+
+
 def split_channel_values(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(inline, blobs): primitives stay in the checkpoint document, everything else is a blob;
     a delta snapshot is a blob with a `True` marker left inline (upstream's layout)."""
@@ -132,8 +146,8 @@ class OneTripWrites(AsyncPostgresSaver):
             "ns": ns,
             "id": checkpoint["id"],
             "parent": configurable.get("checkpoint_id"),
-            "checkpoint": Jsonb(document),
-            "metadata": Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
+            "checkpoint": _json(document),
+            "metadata": _json(get_serializable_checkpoint_metadata(config, metadata)),
         }
         blob_versions = {k: v for k, v in new_versions.items() if k in blob_values}
         if blob_versions:
@@ -142,9 +156,9 @@ class OneTripWrites(AsyncPostgresSaver):
             params["versions"] = [row[3] for row in rows]
             params["types"] = [row[4] for row in rows]
             params["blobs"] = [row[5] for row in rows]
-        query = PUT[bool(blob_versions), fresh_threads.is_temporary(config)]
-        async with self._cursor() as cur:
-            await cur.execute(query, params)
+        await self._write(
+            config, PUT[bool(blob_versions), fresh_threads.is_temporary(config)], params
+        )
         return {
             "configurable": {
                 "thread_id": thread_id,
@@ -176,22 +190,32 @@ class OneTripWrites(AsyncPostgresSaver):
             # one statement may not update a row twice: of repeated indexes the last write
             # wins, as it does when upstream upserts them one by one
             rows = list({row[5]: row for row in rows}.values())
-        query = WRITES[upsert, fresh_threads.is_temporary(config)]
+        await self._write(
+            config,
+            WRITES[upsert, fresh_threads.is_temporary(config)],
+            {
+                "thread_id": configurable["thread_id"],
+                "ns": configurable["checkpoint_ns"],
+                "id": configurable["checkpoint_id"],
+                "task_id": task_id,
+                "task_path": task_path,
+                "idx": [row[5] for row in rows],
+                "channels": [row[6] for row in rows],
+                "types": [row[7] for row in rows],
+                "blobs": [row[8] for row in rows],
+            },
+        )
+
+    async def _write(self, config: RunnableConfig, query: str, params: dict[str, Any]) -> None:
+        temporary = fresh_threads.temporary(config)
+        if temporary is not None:
+            await temporary.write(partial(self._execute, query, params))
+        else:
+            await self._execute(query, params)
+
+    async def _execute(self, query: str, params: dict[str, Any]) -> None:
         async with self._cursor() as cur:
-            await cur.execute(
-                query,
-                {
-                    "thread_id": configurable["thread_id"],
-                    "ns": configurable["checkpoint_ns"],
-                    "id": configurable["checkpoint_id"],
-                    "task_id": task_id,
-                    "task_path": task_path,
-                    "idx": [row[5] for row in rows],
-                    "channels": [row[6] for row in rows],
-                    "types": [row[7] for row in rows],
-                    "blobs": [row[8] for row in rows],
-                },
-            )
+            await cur.execute(query, params)
 
 
 class PooledPostgresSaver(fresh_threads.FreshThreadSaver, OneTripWrites):
