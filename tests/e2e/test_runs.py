@@ -102,6 +102,23 @@ async def test_wait_stateful_and_stateless(
         await client.threads.get(gone[0]["thread_id"])
 
 
+async def test_a_stateless_run_is_gone_once_its_end_is_heard(client: LangGraphClient) -> None:
+    """When a stateless run's stream or /wait ends, the run and its thread are already gone.
+    The SDK reads the run when a stream closes without an end event and reconnects to a run it
+    still sees running; that reconnect would find nothing and fail the user's stream."""
+    for _ in range(10):
+        run = await client.runs.create(None, "slow", input={"seconds": 0.01})
+        tid, rid = run["thread_id"], run["run_id"]
+        parts = [p async for p in client.runs.join_stream(tid, rid, stream_mode="values")]
+        assert parts and parts[-1].data["steps"] == 5
+        with pytest.raises(NotFoundError):
+            await client.runs.get(tid, rid)
+        created: list[dict] = []
+        await client.runs.wait(None, "echo", input=HI, on_run_created=created.append)
+        with pytest.raises(NotFoundError):
+            await client.runs.get(created[0]["thread_id"], created[0]["run_id"])
+
+
 async def test_batch_and_stateless_background(client: LangGraphClient) -> None:
     runs = await client.runs.create_batch(
         [

@@ -126,7 +126,6 @@ class _Execution:
         self.preset_stop = preset_stop
         nowait = getattr(self.broker, "publish_nowait", None)
         self._nowait = nowait if callable(nowait) else None
-        self.announced = False  # the end went out with the terminal write (temporary runs)
 
     # --- signals ------------------------------------------------------------------------
     def _on_cancel(self, action: CancelAction) -> None:
@@ -170,8 +169,7 @@ class _Execution:
             result = await self._attempt()
         finally:
             await unlisten()
-        if not self.announced:
-            await self._announce_end()
+        await self._announce_end()
         for hook in self.owner.on_finished:
             try:
                 hook(run, result)
@@ -434,22 +432,13 @@ class _Execution:
         )
 
     async def _terminal_write(self, **finish: Any) -> None:
-        """The run's one terminal write. A temporary run's end is announced at the same time,
-        not after, so `/wait` has its output one round trip (two process wake-ups) sooner: the
-        write only deletes the run with its thread (were it lost with its worker, the run's
-        takeover would run the graph again from its last written checkpoint — from the start
-        for a run shorter than `stateless_checkpoint_delay_seconds` — and end it once, unseen
-        by the client already answered). Every other run is announced only once its write
-        has landed: a client that reads the run or its thread after `/wait` or `join` must see
-        it ended."""
+        """The run's one terminal write; its end is announced only once the write has landed:
+        a client that reads the run or its thread after `/wait` or a stream's end must see it
+        ended (or, for a stateless run, gone) — the SDK itself reads the run when a stream
+        closes, and reconnects to a run it still sees running."""
         offer_slot = self.owner.offer_slot
         offer = offer_slot(self.run_record) if offer_slot is not None else None
-        write = self.storage.runs.finish(self.run_id, offer=offer, **finish)
-        if not self.run_record.temporary:
-            await write
-            return
-        self.announced = True
-        await asyncio.gather(self._announce_end(), write)  # the quick one first
+        await self.storage.runs.finish(self.run_id, offer=offer, **finish)
 
     async def _announce_end(self) -> None:
         """After the terminal write: thread subscribers, stream readers, then the queue — which

@@ -87,7 +87,7 @@ class TemporaryThread:
         self._held: list[Send] = []
         self._timer: asyncio.TimerHandle | None = None
         self._sending = asyncio.Lock()
-        self._background: asyncio.Task[None] | None = None
+        self._background: asyncio.Task[None] | None = None  # a strong ref keeps it running
         self._failed: BaseException | None = None
 
     @property

@@ -204,7 +204,9 @@ async def finish(
 ) -> Run | None:
     """Terminal status + thread snapshot together, in one call of `threadloom_finish`
     (migration 0003); a run no longer inflight is left alone (None). With `offer`, the same
-    statement puts the run's slot back on offer (migration 0006)."""
+    statement puts the run's slot back on offer (migration 0006). A stateless run's end
+    (`delete_thread`) commits without waiting for the disk: it only deletes, and were it lost
+    with a PostgreSQL crash the run would be taken over and end again."""
     if status not in TERMINAL_STATUSES:
         raise InvalidInput(f"finish needs a terminal status, got {status!r}")
     params = (
@@ -221,9 +223,11 @@ async def finish(
         delete_thread,
     )
     if offer is None:
-        row = await db.fetchone(q.FINISH, params)
+        sql = q.FINISH_RELAXED if delete_thread else q.FINISH
+        row = await db.fetchone(sql, params)
     else:
         lease, worker = offer.lease_seconds, offer.worker_id
         offer_params = (lease, worker, run_id, worker, offer.channel, lease)
-        row = await db.fetchone(q.FINISH_AND_OFFER, (*offer_params, *params))
+        sql = q.FINISH_AND_OFFER_RELAXED if delete_thread else q.FINISH_AND_OFFER
+        row = await db.fetchone(sql, (*offer_params, *params))
     return None if row is None else run_from_row(row)

@@ -187,7 +187,8 @@ INFLIGHT_RUNS = (
     "AND status IN ('pending', 'running') ORDER BY created_at, seq"
 )
 # the finish is a function (migration 0003): run, thread (or its deletion), one round trip
-FINISH = "SELECT * FROM threadloom_finish(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_FINISH_CALL = "threadloom_finish(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+FINISH = f"SELECT * FROM {_FINISH_CALL}"
 DELETE_PENDING_RUN = "DELETE FROM runs WHERE run_id = %s AND status = 'pending' RETURNING run_id"
 CANCEL_PENDING_RUN = (
     "UPDATE runs SET status = 'interrupted', stop_reason = 'cancelled', ended_at = now(), "
@@ -234,12 +235,24 @@ WITHDRAW_OFFER = "DELETE FROM worker_slot_offers WHERE worker_id = %s RETURNING 
 # the slot of a run that ends goes back on offer in the statement that finishes the run: the
 # offer row the run took is opened again, or (a claim took that row back meanwhile, or the run
 # was claimed) a new one is posted
-FINISH_AND_OFFER = (
-    "WITH re AS (UPDATE worker_slot_offers SET run_id = NULL, "
+_REOFFER_CTES = (
+    "re AS (UPDATE worker_slot_offers SET run_id = NULL, "
     "expires_at = now() + %s * interval '1 second' "
     "WHERE worker_id = %s AND run_id = %s RETURNING offer_id), "
     "post AS (INSERT INTO worker_slot_offers (worker_id, channel, expires_at) "
-    "SELECT %s, %s, now() + %s * interval '1 second' WHERE NOT EXISTS (SELECT 1 FROM re)) " + FINISH
+    "SELECT %s, %s, now() + %s * interval '1 second' WHERE NOT EXISTS (SELECT 1 FROM re))"
+)
+FINISH_AND_OFFER = f"WITH {_REOFFER_CTES} {FINISH}"
+# a stateless run's end, which deletes it with its thread, commits without waiting for the disk
+# (docs/deployment.md, "Stateless runs checkpoint late"); the guard CTE is used in WHERE so the
+# planner keeps it
+_RELAXED = "relaxed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS off)"
+FINISH_RELAXED = (
+    f"WITH {_RELAXED} SELECT f.* FROM relaxed, {_FINISH_CALL} AS f WHERE relaxed.off IS NOT NULL"
+)
+FINISH_AND_OFFER_RELAXED = (
+    f"WITH {_REOFFER_CTES}, {_RELAXED} "
+    f"SELECT f.* FROM relaxed, {_FINISH_CALL} AS f WHERE relaxed.off IS NOT NULL"
 )
 DROP_EXPIRED_OFFERS = "DELETE FROM worker_slot_offers WHERE expires_at < now()"
 REAP_EXPIRED = (

@@ -43,9 +43,9 @@ from psycopg_pool import AsyncConnectionPool
 from threadloom.storage import fresh_threads
 
 # A temporary thread's checkpoints (`fresh_threads.temporary_thread`) commit without waiting for
-# the disk: the thread goes with its run, whose insert did not wait either and whose terminal
-# write does (it flushes everything logged before it). A CTE sets synchronous_commit for the
-# statement's own implicit transaction; the statement reads it, so the planner keeps it.
+# the disk: the thread goes with its run, whose /wait insert and whose end do not wait either
+# (docs/deployment.md). A CTE sets synchronous_commit for the statement's own implicit
+# transaction; the statement reads it, so the planner keeps it.
 _RELAXED = "relaxed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS off)"
 _BLOBS = """blobs AS (
     INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
