@@ -135,6 +135,41 @@ async def test_join_stream_replays_after_last_event_id(client: LangGraphClient) 
     assert any(p.event == "custom" for p in only_custom)
 
 
+async def test_a_cut_stateless_stream_resumes_at_its_location(
+    client: LangGraphClient, http: httpx.AsyncClient
+) -> None:
+    """A stateless `/runs/stream` points `Location` at `/runs/{run_id}/stream`, where the SDK
+    reconnects with `Last-Event-ID` after a cut: the rest of the events are there, also once
+    the run has ended and gone with its thread (from the events kept for replay)."""
+    created: list[dict] = []
+    seen = []
+    async for part in client.runs.stream(
+        None,
+        "slow",
+        input={"seconds": 0.05},
+        stream_mode="custom",
+        stream_resumable=True,
+        on_disconnect="continue",
+        on_run_created=created.append,
+    ):
+        seen.append(part)
+        if part.event == "custom":
+            break  # the connection is cut here
+    rid = created[0]["run_id"]
+    location = f"/runs/{rid}/stream"
+    rest = await _collect(
+        client.http.stream(location, "GET", headers={"Last-Event-ID": seen[-1].id})
+    )
+    assert [p.data["tick"] for p in rest if p.event == "custom"] == [1, 2, 3, 4]
+    # that stream followed the run to its end, so the run is gone with its thread now
+    # (test_runs.py: a stateless run is gone once its end is heard)
+    replay = await _collect(client.http.stream(location, "GET", headers={"Last-Event-ID": "-1"}))
+    assert [p.data["tick"] for p in replay if p.event == "custom"] == [0, 1, 2, 3, 4]
+    r = await http.get(f"/runs/{uuid.uuid4()}/stream")
+    assert r.status_code == 404 and r.json()["detail"].startswith("Run ")
+    assert (await http.get("/runs/not-a-run/stream")).status_code == 422
+
+
 async def test_join_stream_mode_forms(http: httpx.AsyncClient, client: LangGraphClient) -> None:
     thread = await client.threads.create()
     tid = thread["thread_id"]

@@ -348,6 +348,26 @@ async def batch_stateless(
     return [render.run(r) for r in runs]
 
 
+@stateless.get("/{run_id}/stream", summary="Join a run's stream by its id", responses=SSE)
+async def join_stream_by_id(
+    run_id: str,
+    stream_mode: list[str] | None = Query(None),
+    last_event_id: str | None = Header(None),
+    ctx: ServerContext = Depends(get_ctx),
+) -> Any:
+    """Where a stateless `/runs/stream` response points its `Location`: the SDKs reconnect here
+    (with `Last-Event-ID`) when a stream is cut. A stateless run deleted at its end is served
+    from its retained events while they last."""
+    modes = _wanted(parse_stream_modes(stream_mode))
+    after = parse_last_event_id(last_event_id)
+    rid, follow = await service.stream_of(ctx, run_id)
+    return EventStreamResponse(
+        run_frames(ctx, rid, after=after, follow=follow, modes=modes),
+        headers={"Location": f"/runs/{rid}/stream"},
+        heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
+    )
+
+
 @stateless.post(
     "/cancel",
     status_code=204,

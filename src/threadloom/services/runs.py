@@ -265,6 +265,18 @@ async def get(
     return run
 
 
+async def stream_of(ctx: ServerContext, run_id: str) -> tuple[str, bool]:
+    """(run id, still running) of a run whose stream is asked for by id alone. A stateless run
+    deleted at its end still has its events for `resumable_stream_ttl_seconds`."""
+    rid = parse_uuid(run_id, "run_id")
+    run = await ctx.storage.runs.get(rid)
+    if run is not None:
+        return rid, run.inflight
+    if await ctx.broker.is_finished(rid):
+        return rid, False
+    raise NotFound(f"Run {run_id} not found")
+
+
 async def list_runs(
     ctx: ServerContext,
     thread_id: str,
