@@ -209,7 +209,7 @@ async def finish(
     with a PostgreSQL crash the run would be taken over and end again."""
     if status not in TERMINAL_STATUSES:
         raise InvalidInput(f"finish needs a terminal status, got {status!r}")
-    params = (
+    params: tuple[Any, ...] = (
         run_id,
         status,
         stop_reason,
@@ -222,12 +222,9 @@ async def finish(
         delete_run,
         delete_thread,
     )
-    if offer is None:
-        sql = q.FINISH_RELAXED if delete_thread else q.FINISH
-        row = await db.fetchone(sql, params)
-    else:
+    sql = q.FINISH[offer is not None, delete_thread]
+    if offer is not None:
         lease, worker = offer.lease_seconds, offer.worker_id
-        offer_params = (lease, worker, run_id, worker, offer.channel, lease)
-        sql = q.FINISH_AND_OFFER_RELAXED if delete_thread else q.FINISH_AND_OFFER
-        row = await db.fetchone(sql, (*offer_params, *params))
+        params = (lease, worker, run_id, worker, offer.channel, lease, *params)
+    row = await db.fetchone(sql, params)
     return None if row is None else run_from_row(row)

@@ -188,7 +188,6 @@ INFLIGHT_RUNS = (
 )
 # the finish is a function (migration 0003): run, thread (or its deletion), one round trip
 _FINISH_CALL = "threadloom_finish(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-FINISH = f"SELECT * FROM {_FINISH_CALL}"
 DELETE_PENDING_RUN = "DELETE FROM runs WHERE run_id = %s AND status = 'pending' RETURNING run_id"
 CANCEL_PENDING_RUN = (
     "UPDATE runs SET status = 'interrupted', stop_reason = 'cancelled', ended_at = now(), "
@@ -242,18 +241,24 @@ _REOFFER_CTES = (
     "post AS (INSERT INTO worker_slot_offers (worker_id, channel, expires_at) "
     "SELECT %s, %s, now() + %s * interval '1 second' WHERE NOT EXISTS (SELECT 1 FROM re))"
 )
-FINISH_AND_OFFER = f"WITH {_REOFFER_CTES} {FINISH}"
-# a stateless run's end, which deletes it with its thread, commits without waiting for the disk
-# (docs/deployment.md, "Stateless runs checkpoint late"); the guard CTE is used in WHERE so the
-# planner keeps it
-_RELAXED = "relaxed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS off)"
-FINISH_RELAXED = (
-    f"WITH {_RELAXED} SELECT f.* FROM relaxed, {_FINISH_CALL} AS f WHERE relaxed.off IS NOT NULL"
-)
-FINISH_AND_OFFER_RELAXED = (
-    f"WITH {_REOFFER_CTES}, {_RELAXED} "
-    f"SELECT f.* FROM relaxed, {_FINISH_CALL} AS f WHERE relaxed.off IS NOT NULL"
-)
+# synchronous_commit off for the statement's own implicit transaction; a statement using it
+# reads `relaxed.off` in its WHERE, so the planner keeps the CTE
+RELAXED = "relaxed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS off)"
+
+
+def _finish(*, reoffer: bool, relaxed: bool) -> str:
+    """A run's end (`threadloom_finish`); `reoffer`: its slot goes back on offer in the same
+    statement (params first); `relaxed`: the commit does not wait for the disk (a stateless
+    run's end, which only deletes: docs/deployment.md, "Stateless runs checkpoint late")."""
+    ctes = ([_REOFFER_CTES] if reoffer else []) + ([RELAXED] if relaxed else [])
+    head = f"WITH {', '.join(ctes)} " if ctes else ""
+    if relaxed:
+        return head + f"SELECT f.* FROM relaxed, {_FINISH_CALL} AS f WHERE relaxed.off IS NOT NULL"
+    return head + f"SELECT * FROM {_FINISH_CALL}"
+
+
+# keyed by (reoffer, relaxed)
+FINISH = {(o, r): _finish(reoffer=o, relaxed=r) for o in (False, True) for r in (False, True)}
 DROP_EXPIRED_OFFERS = "DELETE FROM worker_slot_offers WHERE expires_at < now()"
 REAP_EXPIRED = (
     "UPDATE runs SET status = 'pending', worker_id = NULL, lease_expires_at = NULL, "

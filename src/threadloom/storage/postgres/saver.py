@@ -41,12 +41,11 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from threadloom.storage import fresh_threads
+from threadloom.storage.postgres.queries import RELAXED
 
 # A temporary thread's checkpoints (`fresh_threads.temporary_thread`) commit without waiting for
-# the disk: the thread goes with its run, whose /wait insert and whose end do not wait either
-# (docs/deployment.md). A CTE sets synchronous_commit for the statement's own implicit
-# transaction; the statement reads it, so the planner keeps it.
-_RELAXED = "relaxed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS off)"
+# the disk (the `RELAXED` CTE): the thread goes with its run, whose /wait insert and whose end do
+# not wait either (docs/deployment.md).
 _BLOBS = """blobs AS (
     INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
     SELECT %(thread_id)s, %(ns)s, b.channel, b.version, b.type, b.blob
@@ -63,7 +62,7 @@ def _with(ctes: list[str]) -> str:
 def _put(*, blobs: bool, relaxed: bool) -> str:
     """A checkpoint row (replaced if it exists), with its blobs (kept if they exist) when it
     has any: upstream's conflict handling, one statement."""
-    ctes = ([_RELAXED] if relaxed else []) + ([_BLOBS] if blobs else [])
+    ctes = ([RELAXED] if relaxed else []) + ([_BLOBS] if blobs else [])
     return (
         _with(ctes) + "INSERT INTO checkpoints"
         " (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)\n"
@@ -79,7 +78,7 @@ def _writes(*, upsert: bool, relaxed: bool) -> str:
     earlier write at their index; ordinary writes keep the first one (upstream's two
     statements)."""
     return (
-        _with([_RELAXED] if relaxed else []) + "INSERT INTO checkpoint_writes"
+        _with([RELAXED] if relaxed else []) + "INSERT INTO checkpoint_writes"
         " (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob)\n"
         "SELECT %(thread_id)s, %(ns)s, %(id)s, %(task_id)s, %(task_path)s,"
         " w.idx, w.channel, w.type, w.blob\n"
