@@ -194,12 +194,14 @@ async def test_multitask_reject_names_blocking_run(client: LangGraphClient) -> N
 
 
 async def test_enqueue_keeps_every_update(client: LangGraphClient) -> None:
-    """Three runs on one thread, each appending after a pause: three items, in order."""
+    """Three runs on one thread, each appending after a pause: three items, in order. Each
+    queued run starts when the one before it ends, not at a worker's next idle look at the
+    queue (30 s here): the joins are bounded well below that."""
     thread = await client.threads.create()
     tid = thread["thread_id"]
     runs = [await client.runs.create(tid, "appender", input={"delay": 0.1}) for _ in range(3)]
     for run in runs:
-        await client.runs.join(tid, run["run_id"])
+        await asyncio.wait_for(client.runs.join(tid, run["run_id"]), 10)
     state = await client.threads.get_state(tid)
     assert state["values"]["items"] == ["after-0", "after-1", "after-2"]
 

@@ -444,12 +444,12 @@ class _Execution:
         """After the terminal write: thread subscribers, stream readers, then the queue — which
         only a thread that lives on can have more runs waiting in (a temporary thread went with
         its run, and any run enqueued on it went along; a slot coming free is the pool's to
-        announce)."""
+        announce), and only if the terminal write did not wake the workers itself."""
         broker = self.broker
         done = ThreadNotice(
             "run_done", self.run_id, dumps({"status": "run_done", "run_id": self.run_id})
         )
-        wake = not self.run_record.temporary
+        wake = not self.run_record.temporary and not self.storage.runs.finish_wakes_workers
         thread_id = self.run_record.thread_id
         end = getattr(broker, "end_run", None)
         if end is not None:  # a broker that batches the three (Redis: one round trip)

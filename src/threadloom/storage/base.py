@@ -267,6 +267,10 @@ class ThreadStore(abc.ABC):
 
 
 class RunStore(abc.ABC):
+    # `finish` wakes the workers itself when another run waits on the thread (PostgreSQL: a
+    # NOTIFY at commit); otherwise whoever finishes a run wakes them after it
+    finish_wakes_workers: bool = False
+
     @abc.abstractmethod
     async def create_run(
         self,

@@ -36,6 +36,8 @@ _R_COLUMNS = ", ".join(f"r.{f}" for f in RUN_FIELDS)
 
 
 class PostgresRunStore(RunStore):
+    finish_wakes_workers = True  # threadloom_finish NOTIFYs when a run waits (migration 0007)
+
     def __init__(
         self,
         db: Database,
