@@ -17,7 +17,7 @@ import asyncio
 import hashlib
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from psycopg import AsyncConnection, sql
 from psycopg.rows import DictRow
@@ -43,7 +43,13 @@ def sqlalchemy_url(url: str) -> str:
 
 
 def _alembic_upgrade(url: str, schema: str | None, revision: str) -> None:
-    """Synchronous: alembic's own connection, inside the caller's advisory lock."""
+    alembic_command(url, schema, "upgrade", revision)
+
+
+def alembic_command(
+    url: str, schema: str | None, name: Literal["upgrade", "downgrade"], revision: str
+) -> None:
+    """Synchronous: alembic's own connection (inside the caller's advisory lock, if any)."""
     from alembic import command
     from alembic.config import Config
     from sqlalchemy import create_engine
@@ -59,7 +65,7 @@ def _alembic_upgrade(url: str, schema: str | None, revision: str) -> None:
             config.set_main_option("script_location", str(MIGRATIONS_DIR))
             config.attributes["connection"] = connection
             config.attributes["schema"] = schema
-            command.upgrade(config, revision)
+            getattr(command, name)(config, revision)
             connection.commit()
     finally:
         engine.dispose()
