@@ -19,7 +19,7 @@ from threadloom.storage.postgres.rows import RUN_FIELDS, opt_jsonb, run_from_row
 from threadloom.storage.postgres.sqlfilter import Predicate, jsonb
 from threadloom.storage.postgres.threads import (
     insert_thread,
-    lock_thread,
+    lock_thread_metadata,
     refresh_status,
 )
 from threadloom.storage.records import TERMINAL_STATUSES, Assistant, Run, ThreadSnapshot
@@ -46,20 +46,20 @@ async def create_run(
     filters: Mapping[str, Any] | None,
 ) -> RunCreateResult:
     """Thread create-or-check, inflight check, insert and multitask cancels, in one go."""
-    thread = await lock_thread(cur, run.thread_id)
+    existing = await lock_thread_metadata(cur, run.thread_id)
     created = False
     inflight: list[Run] = []
-    if thread is None:
+    if existing is None:
         if if_not_exists != "create":
             raise NotFound(f"Thread {run.thread_id} not found")
         created = (
             await insert_thread(cur, run.thread_id, dict(thread_metadata or {}), None, "busy")
         ) is not None
         if not created:  # another process created it in the meantime: treat as existing
-            thread = await lock_thread(cur, run.thread_id)
-            assert thread is not None
-    if thread is not None:
-        if filters and not flt.evaluate(thread.metadata, filters):
+            existing = await lock_thread_metadata(cur, run.thread_id)
+            assert existing is not None
+    if existing is not None:
+        if filters and not flt.evaluate(existing, filters):
             raise NotFound(f"Thread {run.thread_id} not found")
         inflight = await inflight_runs(cur, run.thread_id)
         if inflight and run.multitask_strategy == "reject":
@@ -76,9 +76,9 @@ async def create_run(
     cancelled: list[Run] = []
     if inflight and run.multitask_strategy in ("interrupt", "rollback"):
         cancelled = await cancel_runs(cur, inflight, run.multitask_strategy)
-    if thread is not None:
-        missing = {k: v for k, v in (thread_metadata or {}).items() if k not in thread.metadata}
-        metadata = jsonb({**thread.metadata, **missing}) if missing else None
+    if existing is not None:
+        missing = {k: v for k, v in (thread_metadata or {}).items() if k not in existing}
+        metadata = jsonb({**existing, **missing}) if missing else None
         await cur.execute(q.MARK_THREAD_BUSY, (metadata, run.thread_id))
     return RunCreateResult(run, created, cancelled)
 

@@ -74,6 +74,8 @@ TTL_REFRESH_EXPR = (
 )
 GET_THREAD = f"SELECT {THREAD_COLUMNS} FROM threads WHERE thread_id = %s"
 LOCK_THREAD = f"SELECT {THREAD_COLUMNS} FROM threads WHERE thread_id = %s FOR NO KEY UPDATE"
+# what a run's creation needs of its thread: not its state, which can be megabytes
+LOCK_THREAD_METADATA = "SELECT metadata FROM threads WHERE thread_id = %s FOR NO KEY UPDATE"
 LOCK_THREAD_WHERE = (
     f"SELECT {THREAD_COLUMNS} FROM threads WHERE thread_id = %s AND ({{where}}) FOR NO KEY UPDATE"
 )

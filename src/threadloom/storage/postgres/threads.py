@@ -75,6 +75,13 @@ async def lock_thread(cur: Cursor, thread_id: str) -> Thread | None:
     return None if row is None else thread_from_row(row)
 
 
+async def lock_thread_metadata(cur: Cursor, thread_id: str) -> dict[str, Any] | None:
+    """`lock_thread` for callers that need only the metadata (not the thread's state)."""
+    await cur.execute(q.LOCK_THREAD_METADATA, (thread_id,))
+    row = await cur.fetchone()
+    return None if row is None else dict(row["metadata"])
+
+
 async def refresh_status(cur: Cursor, thread_ids: Sequence[str]) -> None:
     """Recompute `status` of threads whose runs changed."""
     if thread_ids:

@@ -12,12 +12,11 @@ from threadloom.errors import Conflict, InvalidInput, NotFound
 from threadloom.storage import filters as flt
 from threadloom.storage.base import RunCreateResult
 from threadloom.storage.records import TERMINAL_STATUSES, Run, ThreadSnapshot
-from threadloom.storage.sqlite.db import from_us_req, jdump, jdump_opt
+from threadloom.storage.sqlite.db import from_us_req, jdump, jdump_opt, jload
 from threadloom.storage.sqlite.rows import RUN_COLUMNS, RUN_FIELDS, run_from_row, run_to_row
 from threadloom.storage.sqlite.sqlfilter import Predicate
 from threadloom.storage.sqlite.threads import (
     TTL_REFRESH_EXPR,
-    get_thread,
     insert_thread,
     refresh_status,
     write_snapshot,
@@ -53,16 +52,20 @@ def create_run(
     now: int,
 ) -> RunCreateResult:
     """Thread create-or-check, inflight check, insert and multitask cancels, in one go."""
-    thread = get_thread(conn, run.thread_id, ("1", []))
+    # only the metadata: the thread's state can be megabytes, and a run's creation needs none
+    found = conn.execute(
+        "SELECT metadata FROM threads WHERE thread_id = ?", (run.thread_id,)
+    ).fetchone()
+    existing: dict[str, Any] | None = None if found is None else jload(found[0])
     created = False
     inflight: list[Run] = []
-    if thread is None:
+    if existing is None:
         if if_not_exists != "create":
             raise NotFound(f"Thread {run.thread_id} not found")
         insert_thread(conn, run.thread_id, dict(thread_metadata or {}), None, now, "busy")
         created = True
     else:
-        if filters and not flt.evaluate(thread.metadata, filters):
+        if filters and not flt.evaluate(existing, filters):
             raise NotFound(f"Thread {run.thread_id} not found")
         inflight = inflight_runs(conn, run.thread_id)
         if inflight and run.multitask_strategy == "reject":
@@ -76,9 +79,9 @@ def create_run(
     cancelled: list[Run] = []
     if inflight and run.multitask_strategy in ("interrupt", "rollback"):
         cancelled = cancel_runs(conn, inflight, run.multitask_strategy, now)
-    if thread is not None:
-        missing = {k: v for k, v in (thread_metadata or {}).items() if k not in thread.metadata}
-        metadata = jdump({**thread.metadata, **missing}) if missing else None
+    if existing is not None:
+        missing = {k: v for k, v in (thread_metadata or {}).items() if k not in existing}
+        metadata = jdump({**existing, **missing}) if missing else None
         conn.execute(
             "UPDATE threads SET metadata = COALESCE(?, metadata), status = 'busy', "
             f"updated_at = ?, ttl_expires_at = {TTL_REFRESH_EXPR} WHERE thread_id = ?",
