@@ -119,6 +119,25 @@ async def test_a_stateless_run_is_gone_once_its_end_is_heard(client: LangGraphCl
             await client.runs.get(created[0]["thread_id"], created[0]["run_id"])
 
 
+async def test_join_answers_for_a_stateless_run_already_gone(client: LangGraphClient) -> None:
+    """The SDK rejoins a cut `/wait` at its Location (`.../runs/{run_id}/join`). A stateless run
+    that ended meanwhile has gone with its thread; the join still answers its output, from what
+    is kept beside its events. A run that still exists stays unknown to other threads."""
+    created: list[dict] = []
+    out = await client.runs.wait(None, "echo", input=HI, on_run_created=created.append)
+    tid, rid = created[0]["thread_id"], created[0]["run_id"]
+    with pytest.raises(NotFoundError):
+        await client.runs.get(tid, rid)
+    assert await client.runs.join(tid, rid) == out
+    kept: list[dict] = []
+    await client.runs.wait(None, "echo", input=HI, on_completion="keep", on_run_created=kept.append)
+    other = await client.threads.create()
+    for thread_id, run_id in ((other["thread_id"], kept[0]["run_id"]), (tid, str(uuid.uuid4()))):
+        with pytest.raises(httpx.HTTPStatusError) as failed:  # the SDK's join raises it untyped
+            await client.runs.join(thread_id, run_id)
+        assert failed.value.response.status_code == 404
+
+
 async def test_batch_and_stateless_background(client: LangGraphClient) -> None:
     runs = await client.runs.create_batch(
         [

@@ -14,7 +14,7 @@ from threadloom.api.docs import CANCEL, NO_CONTENT, SSE, WAIT, RunOut, ok
 from threadloom.api.http import JSONResponse
 from threadloom.api.schemas import STREAM_MODES, BulkCancel, RunCreate
 from threadloom.api.sse import EventStreamResponse, KeepAliveJSONResponse, encode_events
-from threadloom.errors import InvalidInput, Unprocessable
+from threadloom.errors import InvalidInput, NotFound, Unprocessable
 from threadloom.services import runs as service
 from threadloom.services.context import ServerContext
 from threadloom.storage.records import Run
@@ -261,7 +261,10 @@ async def join_run(
     cancel_on_disconnect: bool = False,
     ctx: ServerContext = Depends(get_ctx),
 ) -> Any:
-    run = await service.get(ctx, run_id, thread_id=thread_id)
+    try:
+        run = await service.get(ctx, run_id, thread_id=thread_id)
+    except NotFound:  # a stateless run that ended and went with its thread, perhaps
+        return JSONResponse(await service.output_of_deleted(ctx, run_id))
     return KeepAliveJSONResponse(
         lambda: service.final_output(ctx, run),
         heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,

@@ -354,6 +354,22 @@ async def cancel_many(
     return len(affected)
 
 
+async def output_of_deleted(ctx: ServerContext, run_id: str) -> dict[str, Any] | Any:
+    """What `/join` answers for a run no longer stored — a stateless run goes with its thread
+    when it ends — from the outcome kept beside its events (`resumable_stream_ttl_seconds`):
+    the SDK rejoins a cut `/wait` there, and the run may have ended meanwhile."""
+    rid = parse_uuid(run_id, "run_id")
+    # a run still stored was looked for on the wrong thread: that stays a 404
+    outcome = (
+        None if await ctx.storage.runs.get(rid) else await ctx.broker.outcome(rid, follow=False)
+    )
+    if outcome is None:
+        raise NotFound(f"Run {run_id} not found")
+    if outcome.error is not None:
+        return {"__error__": loads(outcome.error)}
+    return loads(outcome.values) if outcome.values is not None else {}
+
+
 async def final_output(ctx: ServerContext, run: Run) -> dict[str, Any] | Any:
     """What /wait and /join return: last values, `__interrupt__`, or `__error__`.
 
