@@ -27,7 +27,7 @@ from psycopg import AsyncCursor
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests` importable alone
 from tests.support.pg import drop_schema, random_name, require_postgres
 
-from threadloom.storage.fresh_threads import temporary_thread
+from threadloom.storage.held_writes import temporary_thread
 from threadloom.storage.postgres import PostgresStorage
 
 # LangGraph's reserved write channels (the keys of WRITES_IDX_MAP)

@@ -31,7 +31,8 @@ from threadloom.serde import dumps, to_jsonable
 from threadloom.settings import Settings
 from threadloom.storage.base import SlotOffer, Storage
 from threadloom.storage.errors import is_unavailable
-from threadloom.storage.fresh_threads import TemporaryThread, fresh_thread, temporary_thread
+from threadloom.storage.fresh_threads import fresh_thread
+from threadloom.storage.held_writes import HeldWrites, temporary_thread
 from threadloom.storage.records import Assistant, Run, Thread, ThreadSnapshot
 
 logger = logging.getLogger(__name__)
@@ -263,7 +264,7 @@ class _Execution:
         cancelled = False
         if self.cancel_action is None:
             settings = self.owner.settings
-            temporary: TemporaryThread | None = None
+            temporary: HeldWrites | None = None
             with contextlib.ExitStack() as hints:  # what the saver may assume of the thread
                 if run.temporary:
                     hold = run_config.stateless_checkpoint_delay(

@@ -11,10 +11,11 @@ LangGraph saver can read them.
   task's writes in one statement, instead of a psycopg pipeline of several; values are
   serialised inline instead of in a worker thread. On a busy worker each of those was a
   process wake-up (thread hand-off, pipeline flush, sync) that the run waited for.
-- A fresh thread's first read is answered without a query, and a stateless run's temporary
-  thread is written without waiting for the disk, and its writes may be held back briefly and
-  dropped if the run ends first (`storage/fresh_threads.py`). Values are serialised when
-  LangGraph hands them over, held or not, so a held write records the state as it was then.
+- A fresh thread's first read is answered without a query (`storage/fresh_threads.py`).
+- Writes may be held back briefly and sent several in one transaction, or dropped with a
+  stateless run's thread (`storage/held_writes.py`); a stateless run's are written without
+  waiting for the disk. Values are serialised when LangGraph hands them over, held or not, so a
+  held write records the state as it was then.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from functools import partial
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -40,10 +40,11 @@ from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from threadloom.storage import fresh_threads
+from threadloom.storage import fresh_threads, held_writes
+from threadloom.storage.held_writes import Statement
 from threadloom.storage.postgres.queries import RELAXED
 
-# A temporary thread's checkpoints (`fresh_threads.temporary_thread`) commit without waiting for
+# A temporary thread's checkpoints (`held_writes.temporary_thread`) commit without waiting for
 # the disk (the `RELAXED` CTE): the thread goes with its run, whose /wait insert and whose end do
 # not wait either (docs/deployment.md).
 _BLOBS = """blobs AS (
@@ -156,7 +157,7 @@ class OneTripWrites(AsyncPostgresSaver):
             params["types"] = [row[4] for row in rows]
             params["blobs"] = [row[5] for row in rows]
         await self._write(
-            config, PUT[bool(blob_versions), fresh_threads.is_temporary(config)], params
+            config, PUT[bool(blob_versions), held_writes.is_temporary(config)], params
         )
         return {
             "configurable": {
@@ -191,7 +192,7 @@ class OneTripWrites(AsyncPostgresSaver):
             rows = list({row[5]: row for row in rows}.values())
         await self._write(
             config,
-            WRITES[upsert, fresh_threads.is_temporary(config)],
+            WRITES[upsert, held_writes.is_temporary(config)],
             {
                 "thread_id": configurable["thread_id"],
                 "ns": configurable["checkpoint_ns"],
@@ -206,15 +207,21 @@ class OneTripWrites(AsyncPostgresSaver):
         )
 
     async def _write(self, config: RunnableConfig, query: str, params: dict[str, Any]) -> None:
-        temporary = fresh_threads.temporary(config)
-        if temporary is not None:
-            await temporary.write(partial(self._execute, query, params))
+        held = held_writes.held_for(config)
+        if held is not None:
+            await held.write((query, params), self._send)
         else:
-            await self._execute(query, params)
+            await self._send([(query, params)])
 
-    async def _execute(self, query: str, params: dict[str, Any]) -> None:
-        async with self._cursor() as cur:
-            await cur.execute(query, params)
+    async def _send(self, statements: list[Statement]) -> None:
+        """One statement on its own; several (held back) in one transaction and round trip."""
+        if len(statements) == 1:
+            async with self._cursor() as cur:
+                await cur.execute(*statements[0])
+            return
+        async with self._cursor(pipeline=True) as cur, cur.connection.transaction():
+            for query, params in statements:
+                await cur.execute(query, params)
 
 
 class PooledPostgresSaver(fresh_threads.FreshThreadSaver, OneTripWrites):

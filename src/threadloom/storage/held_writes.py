@@ -1,0 +1,129 @@
+"""A stateless run's checkpoint writes, held back for a moment and sent together, or never.
+
+A stateless run's thread is deleted with the run, so its checkpoints matter only if its worker
+dies mid-run — yet LangGraph writes one after every step, plus each task's writes: for a short
+run on PostgreSQL, five statements, each a round trip, most of the run's database work. Under
+the default `async` durability LangGraph already lets a crash lose the latest of them, so the
+saver holds them back for up to `hold_for` seconds (`HeldWrites.write`) and then sends all it
+holds in one transaction; before anything reads the thread they go out first (`before_read`),
+so a run always reads what it wrote; when the run ends what is still held is dropped with the
+thread (`discard`): a short stateless run writes no checkpoint at all. A worker that dies loses
+at most `hold_for` seconds of such a run's progress; its takeover resumes from the checkpoint
+before, or from the input. `durability: "sync"` (and a delay of 0) writes every one at once.
+
+(Runs on threads write through: holding theirs too raised throughput but moved their writes,
+which LangGraph overlaps with the next step, to the end of the run, on its latency.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+Statement = tuple[str, dict[str, Any]]
+SendMany = Callable[[list[Statement]], Awaitable[None]]
+
+
+class HeldWrites:
+    """A stateless run attempt's temporary thread, and the checkpoint statements held for it.
+
+    A held statement goes out at most `hold_for` seconds after it was made, with whatever else
+    is held, in the order the run made them. A send that fails in the background fails the
+    run's next checkpoint write or read, as it would have failed the write itself, so an outage
+    still re-queues the run."""
+
+    def __init__(self, thread_id: str, hold_for: float = 0.0) -> None:
+        self.thread_id = thread_id
+        self.hold_for = hold_for
+        self._held: list[Statement] = []
+        self._send: SendMany | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._sending = asyncio.Lock()
+        self._background: asyncio.Task[None] | None = None  # a strong ref keeps it running
+        self._failed: BaseException | None = None
+
+    @property
+    def pending(self) -> bool:
+        """Writes are held or on their way."""
+        return bool(self._held) or self._sending.locked()
+
+    async def write(self, statement: Statement, send: SendMany) -> None:
+        """Send `statement` now, or hold it (its values must be serialised already)."""
+        if self._failed is not None:
+            raise self._failed
+        if self.hold_for <= 0:
+            await send([statement])
+            return
+        self._send = send
+        self._held.append(statement)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.hold_for, self._due)
+
+    def _due(self) -> None:
+        self._timer = None
+        self._background = asyncio.ensure_future(self._flush_in_background())
+
+    async def _flush_in_background(self) -> None:
+        try:
+            await self.flush()
+        except Exception as exc:  # surfaces on the run's next checkpoint write or read
+            self._failed = exc
+
+    async def flush(self) -> None:
+        """Send everything held, in order, in one go."""
+        if self._failed is not None:
+            raise self._failed
+        async with self._sending:
+            while self._held and self._send is not None:
+                batch, self._held = self._held, []
+                await self._send(batch)
+
+    async def discard(self) -> None:
+        """The attempt is over: drop what is held, and wait for a send already under way so
+        nothing lands after the run's terminal write deletes the thread."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._held.clear()
+        async with self._sending:
+            pass
+
+
+_current: ContextVar[HeldWrites | None] = ContextVar("threadloom_held_writes", default=None)
+
+
+@contextmanager
+def temporary_thread(thread_id: str, hold_for: float = 0.0) -> Iterator[HeldWrites]:
+    """Within this context (and the tasks started in it), `thread_id` is a stateless run's
+    temporary thread: a saver need not wait for the disk when it writes its checkpoints, and
+    may hold them back for `hold_for` seconds."""
+    held = HeldWrites(thread_id, hold_for)
+    token = _current.set(held)
+    try:
+        yield held
+    finally:
+        _current.reset(token)
+
+
+def held_for(config: Any) -> HeldWrites | None:
+    """The held writes of the temporary thread `config` addresses, if it is one."""
+    held = _current.get()
+    if held is None or (config.get("configurable") or {}).get("thread_id") != held.thread_id:
+        return None
+    return held
+
+
+def is_temporary(config: Any) -> bool:
+    return held_for(config) is not None
+
+
+async def before_read(config: Any) -> None:
+    """Held writes reach the database before anything reads the thread (`None`: any thread)."""
+    held = _current.get()
+    if held is None or not held.pending:
+        return
+    if config is None or held_for(config) is not None:
+        await held.flush()
