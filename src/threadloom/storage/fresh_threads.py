@@ -15,7 +15,7 @@ its thread through these savers.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -35,19 +35,14 @@ _fresh: ContextVar[set[str] | None] = ContextVar("threadloom_fresh_threads", def
 
 
 @contextmanager
-def _scoped(var: ContextVar[Any], value: Any) -> Iterator[None]:
-    """`var` holds `value` within this context and the tasks started in it."""
-    token = var.set(value)
+def fresh_thread(thread_id: str) -> Iterator[None]:
+    """Within this context (and the tasks it starts), `thread_id` has no checkpoints until the
+    first write to it."""
+    token = _fresh.set({thread_id})
     try:
         yield
     finally:
-        var.reset(token)
-
-
-def fresh_thread(thread_id: str) -> AbstractContextManager[None]:
-    """Within this context (and the tasks it starts), `thread_id` has no checkpoints until the
-    first write to it."""
-    return _scoped(_fresh, {thread_id})
+        _fresh.reset(token)
 
 
 def known_empty(config: Any) -> bool:
