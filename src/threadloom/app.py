@@ -20,6 +20,7 @@ from threadloom.api.http import install_error_handlers
 from threadloom.api.middleware import RequestMiddleware
 from threadloom.graphs.project import ProjectConfig, project_from_env
 from threadloom.graphs.registry import GraphRegistry, system_assistant_id
+from threadloom.graphs.unsupported import check_supported
 from threadloom.runtime.broker import Broker
 from threadloom.services.context import ServerContext
 from threadloom.settings import Settings
@@ -37,13 +38,17 @@ EXPOSED_HEADERS = [
 
 
 def load_project_config(settings: Settings) -> ProjectConfig:
-    """`langgraph.json` if present; the LangGraph CLI's env JSON (LANGSERVE_GRAPHS…) wins."""
+    """`langgraph.json` if present; the LangGraph CLI's env JSON (LANGSERVE_GRAPHS…) wins.
+
+    A project asking for a setting Threadloom cannot honour yet is refused here (ProjectError),
+    so every entry point (dev, serve, worker, a reloading child) refuses it the same way."""
     path = Path(settings.config)
     project = project_from_env(path, base_dir=Path.cwd())
     if project is None:
         raise FileNotFoundError(
             f"No project: {path} does not exist and LANGSERVE_GRAPHS is not set"
         )
+    check_supported(project)
     return project
 
 
