@@ -1,6 +1,7 @@
 """The run transitions that must be atomic with their thread: create (multitask rules), cancel,
 finish. Each runs in one transaction that first locks the thread row, so many API processes and
-workers deciding about the same thread take turns instead of racing.
+workers deciding about the same thread take turns instead of racing. The decisions are
+`run_rules`' and the shared SQL `storage/dialect.py`'s; this module executes them.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from typing import Any
 
 from psycopg import errors as pg_errors
 
-from threadloom.errors import Conflict, InvalidInput, NotFound
-from threadloom.storage import filters as flt
+from threadloom import run_rules as rules
+from threadloom.errors import Conflict
 from threadloom.storage.base import RunCreateResult, SlotOffer
+from threadloom.storage.dialect import POSTGRES, select_inflight_runs
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.db import Cursor, Database
 from threadloom.storage.postgres.rows import RUN_FIELDS, opt_jsonb, run_from_row, run_to_params
@@ -22,19 +24,12 @@ from threadloom.storage.postgres.threads import (
     lock_thread_metadata,
     refresh_status,
 )
-from threadloom.storage.records import TERMINAL_STATUSES, Assistant, Run, ThreadSnapshot
+from threadloom.storage.records import Assistant, Run, ThreadSnapshot
 
 
 async def inflight_runs(cur: Cursor, thread_id: str) -> list[Run]:
     await cur.execute(q.INFLIGHT_RUNS, (thread_id,))
     return [run_from_row(r) for r in await cur.fetchall()]
-
-
-def busy_message(thread_id: str, run_id: str) -> str:
-    return (
-        f"Thread {thread_id} is already running a task (run {run_id}). "
-        "Wait for it to finish or choose a different multitask strategy."
-    )
 
 
 async def create_run(
@@ -45,27 +40,32 @@ async def create_run(
     prevent_insert_if_inflight: bool,
     filters: Mapping[str, Any] | None,
 ) -> RunCreateResult:
-    """Thread create-or-check, inflight check, insert and multitask cancels, in one go."""
-    existing = await lock_thread_metadata(cur, run.thread_id)
+    """Execute `run_rules.plan_create`: thread create-or-check, insert, multitask cancels."""
+
+    async def plan_for(found: dict[str, Any] | None) -> rules.CreatePlan:
+        return rules.plan_create(
+            run,
+            thread_metadata=thread_metadata,
+            if_not_exists=if_not_exists,
+            prevent_insert_if_inflight=prevent_insert_if_inflight,
+            filters=filters,
+            found_metadata=found,
+            inflight=await inflight_runs(cur, run.thread_id) if found is not None else (),
+        )
+
+    plan = await plan_for(await lock_thread_metadata(cur, run.thread_id))
     created = False
-    inflight: list[Run] = []
-    if existing is None:
-        if if_not_exists != "create":
-            raise NotFound(f"Thread {run.thread_id} not found")
+    if plan.create_thread:
         created = (
-            await insert_thread(cur, run.thread_id, dict(thread_metadata or {}), None, "busy")
+            await insert_thread(cur, run.thread_id, plan.thread_metadata or {}, None, "busy")
         ) is not None
         if not created:  # another process created it in the meantime: treat as existing
             existing = await lock_thread_metadata(cur, run.thread_id)
             assert existing is not None
-    if existing is not None:
-        if filters and not flt.evaluate(existing, filters):
-            raise NotFound(f"Thread {run.thread_id} not found")
-        inflight = await inflight_runs(cur, run.thread_id)
-        if inflight and run.multitask_strategy == "reject":
-            raise Conflict(busy_message(run.thread_id, inflight[0].run_id))
-        if inflight and prevent_insert_if_inflight:
-            return RunCreateResult(inflight[0], False, [])
+            plan = await plan_for(existing)
+    if not plan.insert:
+        assert plan.existing_run is not None
+        return RunCreateResult(plan.existing_run, False, [])
 
     run.status = "pending"
     try:
@@ -74,11 +74,10 @@ async def create_run(
         raise Conflict(f"Run {run.run_id} already exists") from exc
 
     cancelled: list[Run] = []
-    if inflight and run.multitask_strategy in ("interrupt", "rollback"):
-        cancelled = await cancel_runs(cur, inflight, run.multitask_strategy)
-    if existing is not None:
-        missing = {k: v for k, v in (thread_metadata or {}).items() if k not in existing}
-        metadata = jsonb({**existing, **missing}) if missing else None
+    if plan.cancel_action is not None:
+        cancelled = await cancel_runs(cur, plan.cancel, plan.cancel_action)
+    if not created:
+        metadata = jsonb(plan.thread_metadata) if plan.thread_metadata is not None else None
         await cur.execute(q.MARK_THREAD_BUSY, (metadata, run.thread_id))
     return RunCreateResult(run, created, cancelled)
 
@@ -121,19 +120,18 @@ async def create_run_on_new_thread(
 
 
 async def cancel_runs(cur: Cursor, runs: Iterable[Run], action: str) -> list[Run]:
-    """Pending runs end now (interrupt → interrupted; rollback → deleted); running ones are
-    flagged for their worker. Thread statuses are the caller's to refresh."""
-    request = jsonb({"action": action})
+    """Execute `run_rules.plan_cancel` for each run. Thread statuses are the caller's to
+    refresh."""
+    request = jsonb(rules.cancel_request(action))
     affected: list[Run] = []
     for run in runs:
-        if run.status == "pending" and action == "rollback":
+        step = rules.plan_cancel(run, action)
+        if step == "delete":
             await cur.execute(q.DELETE_PENDING_RUN, (run.run_id,))
             if await cur.fetchone() is not None:
-                run.cancel_requested = {"action": action}
-                run.stop_reason = "cancelled"
-                affected.append(run)
+                affected.append(rules.deleted_by_cancel(run, action))
             continue
-        sql = q.CANCEL_PENDING_RUN if run.status == "pending" else q.FLAG_RUNNING_RUN
+        sql = q.CANCEL_PENDING_RUN if step == "interrupt" else q.FLAG_RUNNING_RUN
         await cur.execute(sql, (request, run.run_id))
         row = await cur.fetchone()
         if row is not None:
@@ -150,31 +148,12 @@ async def request_cancel(
     access: Predicate,
 ) -> list[Run]:
     """Select inflight runs by ids / thread / status (thread metadata must pass `access`)."""
-    if run_ids is None and thread_id is None and status is None:
+    selection = rules.cancel_selection(run_ids, thread_id, status)
+    if selection is None:
         return []
-    clauses = ["r.status IN ('pending', 'running')"]
-    params: list[Any] = []
-    if run_ids is not None:
-        if not run_ids:
-            return []
-        clauses.append("r.run_id = ANY(%s)")
-        params.append(list(run_ids))
-    if thread_id is not None:
-        clauses.append("r.thread_id = %s")
-        params.append(thread_id)
-    if status in ("pending", "running"):
-        clauses.append("r.status = %s")
-        params.append(status)
-    elif status not in (None, "all"):
-        raise InvalidInput(f"Invalid status {status!r}: expected pending, running or all")
-    join = ""
-    if access[0] != "TRUE":
-        join = "JOIN threads t ON t.thread_id = r.thread_id"
-        clauses.append(f"({access[0]})")
-        params.extend(access[1])
-    select = (
-        f"SELECT {', '.join('r.' + f for f in RUN_FIELDS)} FROM runs r {join} "
-        f"WHERE {' AND '.join(clauses)} ORDER BY r.created_at, r.seq"
+    ids, thread, narrowed = selection
+    select, params = select_inflight_runs(
+        POSTGRES, RUN_FIELDS, run_ids=ids, thread_id=thread, status=narrowed, access=access
     )
     await cur.execute(select, params)
     candidates = [run_from_row(r) for r in await cur.fetchall()]
@@ -187,7 +166,7 @@ async def request_cancel(
     await cur.execute(select, params)
     runs = [run_from_row(r) for r in await cur.fetchall()]
     affected = await cancel_runs(cur, runs, action)
-    await refresh_status(cur, list(dict.fromkeys(r.thread_id for r in affected)))
+    await refresh_status(cur, rules.threads_of(affected))
     return affected
 
 
@@ -207,8 +186,7 @@ async def finish(
     statement puts the run's slot back on offer (migration 0006). A stateless run's end
     (`delete_thread`) commits without waiting for the disk: it only deletes, and were it lost
     with a PostgreSQL crash the run would be taken over and end again."""
-    if status not in TERMINAL_STATUSES:
-        raise InvalidInput(f"finish needs a terminal status, got {status!r}")
+    rules.check_finish(status)
     params: tuple[Any, ...] = (
         run_id,
         status,

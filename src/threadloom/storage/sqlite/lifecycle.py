@@ -1,5 +1,6 @@
 """The run transitions that must be atomic with their thread: create (multitask rules), cancel,
-finish. Each function is one transaction body run on the connection thread by `Database.write`.
+finish. Each function is one transaction body run on the connection thread by `Database.write`;
+the decisions are `run_rules`' and the shared SQL `storage/dialect.py`'s, executed here.
 """
 
 from __future__ import annotations
@@ -8,10 +9,10 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from threadloom.errors import Conflict, InvalidInput, NotFound
-from threadloom.storage import filters as flt
+from threadloom import run_rules as rules
 from threadloom.storage.base import RunCreateResult
-from threadloom.storage.records import TERMINAL_STATUSES, Run, ThreadSnapshot
+from threadloom.storage.dialect import SQLITE, select_inflight_runs
+from threadloom.storage.records import Run, ThreadSnapshot
 from threadloom.storage.sqlite.db import from_us_req, jdump, jdump_opt, jload
 from threadloom.storage.sqlite.rows import RUN_COLUMNS, RUN_FIELDS, run_from_row, run_to_row
 from threadloom.storage.sqlite.sqlfilter import Predicate
@@ -35,13 +36,6 @@ def inflight_runs(conn: sqlite3.Connection, thread_id: str) -> list[Run]:
     return [run_from_row(r) for r in conn.execute(INFLIGHT, (thread_id,))]
 
 
-def busy_message(thread_id: str, run_id: str) -> str:
-    return (
-        f"Thread {thread_id} is already running a task (run {run_id}). "
-        "Wait for it to finish or choose a different multitask strategy."
-    )
-
-
 def create_run(
     conn: sqlite3.Connection,
     run: Run,
@@ -51,58 +45,53 @@ def create_run(
     filters: Mapping[str, Any] | None,
     now: int,
 ) -> RunCreateResult:
-    """Thread create-or-check, inflight check, insert and multitask cancels, in one go."""
+    """Execute `run_rules.plan_create`: thread create-or-check, insert, multitask cancels."""
     # only the metadata: the thread's state can be megabytes, and a run's creation needs none
     found = conn.execute(
         "SELECT metadata FROM threads WHERE thread_id = ?", (run.thread_id,)
     ).fetchone()
     existing: dict[str, Any] | None = None if found is None else jload(found[0])
-    created = False
-    inflight: list[Run] = []
-    if existing is None:
-        if if_not_exists != "create":
-            raise NotFound(f"Thread {run.thread_id} not found")
-        insert_thread(conn, run.thread_id, dict(thread_metadata or {}), None, now, "busy")
-        created = True
-    else:
-        if filters and not flt.evaluate(existing, filters):
-            raise NotFound(f"Thread {run.thread_id} not found")
-        inflight = inflight_runs(conn, run.thread_id)
-        if inflight and run.multitask_strategy == "reject":
-            raise Conflict(busy_message(run.thread_id, inflight[0].run_id))
-        if inflight and prevent_insert_if_inflight:
-            return RunCreateResult(inflight[0], False, [])
-
+    plan = rules.plan_create(
+        run,
+        thread_metadata=thread_metadata,
+        if_not_exists=if_not_exists,
+        prevent_insert_if_inflight=prevent_insert_if_inflight,
+        filters=filters,
+        found_metadata=existing,
+        inflight=inflight_runs(conn, run.thread_id) if existing is not None else (),
+    )
+    if not plan.insert:
+        assert plan.existing_run is not None
+        return RunCreateResult(plan.existing_run, False, [])
+    if plan.create_thread:
+        insert_thread(conn, run.thread_id, plan.thread_metadata or {}, None, now, "busy")
     run.status = "pending"
     conn.execute(INSERT_RUN, run_to_row(run))
-
     cancelled: list[Run] = []
-    if inflight and run.multitask_strategy in ("interrupt", "rollback"):
-        cancelled = cancel_runs(conn, inflight, run.multitask_strategy, now)
-    if existing is not None:
-        missing = {k: v for k, v in (thread_metadata or {}).items() if k not in existing}
-        metadata = jdump({**existing, **missing}) if missing else None
+    if plan.cancel_action is not None:
+        cancelled = cancel_runs(conn, plan.cancel, plan.cancel_action, now)
+    if not plan.create_thread:
+        metadata = jdump(plan.thread_metadata) if plan.thread_metadata is not None else None
         conn.execute(
             "UPDATE threads SET metadata = COALESCE(?, metadata), status = 'busy', "
             f"updated_at = ?, ttl_expires_at = {TTL_REFRESH_EXPR} WHERE thread_id = ?",
             (metadata, now, now, run.thread_id),
         )
-    return RunCreateResult(run, created, cancelled)
+    return RunCreateResult(run, plan.create_thread, cancelled)
 
 
 def cancel_runs(conn: sqlite3.Connection, runs: Iterable[Run], action: str, now: int) -> list[Run]:
-    """Pending runs end now (interrupt → interrupted; rollback → deleted); running ones are
-    flagged for their worker. Thread statuses are the caller's to refresh."""
-    request = jdump({"action": action})
+    """Execute `run_rules.plan_cancel` for each run. Thread statuses are the caller's to
+    refresh."""
+    request = jdump(rules.cancel_request(action))
     affected: list[Run] = []
     for run in runs:
-        if run.status == "pending" and action == "rollback":
+        step = rules.plan_cancel(run, action)
+        if step == "delete":
             conn.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,))
-            run.cancel_requested = {"action": action}
-            run.stop_reason = "cancelled"
-            affected.append(run)
+            affected.append(rules.deleted_by_cancel(run, action))
             continue
-        if run.status == "pending":
+        if step == "interrupt":
             sql = (
                 "UPDATE runs SET status = 'interrupted', stop_reason = 'cancelled', "
                 "ended_at = ?, updated_at = ?, cancel_requested = ? "
@@ -131,36 +120,16 @@ def request_cancel(
     now: int,
 ) -> list[Run]:
     """Select inflight runs by ids / thread / status (thread metadata must pass `access`)."""
-    if run_ids is None and thread_id is None and status is None:
+    selection = rules.cancel_selection(run_ids, thread_id, status)
+    if selection is None:
         return []
-    clauses = ["r.status IN ('pending', 'running')"]
-    params: list[Any] = []
-    if run_ids is not None:
-        if not run_ids:
-            return []
-        clauses.append(f"r.run_id IN ({', '.join('?' * len(run_ids))})")
-        params.extend(run_ids)
-    if thread_id is not None:
-        clauses.append("r.thread_id = ?")
-        params.append(thread_id)
-    if status in ("pending", "running"):
-        clauses.append("r.status = ?")
-        params.append(status)
-    elif status not in (None, "all"):
-        raise InvalidInput(f"Invalid status {status!r}: expected pending, running or all")
-    join = ""
-    if access[0] != "1":
-        join = "JOIN threads t ON t.thread_id = r.thread_id"
-        clauses.append(f"({access[0]})")
-        params.extend(access[1])
-    rows = conn.execute(
-        f"SELECT {', '.join('r.' + f for f in RUN_FIELDS)} FROM runs r {join} "
-        f"WHERE {' AND '.join(clauses)} ORDER BY r.created_at, r.rowid",
-        params,
-    ).fetchall()
-    runs = [run_from_row(r) for r in rows]
+    ids, thread, narrowed = selection
+    sql, params = select_inflight_runs(
+        SQLITE, RUN_FIELDS, run_ids=ids, thread_id=thread, status=narrowed, access=access
+    )
+    runs = [run_from_row(r) for r in conn.execute(sql, params).fetchall()]
     affected = cancel_runs(conn, runs, action, now)
-    refresh_status(conn, list(dict.fromkeys(r.thread_id for r in affected)), now)
+    refresh_status(conn, rules.threads_of(affected), now)
     return affected
 
 
@@ -176,8 +145,7 @@ def finish(
     now: int,
 ) -> Run | None:
     """Terminal status + thread snapshot together; a run no longer inflight is left alone."""
-    if status not in TERMINAL_STATUSES:
-        raise InvalidInput(f"finish needs a terminal status, got {status!r}")
+    rules.check_finish(status)
     row = conn.execute(
         f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ? AND status IN ('pending', 'running')",
         (run_id,),
