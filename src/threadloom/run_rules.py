@@ -163,6 +163,12 @@ def cancel_selection(
     return run_ids, thread_id, None
 
 
+def deleting_refreshes_thread(status: str) -> bool:
+    """Deleting a run changes its thread's status only when the run was inflight (the thread
+    was busy because of it); a finished run's thread keeps the status that run left."""
+    return status in INFLIGHT_STATUSES
+
+
 # --- finishing ------------------------------------------------------------------------------
 
 

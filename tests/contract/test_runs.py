@@ -7,7 +7,7 @@ from datetime import UTC
 import pytest
 
 from tests.contract.conftest import make_run
-from threadloom.errors import Conflict, NotFound
+from threadloom.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from threadloom.storage.base import Storage
 from threadloom.storage.records import ThreadSnapshot
 
@@ -212,3 +212,53 @@ async def test_finish_snapshot_for_interrupted_thread(storage: Storage) -> None:
     assert done is not None and done.status == "success"
     thread = await storage.threads.get("t1")
     assert thread is not None and thread.status == "interrupted" and thread.values == {"v": 1}
+
+
+async def test_deleting_a_finished_run_leaves_its_thread_alone(storage: Storage) -> None:
+    """Only an inflight run's deletion refreshes its thread (the backends once differed: one
+    rewrote the thread's updated_at for any deleted run)."""
+    run = (await storage.runs.create_run(make_run("t1"), if_not_exists="create")).run
+    await storage.runs.claim(worker_id="w", limit=1, lease_seconds=30)
+    snap = ThreadSnapshot("error", {"v": 1}, {}, {"error": "ValueError", "message": "boom"})
+    await storage.runs.finish(run.run_id, status="error", stop_reason=None, error={}, thread=snap)
+    before = await storage.threads.get("t1")
+    assert before is not None and before.status == "error"
+    assert await storage.runs.delete(run.run_id, thread_id="t1") is True
+    after = await storage.threads.get("t1")
+    assert after is not None and after.status == "error"
+    assert after.updated_at == before.updated_at
+
+
+@pytest.mark.parametrize(("limit", "offset"), [(-1, 0), (10, -1)])
+async def test_negative_paging_is_refused_by_every_run_list(
+    storage: Storage, limit: int, offset: int
+) -> None:
+    """Both backends validate LIMIT/OFFSET the same way (one used to clamp them to 0)."""
+    await storage.threads.create(thread_id="t1", metadata={})
+    with pytest.raises(Unprocessable):
+        await storage.runs.list("t1", limit=limit, offset=offset)
+    with pytest.raises(Unprocessable):
+        await storage.runs.search_all(limit=limit, offset=offset)
+
+
+async def test_limit_zero_lists_no_runs(storage: Storage) -> None:
+    await storage.runs.create_run(make_run("t1"), if_not_exists="create")
+    assert await storage.runs.list("t1", limit=0) == []
+    assert await storage.runs.search_all(limit=0) == []
+
+
+async def test_bulk_cancel_by_ids_thread_and_status_selects_the_same_runs(
+    storage: Storage,
+) -> None:
+    """The bulk-cancel selection is one SQL builder for both dialects (storage/dialect.py)."""
+    a = (await storage.runs.create_run(make_run("t1"), if_not_exists="create")).run
+    b = (await storage.runs.create_run(make_run("t2"), if_not_exists="create")).run
+    c = (await storage.runs.create_run(make_run("t2", delay=1), if_not_exists="create")).run
+    assert await storage.runs.request_cancel(run_ids=[]) == []
+    assert await storage.runs.request_cancel(status="running", thread_id="t2") == []
+    cancelled = await storage.runs.request_cancel(run_ids=[a.run_id, c.run_id], status="all")
+    assert sorted(r.run_id for r in cancelled) == sorted([a.run_id, c.run_id])
+    cancelled = await storage.runs.request_cancel(thread_id="t2", status="pending")
+    assert [r.run_id for r in cancelled] == [b.run_id]
+    with pytest.raises(InvalidInput):
+        await storage.runs.request_cancel(thread_id="t2", status="success")

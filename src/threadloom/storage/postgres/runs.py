@@ -10,6 +10,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg import errors as pg_errors
 
+from threadloom import run_rules as rules
 from threadloom.errors import Conflict
 from threadloom.storage import filters as flt
 from threadloom.storage.base import (
@@ -22,13 +23,13 @@ from threadloom.storage.base import (
     SlotOffer,
     SortOrder,
 )
+from threadloom.storage.dialect import POSTGRES, search_all_runs
 from threadloom.storage.errors import StaleAssistant
 from threadloom.storage.postgres import lifecycle, queue
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.assistant_cache import AssistantCache
 from threadloom.storage.postgres.db import Database
 from threadloom.storage.postgres.rows import RUN_FIELDS, opt_jsonb, run_from_row
-from threadloom.storage.postgres.run_search import search_all_sql
 from threadloom.storage.postgres.sqlfilter import compile_filter, jsonb, page_bounds
 from threadloom.storage.records import Assistant, Run, ThreadSnapshot
 
@@ -151,7 +152,10 @@ class PostgresRunStore(RunStore):
         offset: int = 0,
         filters: Filters = None,
     ) -> builtins.list[Run]:
-        sql, params = search_all_sql(
+        sql, params = search_all_runs(
+            POSTGRES,
+            RUN_FIELDS,
+            compile_filter,
             assistant_ids=assistant_ids,
             thread_id=thread_id,
             status_clauses=status_clauses,
@@ -171,13 +175,13 @@ class PostgresRunStore(RunStore):
         async with self._db.transaction() as cur:
             await cur.execute(
                 "DELETE FROM runs r USING threads t WHERE t.thread_id = r.thread_id "
-                f"AND r.run_id = %s AND r.thread_id = %s AND ({sql}) RETURNING r.run_id",
+                f"AND r.run_id = %s AND r.thread_id = %s AND ({sql}) RETURNING r.status",
                 [run_id, thread_id, *params],
             )
-            deleted = await cur.fetchone() is not None
-            if deleted:
+            row = await cur.fetchone()
+            if row is not None and rules.deleting_refreshes_thread(row["status"]):
                 await cur.execute(q.REFRESH_STATUS, ([thread_id],))
-        return deleted
+        return row is not None
 
     async def inflight(self, thread_id: str) -> builtins.list[Run]:
         rows = await self._db.fetchall(q.INFLIGHT_RUNS, (thread_id,))

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+from threadloom import run_rules as rules
 from threadloom.storage import filters as flt
 from threadloom.storage.base import (
     Filters,
@@ -18,6 +19,8 @@ from threadloom.storage.base import (
     SlotOffer,
     SortOrder,
 )
+from threadloom.storage.dialect import SQLITE, search_all_runs
+from threadloom.storage.paging import page_bounds
 from threadloom.storage.records import Assistant, Run, ThreadSnapshot
 from threadloom.storage.sqlite import lifecycle, queue
 from threadloom.storage.sqlite.db import Database, from_us, jdump, now_us, to_us
@@ -98,7 +101,7 @@ class SqliteRunStore(RunStore):
             sql += " AND status = ?"
             params.append(status)
         sql += " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
-        params.extend((max(limit, 0), max(offset, 0)))
+        params.extend(page_bounds(limit, offset))
 
         def read(conn: sqlite3.Connection) -> builtins.list[Run] | None:
             exists = conn.execute(
@@ -126,7 +129,10 @@ class SqliteRunStore(RunStore):
         offset: int = 0,
         filters: Filters = None,
     ) -> builtins.list[Run]:
-        sql, params = search_all_sql(
+        sql, params = search_all_runs(
+            SQLITE,
+            RUN_FIELDS,
+            compile_filter,
             assistant_ids=assistant_ids,
             thread_id=thread_id,
             status_clauses=status_clauses,
@@ -162,7 +168,7 @@ class SqliteRunStore(RunStore):
             ).fetchone()
             if row is None:
                 return False
-            if row[0] in ("pending", "running"):
+            if rules.deleting_refreshes_thread(row[0]):
                 refresh_status(conn, [thread_id], now_us())
             return True
 
@@ -278,74 +284,3 @@ class SqliteRunStore(RunStore):
             conn.execute("UPDATE runs SET webhook = ? WHERE run_id = ?", params)
 
         await self._db.write(tx)
-
-
-def search_all_sql(
-    *,
-    assistant_ids: Sequence[str] | None,
-    thread_id: str | None,
-    status_clauses: Sequence[RunStatusClause] | None,
-    stop_reason: str | None,
-    background: bool | None,
-    order: SortOrder,
-    after: RunCursor | None,
-    before: RunCursor | None,
-    limit: int,
-    offset: int,
-    filters: Filters,
-) -> tuple[str, builtins.list[Any]]:
-    """The keyset query of `search_all`: row-value comparisons on `(created_at, run_id)` so
-    SQLite seeks the index to the cursor instead of counting rows up to it."""
-    where: builtins.list[str] = []
-    params: builtins.list[Any] = []
-    join = ""
-    if filters:
-        flt.validate(filters)
-        access_sql, access_params = compile_filter("t.metadata", filters)
-        if access_sql != "1":
-            join = "JOIN threads t ON t.thread_id = r.thread_id "
-            where.append(f"({access_sql})")
-            params.extend(access_params)
-    if assistant_ids is not None:
-        ids = list(dict.fromkeys(assistant_ids))
-        if not ids:
-            where.append("0")
-        else:
-            where.append(f"r.assistant_id IN ({', '.join('?' for _ in ids)})")
-            params.extend(ids)
-    if thread_id is not None:
-        where.append("r.thread_id = ?")
-        params.append(thread_id)
-    if status_clauses is not None:
-        ors: builtins.list[str] = []
-        for clause in status_clauses:
-            if clause.stop_reason is None:
-                ors.append("r.status = ?")
-                params.append(clause.status)
-            elif clause.exclude_stop_reason:
-                ors.append("(r.status = ? AND r.stop_reason IS NOT ?)")
-                params.extend((clause.status, clause.stop_reason))
-            else:
-                ors.append("(r.status = ? AND r.stop_reason = ?)")
-                params.extend((clause.status, clause.stop_reason))
-        where.append(f"({' OR '.join(ors)})" if ors else "0")
-    if stop_reason is not None:
-        where.append("r.stop_reason = ?")
-        params.append(stop_reason)
-    if background is not None:
-        where.append("r.background = ?")
-        params.append(int(background))
-    forward, backward = (">", "<") if order == "asc" else ("<", ">")
-    if after is not None:
-        where.append(f"(r.created_at, r.run_id) {forward} (?, ?)")
-        params.extend((to_us(after.created_at), after.run_id))
-    if before is not None:
-        where.append(f"(r.created_at, r.run_id) {backward} (?, ?)")
-        params.extend((to_us(before.created_at), before.run_id))
-    direction = "ASC" if order == "asc" else "DESC"
-    sql = f"SELECT {_R_COLUMNS} FROM runs r {join}"
-    if where:
-        sql += "WHERE " + " AND ".join(where)
-    sql += f" ORDER BY r.created_at {direction}, r.run_id {direction} LIMIT ? OFFSET ?"
-    params.extend((max(limit, 0), max(offset, 0)))
-    return sql, params
