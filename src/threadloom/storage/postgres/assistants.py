@@ -12,8 +12,8 @@ from threadloom.storage.postgres.assistant_cache import AssistantCache
 from threadloom.storage.postgres.db import Cursor, Database
 from threadloom.storage.postgres.rows import ASSISTANT_COLUMNS, assistant_from_row
 from threadloom.storage.postgres.sqlfilter import (
+    DIALECT,
     Predicate,
-    combine,
     compile_contains,
     compile_filter,
     jsonb,
@@ -21,6 +21,7 @@ from threadloom.storage.postgres.sqlfilter import (
     page_bounds,
 )
 from threadloom.storage.records import Assistant, Page, search_count_cap
+from threadloom.storage.sql_builders import assistant_search
 
 SORTS = {
     "assistant_id": "assistant_id",
@@ -30,25 +31,6 @@ SORTS = {
     "graph_id": "graph_id",
 }
 SYSTEM_METADATA = {"created_by": "system"}
-
-
-def _like_substring(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _search_predicate(
-    graph_id: str | None, name: str | None, metadata: dict[str, Any] | None, filters: Filters
-) -> Predicate:
-    parts: list[Predicate] = [
-        compile_contains("metadata", metadata),
-        compile_filter("metadata", filters),
-    ]
-    if graph_id is not None:
-        parts.append(("graph_id = %s", [graph_id]))
-    if name:
-        parts.append(("name ILIKE %s", [_like_substring(name)]))
-    return combine(*parts)
 
 
 async def _get(
@@ -238,7 +220,7 @@ class PostgresAssistantStore(AssistantStore):
         sort_order: SortOrder = "desc",
         filters: Filters = None,
     ) -> Page:
-        sql, params = _search_predicate(graph_id, name, metadata, filters)
+        sql, params = assistant_search(DIALECT, graph_id, name, metadata, filters)
         order = order_by(sort_by, sort_order, SORTS, "assistant_id")
         limit, offset = page_bounds(limit, offset)
         rows = await self._db.fetchall(
@@ -272,7 +254,7 @@ class PostgresAssistantStore(AssistantStore):
         metadata: dict[str, Any] | None = None,
         filters: Filters = None,
     ) -> int:
-        return await self._count(*_search_predicate(graph_id, name, metadata, filters))
+        return await self._count(*assistant_search(DIALECT, graph_id, name, metadata, filters))
 
     async def versions(
         self,

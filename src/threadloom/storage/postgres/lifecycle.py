@@ -14,17 +14,17 @@ from psycopg import errors as pg_errors
 from threadloom import run_rules as rules
 from threadloom.errors import Conflict
 from threadloom.storage.base import RunCreateResult, SlotOffer
-from threadloom.storage.dialect import POSTGRES, select_inflight_runs
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.db import Cursor, Database
 from threadloom.storage.postgres.rows import RUN_FIELDS, opt_jsonb, run_from_row, run_to_params
-from threadloom.storage.postgres.sqlfilter import Predicate, jsonb
+from threadloom.storage.postgres.sqlfilter import DIALECT, Predicate, jsonb
 from threadloom.storage.postgres.threads import (
     insert_thread,
     lock_thread_metadata,
     refresh_status,
 )
 from threadloom.storage.records import Assistant, Run, ThreadSnapshot
+from threadloom.storage.sql_builders import select_inflight_runs
 
 
 async def inflight_runs(cur: Cursor, thread_id: str) -> list[Run]:
@@ -153,7 +153,7 @@ async def request_cancel(
         return []
     ids, thread, narrowed = selection
     select, params = select_inflight_runs(
-        POSTGRES, RUN_FIELDS, run_ids=ids, thread_id=thread, status=narrowed, access=access
+        DIALECT, RUN_FIELDS, run_ids=ids, thread_id=thread, status=narrowed, access=access
     )
     await cur.execute(select, params)
     candidates = [run_from_row(r) for r in await cur.fetchall()]

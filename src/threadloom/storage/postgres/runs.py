@@ -23,15 +23,15 @@ from threadloom.storage.base import (
     SlotOffer,
     SortOrder,
 )
-from threadloom.storage.dialect import POSTGRES, search_all_runs
 from threadloom.storage.errors import StaleAssistant
 from threadloom.storage.postgres import lifecycle, queue
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.assistant_cache import AssistantCache
 from threadloom.storage.postgres.db import Database
 from threadloom.storage.postgres.rows import RUN_FIELDS, opt_jsonb, run_from_row
-from threadloom.storage.postgres.sqlfilter import compile_filter, jsonb, page_bounds
+from threadloom.storage.postgres.sqlfilter import DIALECT, compile_filter, jsonb, page_bounds
 from threadloom.storage.records import Assistant, Run, ThreadSnapshot
+from threadloom.storage.sql_builders import search_all_runs
 
 _R_COLUMNS = ", ".join(f"r.{f}" for f in RUN_FIELDS)
 
@@ -153,9 +153,8 @@ class PostgresRunStore(RunStore):
         filters: Filters = None,
     ) -> builtins.list[Run]:
         sql, params = search_all_runs(
-            POSTGRES,
+            DIALECT,
             RUN_FIELDS,
-            compile_filter,
             assistant_ids=assistant_ids,
             thread_id=thread_id,
             status_clauses=status_clauses,

@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb
 from threadloom.errors import Unprocessable
 from threadloom.serde import dumps
 from threadloom.storage import filters as flt
+from threadloom.storage.dialect import Dialect
 from threadloom.storage.paging import order_by, page_bounds  # noqa: F401 - re-exported
 
 Predicate = tuple[str, list[Any]]
@@ -112,3 +113,19 @@ def compile_contains(column: str, needle: Any) -> Predicate:
 def combine(*predicates: Predicate) -> Predicate:
     """AND predicates, dropping trivially true ones."""
     return _and(list(predicates))
+
+
+DIALECT = Dialect(
+    param="%s",
+    true="TRUE",
+    false="FALSE",
+    insertion_order="seq",
+    any_array=True,
+    is_distinct="IS DISTINCT FROM",
+    time=lambda dt: dt,
+    boolean=bool,
+    icontains="{column} ILIKE {param}",
+    filter=compile_filter,
+    contains=compile_contains,
+    combine=combine,
+)

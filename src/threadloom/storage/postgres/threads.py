@@ -17,15 +17,14 @@ from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.db import Cursor, Database
 from threadloom.storage.postgres.rows import THREAD_COLUMNS, opt_jsonb, thread_from_row
 from threadloom.storage.postgres.sqlfilter import (
-    Predicate,
-    combine,
-    compile_contains,
+    DIALECT,
     compile_filter,
     jsonb,
     order_by,
     page_bounds,
 )
 from threadloom.storage.records import Page, Thread, ThreadSnapshot, ThreadTTL, search_count_cap
+from threadloom.storage.sql_builders import thread_search
 
 # sort keys with a btree index of their own, which a steered page can walk
 _ORDERED_INDEX = frozenset({"thread_id", "created_at", "updated_at", "state_updated_at"})
@@ -104,25 +103,6 @@ async def write_snapshot(cur: Cursor, thread_id: str, snapshot: ThreadSnapshot) 
     return None if row is None else thread_from_row(row)
 
 
-def _search_predicate(
-    ids: Sequence[str] | None,
-    metadata: dict[str, Any] | None,
-    values: dict[str, Any] | None,
-    status: str | None,
-    filters: Filters,
-) -> Predicate:
-    parts: list[Predicate] = [
-        compile_contains("metadata", metadata),
-        compile_contains("state_values", values or None),
-        compile_filter("metadata", filters),
-    ]
-    if status is not None:
-        parts.append(("status = %s", [status]))
-    if ids is not None:
-        parts.append(("thread_id = ANY(%s)", [list(ids)]))
-    return combine(*parts)
-
-
 class PostgresThreadStore(ThreadStore):
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -199,7 +179,7 @@ class PostgresThreadStore(ThreadStore):
         sort_order: SortOrder = "desc",
         filters: Filters = None,
     ) -> Page:
-        sql, params = _search_predicate(ids, metadata, values, status, filters)
+        sql, params = thread_search(DIALECT, ids, metadata, values, status, filters)
         order = order_by(sort_by, sort_order, SORTS, "thread_id")
         limit, offset = page_bounds(limit, offset)
         page_sql = f"SELECT {THREAD_COLUMNS} FROM threads WHERE {sql} {order} LIMIT %s OFFSET %s"
@@ -244,7 +224,7 @@ class PostgresThreadStore(ThreadStore):
         status: str | None = None,
         filters: Filters = None,
     ) -> int:
-        return await self._count(*_search_predicate(None, metadata, values, status, filters))
+        return await self._count(*thread_search(DIALECT, None, metadata, values, status, filters))
 
     async def set_snapshot(self, thread_id: str, snapshot: ThreadSnapshot) -> Thread | None:
         async with self._db.transaction() as cur:

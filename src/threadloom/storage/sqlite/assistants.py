@@ -9,6 +9,7 @@ from typing import Any, Literal
 from threadloom.errors import Conflict
 from threadloom.storage.base import AssistantStore, Filters, SortOrder
 from threadloom.storage.records import Assistant, Page
+from threadloom.storage.sql_builders import assistant_search
 from threadloom.storage.sqlite.db import Database, jdump, now_us
 from threadloom.storage.sqlite.rows import (
     ASSISTANT_COLUMNS,
@@ -16,8 +17,8 @@ from threadloom.storage.sqlite.rows import (
     assistant_from_row,
 )
 from threadloom.storage.sqlite.sqlfilter import (
+    DIALECT,
     Predicate,
-    combine,
     compile_contains,
     compile_filter,
     order_by,
@@ -33,26 +34,6 @@ SORTS = {
     "graph_id": "graph_id",
 }
 SYSTEM_METADATA = {"created_by": "system"}
-
-
-def _like_substring(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _search_predicate(
-    graph_id: str | None, name: str | None, metadata: dict[str, Any] | None, filters: Filters
-) -> Predicate:
-    parts: list[Predicate] = [
-        compile_contains("metadata", metadata),
-        compile_filter("metadata", filters),
-    ]
-    if graph_id is not None:
-        parts.append(("graph_id = ?", [graph_id]))
-    if name:
-        # LIKE is case-insensitive for ASCII in SQLite
-        parts.append(("name LIKE ? ESCAPE '\\'", [_like_substring(name)]))
-    return combine(*parts)
 
 
 def _get(conn: sqlite3.Connection, assistant_id: str, where: Predicate) -> Assistant | None:
@@ -256,7 +237,7 @@ class SqliteAssistantStore(AssistantStore):
         sort_order: SortOrder = "desc",
         filters: Filters = None,
     ) -> Page:
-        sql, params = _search_predicate(graph_id, name, metadata, filters)
+        sql, params = assistant_search(DIALECT, graph_id, name, metadata, filters)
         order = order_by(sort_by, sort_order, SORTS, "assistant_id")
         limit, offset = page_bounds(limit, offset)
 
@@ -276,7 +257,7 @@ class SqliteAssistantStore(AssistantStore):
         metadata: dict[str, Any] | None = None,
         filters: Filters = None,
     ) -> int:
-        sql, params = _search_predicate(graph_id, name, metadata, filters)
+        sql, params = assistant_search(DIALECT, graph_id, name, metadata, filters)
 
         def read(conn: sqlite3.Connection) -> int:
             (total,) = conn.execute(

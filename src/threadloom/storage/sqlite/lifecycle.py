@@ -11,11 +11,11 @@ from typing import Any
 
 from threadloom import run_rules as rules
 from threadloom.storage.base import RunCreateResult
-from threadloom.storage.dialect import SQLITE, select_inflight_runs
 from threadloom.storage.records import Run, ThreadSnapshot
+from threadloom.storage.sql_builders import select_inflight_runs
 from threadloom.storage.sqlite.db import from_us_req, jdump, jdump_opt, jload
 from threadloom.storage.sqlite.rows import RUN_COLUMNS, RUN_FIELDS, run_from_row, run_to_row
-from threadloom.storage.sqlite.sqlfilter import Predicate
+from threadloom.storage.sqlite.sqlfilter import DIALECT, Predicate
 from threadloom.storage.sqlite.threads import (
     TTL_REFRESH_EXPR,
     insert_thread,
@@ -125,7 +125,7 @@ def request_cancel(
         return []
     ids, thread, narrowed = selection
     sql, params = select_inflight_runs(
-        SQLITE, RUN_FIELDS, run_ids=ids, thread_id=thread, status=narrowed, access=access
+        DIALECT, RUN_FIELDS, run_ids=ids, thread_id=thread, status=narrowed, access=access
     )
     runs = [run_from_row(r) for r in conn.execute(sql, params).fetchall()]
     affected = cancel_runs(conn, runs, action, now)

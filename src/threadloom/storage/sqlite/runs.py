@@ -19,13 +19,13 @@ from threadloom.storage.base import (
     SlotOffer,
     SortOrder,
 )
-from threadloom.storage.dialect import SQLITE, search_all_runs
 from threadloom.storage.paging import page_bounds
 from threadloom.storage.records import Assistant, Run, ThreadSnapshot
+from threadloom.storage.sql_builders import search_all_runs
 from threadloom.storage.sqlite import lifecycle, queue
 from threadloom.storage.sqlite.db import Database, from_us, jdump, now_us, to_us
 from threadloom.storage.sqlite.rows import RUN_COLUMNS, RUN_FIELDS, run_from_row
-from threadloom.storage.sqlite.sqlfilter import compile_filter
+from threadloom.storage.sqlite.sqlfilter import DIALECT, compile_filter
 from threadloom.storage.sqlite.threads import refresh_status
 
 _R_COLUMNS = ", ".join(f"r.{f}" for f in RUN_FIELDS)
@@ -130,9 +130,8 @@ class SqliteRunStore(RunStore):
         filters: Filters = None,
     ) -> builtins.list[Run]:
         sql, params = search_all_runs(
-            SQLITE,
+            DIALECT,
             RUN_FIELDS,
-            compile_filter,
             assistant_ids=assistant_ids,
             thread_id=thread_id,
             status_clauses=status_clauses,

@@ -17,9 +17,10 @@ import orjson
 
 from threadloom.errors import Unprocessable
 from threadloom.storage import filters as flt
+from threadloom.storage.dialect import Dialect
 from threadloom.storage.paging import order_by, page_bounds  # noqa: F401 - re-exported
 from threadloom.storage.records import search_count_cap
-from threadloom.storage.sqlite.db import jdump
+from threadloom.storage.sqlite.db import jdump, to_us
 
 Predicate = tuple[str, list[Any]]
 TRUE: Predicate = ("1", [])
@@ -150,6 +151,27 @@ def compile_contains(column: str, needle: Any) -> Predicate:
 def combine(*predicates: Predicate) -> Predicate:
     """AND predicates, dropping trivially true ones."""
     return _and([p for p in predicates if p[0] != "1"])
+
+
+def _time(dt: Any) -> int | None:
+    return to_us(dt)
+
+
+DIALECT = Dialect(
+    param="?",
+    true="1",
+    false="0",
+    insertion_order="rowid",
+    any_array=False,
+    is_distinct="IS NOT",
+    time=_time,
+    boolean=int,
+    # LIKE is case-insensitive for ASCII in SQLite
+    icontains="{column} LIKE {param} ESCAPE '\\'",
+    filter=compile_filter,
+    contains=compile_contains,
+    combine=combine,
+)
 
 
 def read_page(

@@ -16,12 +16,12 @@ from typing import Any, Literal
 from threadloom.errors import Conflict
 from threadloom.storage.base import Filters, SortOrder, ThreadStore
 from threadloom.storage.records import Page, Thread, ThreadSnapshot, ThreadTTL
+from threadloom.storage.sql_builders import thread_search
 from threadloom.storage.sqlite.db import Database, jdump, jdump_opt, now_us, to_us
 from threadloom.storage.sqlite.rows import THREAD_COLUMNS, thread_from_row, ttl_columns
 from threadloom.storage.sqlite.sqlfilter import (
+    DIALECT,
     Predicate,
-    combine,
-    compile_contains,
     compile_filter,
     order_by,
     page_bounds,
@@ -107,29 +107,6 @@ def write_snapshot(
         ),
     ).fetchone()
     return None if row is None else thread_from_row(row)
-
-
-def _search_predicate(
-    ids: Sequence[str] | None,
-    metadata: dict[str, Any] | None,
-    values: dict[str, Any] | None,
-    status: str | None,
-    filters: Filters,
-) -> Predicate:
-    parts: list[Predicate] = [
-        compile_contains("metadata", metadata),
-        compile_contains("state_values", values or None),
-        compile_filter("metadata", filters),
-    ]
-    if status is not None:
-        parts.append(("status = ?", [status]))
-    if ids is not None:
-        ids = list(ids)
-        if not ids:
-            parts.append(("0", []))
-        else:
-            parts.append((f"thread_id IN ({', '.join('?' * len(ids))})", ids))
-    return combine(*parts)
 
 
 class SqliteThreadStore(ThreadStore):
@@ -219,7 +196,7 @@ class SqliteThreadStore(ThreadStore):
         sort_order: SortOrder = "desc",
         filters: Filters = None,
     ) -> Page:
-        sql, params = _search_predicate(ids, metadata, values, status, filters)
+        sql, params = thread_search(DIALECT, ids, metadata, values, status, filters)
         order = order_by(sort_by, sort_order, SORTS, "thread_id")
         limit, offset = page_bounds(limit, offset)
 
@@ -239,7 +216,7 @@ class SqliteThreadStore(ThreadStore):
         status: str | None = None,
         filters: Filters = None,
     ) -> int:
-        sql, params = _search_predicate(None, metadata, values, status, filters)
+        sql, params = thread_search(DIALECT, None, metadata, values, status, filters)
 
         def read(conn: sqlite3.Connection) -> int:
             (total,) = conn.execute(f"SELECT COUNT(*) FROM threads WHERE {sql}", params).fetchone()

@@ -1,0 +1,167 @@
+"""SQL shared by the SQLite and PostgreSQL backends, written once and told the dialect.
+
+Each builder takes the backend's `Dialect` (storage/dialect.py) and returns a query or a
+predicate as `(sql, params)`; the backends only execute them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from threadloom.storage.dialect import Dialect, Predicate, like_pattern
+from threadloom.storage.paging import page_bounds
+
+if TYPE_CHECKING:
+    from threadloom.storage.base import Filters, RunCursor, RunStatusClause, SortOrder
+
+
+def assistant_search(
+    d: Dialect,
+    graph_id: str | None,
+    name: str | None,
+    metadata: dict[str, Any] | None,
+    filters: Filters,
+) -> Predicate:
+    """Which assistants `AssistantStore.search` / `count` match: metadata containment, the
+    caller's filters, an exact graph id, a case-insensitive name substring."""
+    parts: list[Predicate] = [d.contains("metadata", metadata), d.filter("metadata", filters)]
+    if graph_id is not None:
+        parts.append((f"graph_id = {d.param}", [graph_id]))
+    if name:
+        parts.append((d.icontains.format(column="name", param=d.param), [like_pattern(name)]))
+    return d.combine(*parts)
+
+
+def thread_search(
+    d: Dialect,
+    ids: Sequence[str] | None,
+    metadata: dict[str, Any] | None,
+    values: dict[str, Any] | None,
+    status: str | None,
+    filters: Filters,
+) -> Predicate:
+    """Which threads `ThreadStore.search` / `count` match."""
+    parts: list[Predicate] = [
+        d.contains("metadata", metadata),
+        d.contains("state_values", values or None),
+        d.filter("metadata", filters),
+    ]
+    if status is not None:
+        parts.append((f"status = {d.param}", [status]))
+    if ids is not None:
+        parts.append(d.member("thread_id", list(ids)) if ids else (d.false, []))
+    return d.combine(*parts)
+
+
+def select_inflight_runs(
+    dialect: Dialect,
+    columns: Sequence[str],
+    *,
+    run_ids: Sequence[str] | None,
+    thread_id: str | None,
+    status: str | None,
+    access: tuple[str, Sequence[Any]],
+) -> tuple[str, list[Any]]:
+    """The inflight runs a bulk cancel selects (criteria from `run_rules.cancel_selection`),
+    oldest first; `access` is the compiled predicate on their thread's metadata."""
+    p = dialect.param
+    clauses = ["r.status IN ('pending', 'running')"]
+    params: list[Any] = []
+    if run_ids is not None:
+        member, values = dialect.member("r.run_id", run_ids)
+        clauses.append(member)
+        params.extend(values)
+    if thread_id is not None:
+        clauses.append(f"r.thread_id = {p}")
+        params.append(thread_id)
+    if status is not None:
+        clauses.append(f"r.status = {p}")
+        params.append(status)
+    join = ""
+    if access[0] != dialect.true:
+        join = "JOIN threads t ON t.thread_id = r.thread_id"
+        clauses.append(f"({access[0]})")
+        params.extend(access[1])
+    sql = (
+        f"SELECT {', '.join('r.' + c for c in columns)} FROM runs r {join} "
+        f"WHERE {' AND '.join(clauses)} ORDER BY r.created_at, r.{dialect.insertion_order}"
+    )
+    return sql, params
+
+
+def search_all_runs(
+    dialect: Dialect,
+    columns: Sequence[str],
+    *,
+    assistant_ids: Sequence[str] | None,
+    thread_id: str | None,
+    status_clauses: Sequence[RunStatusClause] | None,
+    stop_reason: str | None,
+    background: bool | None,
+    order: SortOrder,
+    after: RunCursor | None,
+    before: RunCursor | None,
+    limit: int,
+    offset: int,
+    filters: Any,
+) -> tuple[str, list[Any]]:
+    """`RunStore.search_all`, the keyset run list across threads (Letta, SeekrFlow).
+
+    Row-value comparisons on `(created_at, run_id)` let either database start the index scan
+    at the cursor instead of counting rows up to it (indexes `runs_keyset` and
+    `runs_assistant_keyset`).
+    """
+    p = dialect.param
+    limit, offset = page_bounds(limit, offset)
+    where: list[str] = []
+    params: list[Any] = []
+    join = ""
+    if filters:
+        access_sql, access_params = dialect.filter("t.metadata", filters)
+        if access_sql != dialect.true:
+            join = "JOIN threads t ON t.thread_id = r.thread_id "
+            where.append(f"({access_sql})")
+            params.extend(access_params)
+    if assistant_ids is not None:
+        ids = list(dict.fromkeys(assistant_ids))
+        if ids:
+            member, values = dialect.member("r.assistant_id", ids)
+            where.append(member)
+            params.extend(values)
+        else:
+            where.append(dialect.false)
+    if thread_id is not None:
+        where.append(f"r.thread_id = {p}")
+        params.append(thread_id)
+    if status_clauses is not None:
+        ors: list[str] = []
+        for clause in status_clauses:
+            if clause.stop_reason is None:
+                ors.append(f"r.status = {p}")
+                params.append(clause.status)
+            else:
+                op = dialect.is_distinct if clause.exclude_stop_reason else "="
+                ors.append(f"(r.status = {p} AND r.stop_reason {op} {p})")
+                params.extend((clause.status, clause.stop_reason))
+        where.append(f"({' OR '.join(ors)})" if ors else dialect.false)
+    if stop_reason is not None:
+        where.append(f"r.stop_reason = {p}")
+        params.append(stop_reason)
+    if background is not None:
+        where.append(f"r.background = {p}")
+        params.append(dialect.boolean(background))
+    forward, backward = (">", "<") if order == "asc" else ("<", ">")
+    if after is not None:
+        where.append(f"(r.created_at, r.run_id) {forward} ({p}, {p})")
+        params.extend((dialect.time(after.created_at), after.run_id))
+    if before is not None:
+        where.append(f"(r.created_at, r.run_id) {backward} ({p}, {p})")
+        params.extend((dialect.time(before.created_at), before.run_id))
+    direction = "ASC" if order == "asc" else "DESC"
+    sql = f"SELECT {', '.join('r.' + c for c in columns)} FROM runs r {join}"
+    if where:
+        sql += "WHERE " + " AND ".join(where)
+    sql += f" ORDER BY r.created_at {direction}, r.run_id {direction} LIMIT {p} OFFSET {p}"
+    params.extend((limit, offset))
+    return sql, params
