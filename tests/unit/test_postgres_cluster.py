@@ -21,9 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # test_runtime_support
 from tests.support.pg import drop_schema, random_name, require_postgres
 
 from threadloom.errors import Conflict
-from threadloom.storage.base import OfferChannel, SlotOffer
+from threadloom.storage.base import SlotOffer
 from threadloom.storage.errors import StaleAssistant
 from threadloom.storage.postgres import PostgresStorage, migrate
+from threadloom.storage.postgres.queue import OfferChannel
 from threadloom.storage.records import Run
 
 MIGRATIONS = (

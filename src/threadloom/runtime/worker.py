@@ -1,12 +1,12 @@
 """The worker pool: claims due runs and executes them, up to `settings.workers` at once.
 
 The loop is event driven: it claims when woken (a run was inserted, a run finished and freed its
-thread) and otherwise sleeps until the next delayed run is due. A claim that leaves slots free
-offers them, and a run that ends offers its slot again with its terminal write; a stateless /wait
-run may then arrive already assigned (PostgreSQL, migrations 0005 and 0006), started without a
-claim. Leases are extended by a
-heartbeat; expired leases of dead workers are re-queued by a cheap reaper; runs interrupted by a
-shutdown go back to the queue and resume from their last checkpoint on the next start.
+thread) and otherwise sleeps until the next delayed run is due. It talks to the queue through
+one port, the storage's `WorkerSession` (storage/worker_session.py): claims, heartbeats, and
+whatever a backend does to hand runs over faster (PostgreSQL offers free slots, so a /wait run
+may arrive already assigned) stay behind it. Leases are extended by a heartbeat; expired leases
+of dead workers are re-queued by a cheap reaper; runs interrupted by a shutdown go back to the
+queue and resume from their last checkpoint on the next start.
 """
 
 from __future__ import annotations
@@ -14,22 +14,20 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import hashlib
 import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from threadloom.runtime.broker import Broker
 from threadloom.runtime.executor import ExecutionResult, GraphBuilder, RunExecutor
 from threadloom.serde import utcnow
 from threadloom.settings import Settings
-from threadloom.storage.base import OfferChannel, SlotOffer, Storage
+from threadloom.storage.base import SlotOffer, Storage
 from threadloom.storage.errors import is_unavailable
 from threadloom.storage.records import Run
+from threadloom.storage.worker_session import WorkerSession
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +35,6 @@ logger = logging.getLogger(__name__)
 _RECOVER_ALL = timedelta(days=365 * 100)
 # how many finished run ids a worker remembers, to ignore a late duplicate hand-over
 _RECENT = 1024
-# free slots a worker offers at most: enough for a burst of /wait runs to skip the queue; the
-# rest of a large pool is filled by claims (each offer is a row the inserts scan past)
-MAX_OFFERS = 16
 
 
 def default_worker_id() -> str:
@@ -65,7 +60,7 @@ class WorkerPool:
         self.settings = settings
         self.worker_id = worker_id or default_worker_id()
         self.executor = RunExecutor(storage, broker, registry, settings)
-        self.executor.offer_slot = self._offer_slot
+        self.executor.offer_slot = self._end_offer
         self.slots = settings.workers
         # embedded mode owns the whole database: anything `running` at start is ours, orphaned
         self.recover_on_start = (
@@ -76,14 +71,14 @@ class WorkerPool:
         self._running: dict[str, asyncio.Task[ExecutionResult | None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
         self._maintenance_task: asyncio.Task[None] | None = None
-        self._stop_listening: Callable[[], Awaitable[None]] | None = None
         self._stopping = False
         self._due_backoff = 0.0
-        # runs handed to this worker at insert arrive on a channel of its own (PostgreSQL)
-        self.offer_channel = "threadloom_w_" + hashlib.sha1(self.worker_id.encode()).hexdigest()
-        self._open_offers = 0  # slots on offer now, as far as this worker knows
-        self._handed: set[str] = set()  # runs that took an offer since the last claim
-        self._reoffering: set[str] = set()  # ending runs whose terminal write re-offers the slot
+        self.session: WorkerSession = storage.worker_session(
+            worker_id=self.worker_id,
+            lease_seconds=settings.lease_seconds,
+            start_run=self._spawn,
+            wake=broker.wake_here,
+        )
         # (run_id, attempt) of runs that ended here: a claim may return a handed-over run again
         self._recent: collections.OrderedDict[tuple[str, int], None] = collections.OrderedDict()
 
@@ -103,26 +98,22 @@ class WorkerPool:
             self._loop(), name=f"threadloom-worker-{self.worker_id}"
         )
         self._maintenance_task = asyncio.create_task(self._maintain(), name="threadloom-leases")
-        # runs the storage notifies about directly (PostgreSQL: /wait runs, at commit)
-        self._stop_listening = await self.storage.listen_for_runs(
-            self.broker.wake_here, offers=OfferChannel(self.offer_channel, self._on_assigned)
-        )
+        await self.session.open()
         await self.broker.wake_workers()
 
     def stop_claiming(self) -> None:
         """The first step of `stop()`, callable from a signal handler: claim nothing more
         (an API process's HTTP drain can outlast the grace period otherwise)."""
         self._stopping = True
+        self.session.stop_taking()
         if self._loop_task is not None:
             self._loop_task.cancel()
 
     async def stop(self) -> None:
         """Stop claiming; give running runs `shutdown_grace_seconds`; requeue the rest."""
         self._stopping = True
-        await self._withdraw_offer()
-        if self._stop_listening is not None:
-            await self._stop_listening()
-            self._stop_listening = None
+        self.session.stop_taking()
+        await self.session.close(set(self._running))
         for loop_task in (self._loop_task, self._maintenance_task):
             if loop_task is not None:
                 loop_task.cancel()
@@ -150,61 +141,24 @@ class WorkerPool:
                 logger.exception("re-queueing runs at shutdown failed; leases will expire")
         self._running.clear()
 
-    async def _withdraw_offer(self) -> None:
-        """Stopping: no more runs handed over; any handed over meanwhile go back to the queue."""
-        self._open_offers = 0
-        try:
-            taken = await self.storage.runs.withdraw_offer(worker_id=self.worker_id)
-            unknown = [run_id for run_id in taken if run_id not in self._running]
-            if unknown:
-                # REQUEUE only touches those still running here (not those that ended)
-                await self.storage.runs.requeue(unknown, worker_id=self.worker_id)
-        except Exception:
-            logger.warning("withdrawing this worker's offer failed; it expires with its lease")
-
     # --- the claim loop -----------------------------------------------------------------
-    def _on_assigned(self, run: Run) -> None:
-        """A run handed to this worker at insert (it took one of our offers): start it now.
-        Its slot goes back on offer with its terminal write."""
-        if self._stopping:
-            task = asyncio.ensure_future(
-                self.storage.runs.requeue([run.run_id], worker_id=self.worker_id)
-            )
-            task.add_done_callback(_log_failure)
-            return
-        self._open_offers = max(self._open_offers - 1, 0)
-        if self._spawn(run):
-            self._handed.add(run.run_id)
-
     async def _loop(self) -> None:
-        runs_api = self.storage.runs
         while not self._stopping:
             free = self.slots - len(self._running)
             if free <= 0:  # a finishing run wakes us
                 await self.broker.wait_for_work(self.idle_interval)
                 continue
-            # the claim returns the runs that took our offers, counted against the limit: those
-            # still running here are already counted in `free`, so count them once
-            handed, self._handed = self._handed, set()
-            free += len(handed.intersection(self._running))
             try:
-                batch = await runs_api.claim_batch(
-                    worker_id=self.worker_id,
-                    limit=free,
-                    lease_seconds=self.settings.lease_seconds,
-                    offer_channel=self.offer_channel,
-                    offers=min(free, MAX_OFFERS),
-                )
+                batch = await self.session.claim(free, self._running.keys())
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("claiming runs failed")
                 await asyncio.sleep(1.0)  # back off a failing database; not the hot path
                 continue
-            self._open_offers = batch.offered
             for run in batch.runs:
                 self._spawn(run)
-            if len(batch.runs) == free:
+            if batch.full:
                 continue  # maybe more are due
             await self.broker.wait_for_work(self._sleep_for(batch.next_due_at))
 
@@ -258,9 +212,9 @@ class WorkerPool:
             return None
         finally:
             was_full = len(self._running) >= self.slots
-            reoffered = run.run_id in self._reoffering
-            self._reoffering.discard(run.run_id)
-            self._handed.discard(run.run_id)
+            claim_now = self.session.run_ended(
+                run.run_id, finished=result is not None, was_full=was_full
+            )
             self._running.pop(run.run_id, None)
             self._recent[(run.run_id, run.attempt)] = None
             if len(self._recent) > _RECENT:
@@ -269,24 +223,15 @@ class WorkerPool:
             # (`_announce_end`); a failed one has not; a full pool has a slot again either way
             if not self._stopping and result is None:
                 await self.broker.wake_workers()
-            elif reoffered:
-                self._open_offers += 1  # its terminal write put the slot back on offer
-            elif (was_full or not self._open_offers) and not self._stopping:
-                self.broker.wake_here()  # a slot is free again: claim, and offer it
+            elif claim_now and not self._stopping:
+                self.broker.wake_here()  # a slot is free again: claim (and maybe offer it)
 
-    def _offer_slot(self, run: Run) -> SlotOffer | None:
-        """Asked by the executor as `run` ends: should its terminal write put the slot back on
-        offer? Not when stopping, not when the pool was full (runs may be queued for the slot:
-        the claim after it takes them first), not past `MAX_OFFERS`."""
-        if (
-            self._stop_listening is None  # this backend hands nothing over at insert
-            or self._stopping
-            or len(self._running) >= self.slots
-            or self._open_offers >= MAX_OFFERS
-        ):
+    def _end_offer(self, run: Run) -> SlotOffer | None:
+        """Asked by the executor as `run` ends: what its terminal write hands back (the
+        session decides; nothing while stopping)."""
+        if self._stopping:
             return None
-        self._reoffering.add(run.run_id)
-        return SlotOffer(self.worker_id, self.offer_channel, self.settings.lease_seconds)
+        return self.session.end_offer(run.run_id, pool_full=len(self._running) >= self.slots)
 
     async def _release(self, run: Run, exc: BaseException) -> None:
         """An outage stopped the run: back to the queue now if the database answers, else when
@@ -322,23 +267,10 @@ class WorkerPool:
                 logger.exception("lease maintenance failed")
 
     async def _heartbeat(self) -> None:
-        if self._open_offers:
-            open_now = await self.storage.runs.renew_offer(
-                worker_id=self.worker_id, lease_seconds=self.settings.lease_seconds
-            )
-            if open_now < self._open_offers:
-                # taken by runs whose notification is late or lost (or gone): the claim sorts
-                # it out (and returns those runs)
-                self._open_offers = open_now
-                self.broker.wake_here()
         held = list(self._running)
+        still: set[str] = set(await self.session.heartbeat(held))
         if not held:
             return
-        still: set[str] = set(
-            await self.storage.runs.heartbeat(
-                worker_id=self.worker_id, run_ids=held, lease_seconds=self.settings.lease_seconds
-            )
-        )
         for run_id in held:
             if run_id in still or run_id not in self._running:
                 continue
@@ -350,8 +282,3 @@ class WorkerPool:
             if task is not None:
                 logger.warning("lost the lease of run %s; stopping it", run_id)
                 task.cancel()
-
-
-def _log_failure(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logger.warning("re-queueing a run handed over during shutdown failed: %s", task.exception())

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import abc
 import builtins
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
@@ -32,13 +32,16 @@ from threadloom.storage.records import (
     ThreadTTL,
 )
 
+if TYPE_CHECKING:
+    from threadloom.storage.worker_session import WorkerSession
+
 Filters = dict[str, Any] | None
 SortOrder = Literal["asc", "desc"]
 
 
 class RunCreateResult:
     """What `create_run` did: the new run, inflight runs it asked to cancel, and whether the
-    backend itself already told the workers (`Storage.listen_for_runs`) that a run is due."""
+    backend itself already told the workers (their `WorkerSession`) that a run is due."""
 
     __slots__ = ("cancelled", "run", "thread_created", "workers_notified")
 
@@ -63,23 +66,20 @@ class ClaimBatch:
 
     runs: list[Run]
     next_due_at: datetime | None = None
-    offered: int = 0  # free slots put on offer (`RunStore.claim_batch`, offer_channel)
+    offered: int = 0  # free slots put on offer (a backend that hands runs over at insert)
+    limit: int = 0  # how many were asked for
 
-
-@dataclass(frozen=True, slots=True)
-class OfferChannel:
-    """Where a worker hears of runs handed to it at insert (`Storage.listen_for_runs`):
-    `channel` is the name it offered slots under, `on_assigned` starts such a run."""
-
-    channel: str
-    on_assigned: Callable[[Run], None]
+    @property
+    def full(self) -> bool:
+        """As many runs as asked for: more may be due."""
+        return len(self.runs) >= self.limit > 0
 
 
 @dataclass(frozen=True, slots=True)
 class SlotOffer:
-    """Asks `RunStore.finish` to put the finished run's slot back on offer for `worker_id`
-    (a backend that hands runs over at insert; the others ignore it): no claim is needed to
-    offer it again."""
+    """What a `WorkerSession.end_offer` asks `RunStore.finish` to do in the same statement: put
+    the finished run's slot back on offer for `worker_id` (a backend that hands runs over at
+    insert; the others never get one)."""
 
     worker_id: str
     channel: str
@@ -359,42 +359,19 @@ class RunStore(abc.ABC):
     async def next_due_at(self) -> datetime | None:
         """Earliest created_at of a pending run (for a worker to sleep until then)."""
 
-    async def claim_batch(
-        self,
-        *,
-        worker_id: str,
-        limit: int,
-        lease_seconds: float,
-        offer_channel: str | None = None,
-        offers: int = 1,
-    ) -> ClaimBatch:
+    async def claim_batch(self, *, worker_id: str, limit: int, lease_seconds: float) -> ClaimBatch:
         """`claim`, plus `next_due_at` when fewer than `limit` runs were claimed: the worker
-        loop's one call per wake-up (a backend may answer both in one round trip). With
-        `offer_channel`, a backend that hands runs to workers at insert (PostgreSQL) offers up
-        to `offers` of the slots left over — fewer than `limit` claimed — on that channel, and
-        says how many in `offered`. Each claim takes the worker's previous offers back first,
-        and returns the runs that took them, if any, among the claimed runs (the worker may
-        have started them already from the notification). This default never offers."""
+        loop's one call per wake-up (a backend may answer both in one round trip)."""
         runs = await self.claim(worker_id=worker_id, limit=limit, lease_seconds=lease_seconds)
         if len(runs) >= limit:
-            return ClaimBatch(runs)
-        return ClaimBatch(runs, await self.next_due_at())
+            return ClaimBatch(runs, limit=limit)
+        return ClaimBatch(runs, await self.next_due_at(), limit=limit)
 
     @abc.abstractmethod
     async def heartbeat(
         self, *, worker_id: str, run_ids: Sequence[str], lease_seconds: float
     ) -> builtins.list[str]:
         """Extend leases; returns the ids this worker still holds."""
-
-    async def renew_offer(self, *, worker_id: str, lease_seconds: float) -> int:
-        """Extend this worker's open offers; how many there were (fewer than the worker
-        thinks: taken by runs whose notification is late or lost, or expired)."""
-        return 0
-
-    async def withdraw_offer(self, *, worker_id: str) -> builtins.list[str]:
-        """Take this worker's offers back (it stops taking runs); the ids of runs that took
-        an offer meanwhile, handed to this worker."""
-        return []
 
     @abc.abstractmethod
     async def requeue(self, run_ids: Sequence[str], *, worker_id: str | None = None) -> int:
@@ -476,19 +453,27 @@ class Storage(abc.ABC):
     async def ping(self) -> None:
         """Raise if the database is unreachable."""
 
-    # --- checkpoint housekeeping the LangGraph savers do not offer ------------------------
-    async def listen_for_runs(
+    def worker_session(
         self,
-        on_run: Callable[[], None],
         *,
-        offers: OfferChannel | None = None,
-    ) -> Callable[[], Awaitable[None]] | None:
-        """Call `on_run` whenever a run this backend notifies about becomes due (see
-        `RunCreateResult.workers_notified`), and `offers.on_assigned` with each run handed to
-        this worker; returns a coroutine function that stops listening. None: this backend
-        never notifies, the broker's wake-ups are all there is."""
-        return None
+        worker_id: str,
+        lease_seconds: float,
+        start_run: Callable[[Run], bool],
+        wake: Callable[[], None],
+    ) -> WorkerSession:
+        """A worker pool's side of the queue (`storage/worker_session.py`): the plain claim
+        loop, unless the backend hands runs over at insert."""
+        from threadloom.storage.worker_session import WorkerSession
 
+        return WorkerSession(
+            self.runs,
+            worker_id=worker_id,
+            lease_seconds=lease_seconds,
+            start_run=start_run,
+            wake=wake,
+        )
+
+    # --- checkpoint housekeeping the LangGraph savers do not offer ------------------------
     @abc.abstractmethod
     async def delete_thread_checkpoints(self, thread_id: str) -> None: ...
 

@@ -21,19 +21,29 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
 from psycopg import AsyncConnection
 
-from threadloom.storage.base import ClaimBatch, OfferChannel
+from threadloom.storage.base import ClaimBatch
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.db import Database
 from threadloom.storage.postgres.rows import run_from_json, run_from_row
 from threadloom.storage.records import Run
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OfferChannel:
+    """Where a worker hears of runs handed to it at insert (`PostgresStorage.listen_for_runs`):
+    `channel` is the name it offered slots under, `on_assigned` starts such a run."""
+
+    channel: str
+    on_assigned: Callable[[Run], None]
 
 
 async def claim_batch(
@@ -49,12 +59,12 @@ async def claim_batch(
     with `offer_channel`, up to `offers` slots left over are offered (see
     `RunStore.claim_batch`)."""
     if limit <= 0:
-        return ClaimBatch([])
+        return ClaimBatch([], limit=limit)
     offers = max(offers, 0) if offer_channel is not None else 0
     rows = await db.fetchall(q.CLAIM, (worker_id, limit, lease_seconds, offer_channel, offers))
     runs = [run_from_row(r) for r in rows if r["run_id"] is not None]
     due = next((r["created_at"] for r in rows if r["run_id"] is None), None)
-    return ClaimBatch(runs, due, offered=max(0, min(offers, limit - len(runs))))
+    return ClaimBatch(runs, due, offered=max(0, min(offers, limit - len(runs))), limit=limit)
 
 
 async def renew_offer(db: Database, worker_id: str, lease_seconds: float) -> int:

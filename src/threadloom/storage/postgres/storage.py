@@ -16,7 +16,7 @@ from langgraph.store.postgres.aio import AsyncPostgresStore
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from threadloom.errors import Unavailable
-from threadloom.storage.base import OfferChannel, Storage
+from threadloom.storage.base import Storage
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.assistant_cache import AssistantCache
 from threadloom.storage.postgres.assistants import PostgresAssistantStore
@@ -27,13 +27,15 @@ from threadloom.storage.postgres.db import (
     make_pool,
 )
 from threadloom.storage.postgres.migrate import migrate
-from threadloom.storage.postgres.queue import RunListener
+from threadloom.storage.postgres.queue import OfferChannel, RunListener
 from threadloom.storage.postgres.runs import PostgresRunStore
 from threadloom.storage.postgres.saver import PooledPostgresSaver
 from threadloom.storage.postgres.threads import PostgresThreadStore
 
 if TYPE_CHECKING:
     from threadloom.settings import Settings
+    from threadloom.storage.records import Run
+    from threadloom.storage.worker_session import WorkerSession
 
 
 class PostgresStorage(Storage):
@@ -132,12 +134,30 @@ class PostgresStorage(Storage):
         except (psycopg.Error, PoolTimeout) as exc:
             raise Unavailable(f"PostgreSQL unavailable: {exc}") from exc
 
+    def worker_session(
+        self,
+        *,
+        worker_id: str,
+        lease_seconds: float,
+        start_run: Callable[[Run], bool],
+        wake: Callable[[], None],
+    ) -> WorkerSession:
+        """Claims plus slots offered for hand-over at insert (`postgres/worker_session.py`)."""
+        from threadloom.storage.postgres.worker_session import PostgresWorkerSession
+
+        return PostgresWorkerSession(
+            self, worker_id=worker_id, lease_seconds=lease_seconds, start_run=start_run, wake=wake
+        )
+
     async def listen_for_runs(
         self,
         on_run: Callable[[], None],
         *,
         offers: OfferChannel | None = None,
     ) -> Callable[[], Awaitable[None]] | None:
+        """Call `on_run` whenever a /wait run becomes due (NOTIFYed at its commit), and
+        `offers.on_assigned` with each run handed to this worker; returns a coroutine function
+        that stops listening."""
         listener = RunListener(self.url, connection_kwargs(self.schema), on_run, offers=offers)
         listener.start()
         return listener.stop
