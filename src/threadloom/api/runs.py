@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from threadloom.api import render
 from threadloom.api.deps import get_ctx
 from threadloom.api.docs import CANCEL, NO_CONTENT, SSE, WAIT, RunOut, ok
-from threadloom.api.http import JSONResponse
+from threadloom.api.http import JSONBodyRoute, JSONResponse
 from threadloom.api.schemas import BulkCancel, RunCreate
 from threadloom.api.sse import EventStreamResponse, KeepAliveJSONResponse, encode_events
 from threadloom.errors import InvalidInput, NotFound, Unprocessable
@@ -20,8 +20,15 @@ from threadloom.services.context import ServerContext
 from threadloom.services.run_streams import JoinPlan, is_resumable, mode_filter, plan_join
 from threadloom.storage.records import Run
 
-router = APIRouter(tags=["Thread Runs"], default_response_class=JSONResponse)
-stateless = APIRouter(prefix="/runs", tags=["Stateless Runs"], default_response_class=JSONResponse)
+router = APIRouter(
+    tags=["Thread Runs"], default_response_class=JSONResponse, route_class=JSONBodyRoute
+)
+stateless = APIRouter(
+    prefix="/runs",
+    tags=["Stateless Runs"],
+    default_response_class=JSONResponse,
+    route_class=JSONBodyRoute,
+)
 
 RunStatusName = Literal["pending", "running", "error", "success", "timeout", "interrupted"]
 RunSelect = Literal[

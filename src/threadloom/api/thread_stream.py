@@ -15,14 +15,14 @@ from fastapi import APIRouter, Depends, Header, Query
 
 from threadloom.api.deps import get_ctx
 from threadloom.api.docs import SSE
-from threadloom.api.http import JSONResponse
+from threadloom.api.http import JSONBodyRoute, JSONResponse
 from threadloom.api.runs import parse_last_event_id
 from threadloom.api.sse import EventStreamResponse, encode_event, encode_events
 from threadloom.errors import Unprocessable
 from threadloom.services import threads as thread_service
 from threadloom.services.context import ServerContext
 
-router = APIRouter(tags=["Threads"], default_response_class=JSONResponse)
+router = APIRouter(tags=["Threads"], default_response_class=JSONResponse, route_class=JSONBodyRoute)
 
 THREAD_MODES = frozenset({"run_modes", "lifecycle", "state_update"})
 QUEUE_FRAMES = 1024  # frames buffered for a slow reader before older ones are dropped
