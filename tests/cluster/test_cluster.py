@@ -141,10 +141,18 @@ async def test_run_created_on_a_streams_through_b(
     a, b = clients
     tid = (await a.threads.create())["thread_id"]
     run = await a.runs.create(
-        tid, "slow", input={"seconds": 0.05}, stream_mode=["custom", "values"]
+        tid,
+        "slow",
+        input={"seconds": 0.05},
+        stream_mode=["custom", "values"],
+        stream_resumable=True,
     )
+    # a join sees what happens from when it joins; `Last-Event-ID: -1` also what came before
     parts = [
-        p async for p in b.runs.join_stream(tid, run["run_id"], stream_mode=["custom", "values"])
+        p
+        async for p in b.runs.join_stream(
+            tid, run["run_id"], stream_mode=["custom", "values"], last_event_id="-1"
+        )
     ]
     ticks = [p.data["tick"] for p in parts if p.event == "custom"]
     assert ticks == [0, 1, 2, 3, 4]
@@ -204,7 +212,11 @@ async def test_kill_9_worker_mid_run_completes_exactly_once(
     rid = run["run_id"]
     # a client joined through API B before the crash
     joined = asyncio.ensure_future(
-        _collect(b.runs.join_stream(tid, rid, stream_mode=["custom", "values"]))
+        _collect(
+            b.runs.join_stream(
+                tid, rid, stream_mode=["metadata", "custom", "values"], last_event_id="-1"
+            )
+        )
     )
     await _wait_status(a, tid, rid, {"running"})
     for _ in range(200):
@@ -244,7 +256,11 @@ async def test_kill_9_mid_stateless_run_resumes_from_its_written_checkpoints(
         None, "slow", input={"seconds": 0.4}, stream_mode=["custom"], stream_resumable=True
     )
     tid, rid = run["thread_id"], run["run_id"]
-    joined = asyncio.ensure_future(_collect(b.runs.join_stream(tid, rid, stream_mode="custom")))
+    joined = asyncio.ensure_future(
+        _collect(
+            b.runs.join_stream(tid, rid, stream_mode=["metadata", "custom"], last_event_id="-1")
+        )
+    )
     await _wait_status(a, tid, rid, {"running"})
     for _ in range(200):  # read from the database: only what the worker has written
         if await _steps(a, tid) >= 2:

@@ -19,8 +19,7 @@ async def test_system_assistant_per_graph(client: LangGraphClient) -> None:
     echo = by_graph["echo"]
     assert echo["assistant_id"] == str(uuid.uuid5(NAMESPACE, "echo"))
     assert echo["metadata"] == {"created_by": "system"}
-    # a graph id is accepted wherever an assistant id is
-    assert (await client.assistants.get("echo"))["assistant_id"] == echo["assistant_id"]
+    assert (await client.assistants.get(echo["assistant_id"]))["graph_id"] == "echo"
     streamer = by_graph["streamer"]
     assert streamer["description"] == "Emits many custom events"
 
@@ -92,7 +91,8 @@ async def test_search_filters_sort_select_and_count(
 
 
 async def test_schemas_graph_and_subgraphs(client: LangGraphClient) -> None:
-    schemas = await client.assistants.get_schemas("nested")
+    nested = str(uuid.uuid5(NAMESPACE, "nested"))
+    schemas = await client.assistants.get_schemas(nested)
     assert schemas["graph_id"] == "nested"
     assert "value" in schemas["state_schema"]["properties"]
 
@@ -102,10 +102,10 @@ async def test_schemas_graph_and_subgraphs(client: LangGraphClient) -> None:
     deep = await client.assistants.get_graph("nested", xray=True)
     assert any("double" in n["id"] for n in deep["nodes"])
 
-    subs = await client.assistants.get_subgraphs("nested")
+    subs = await client.assistants.get_subgraphs(nested)
     assert "child" in subs
     assert "value" in subs["child"]["state_schema"]["properties"]
-    one = await client.assistants.get_subgraphs("nested", namespace="child")
+    one = await client.assistants.get_subgraphs(nested, namespace="child")
     assert set(one) == {"child"}
 
 

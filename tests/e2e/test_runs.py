@@ -44,7 +44,8 @@ async def test_background_run_join_and_record(
     done = await client.runs.get(tid, run["run_id"])
     assert done["status"] == "success"
     assert done["metadata"]["who"] == "me"
-    assert done["assistant_id"] == (await client.assistants.get("echo"))["assistant_id"]
+    (echo,) = await client.assistants.search(graph_id="echo", metadata={"created_by": "system"})
+    assert done["assistant_id"] == echo["assistant_id"]
     assert done["kwargs"]["input"] == HI
     assert done["multitask_strategy"] == "enqueue"
     assert done["stop_reason"] == "end_turn" and done["ended_at"]

@@ -206,3 +206,17 @@ async def test_throughput_publish_to_read() -> None:
         assert received == 1000
         best = max(best, 1000 / elapsed)
     assert best >= 60_000, f"{best:.0f} events/s"
+
+
+async def test_position_is_the_last_published_seq() -> None:
+    """A join without Last-Event-ID reads after it: only what comes next."""
+    broker = LocalBroker(buffer_events=100, retention_seconds=10)
+    assert await broker.position("r") == 0
+    for i in range(3):
+        await broker.publish("r", "values", str(i).encode())
+    assert await broker.position("r") == 3
+    reader = asyncio.ensure_future(collect(broker, "r", after=await broker.position("r")))
+    await broker.publish("r", "values", b"next")
+    await broker.finish("r")
+    assert [e.data for e in await asyncio.wait_for(reader, 1)] == [b"next"]
+    assert await broker.position("r") == 4

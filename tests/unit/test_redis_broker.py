@@ -328,3 +328,19 @@ async def test_outcome_of_errors_resets_and_unknown_runs(broker: RedisBroker) ->
     released = await asyncio.wait_for(waiter, 5)
     assert released is not None and released.values is None and not released.seen
     assert await broker.outcome("r-reset", follow=False) is None
+
+
+async def test_position_is_the_last_published_seq(broker: RedisBroker, other: RedisBroker) -> None:
+    """Seen from another process; a finished log's end entry does not count as an event, so
+    reading after the position of a log that just ended ends at once."""
+    assert await other.position("r9") == 0
+    for i in range(3):
+        await broker.publish("r9", "values", str(i).encode())
+    await broker._writer.flush()
+    assert await other.position("r9") == 3
+    reader = asyncio.ensure_future(collect(other.read("r9", after=await other.position("r9"))))
+    await broker.publish("r9", "values", b"next")
+    await broker.finish("r9")
+    assert [e.data for e in await asyncio.wait_for(reader, 5)] == [b"next"]
+    assert await other.position("r9") == 4
+    assert await collect(other.read("r9", after=4)) == []

@@ -21,22 +21,32 @@ def test_raw_modes_and_subgraph_names() -> None:
     assert t.last_values == {"x": 1}
 
 
-def test_messages_accumulate_and_flush_on_step_end() -> None:
+def test_messages_accumulate_into_whole_messages() -> None:
     t = StreamTranslator(["messages", "values"])
     meta = {"langgraph_node": "call"}
     out = decoded(t.translate((), "messages", (AIMessageChunk(content="he", id="m"), meta)))
     assert out[0] == ("messages/metadata", {"m": {"metadata": meta}})
     assert out[1][0] == "messages/partial" and out[1][1][0]["content"] == "he"  # type: ignore[index]
-    out = decoded(t.translate((), "messages", (AIMessageChunk(content="llo", id="m"), meta)))
+    out = decoded(
+        t.translate(
+            ("sub:1",),
+            "messages",
+            (AIMessageChunk(content="llo", id="m", chunk_position="last"), meta),
+        )
+    )
+    # no namespace on the name, the message so far as a whole message, no complete after it
     assert [n for n, _ in out] == ["messages/partial"]
-    assert out[0][1][0]["content"] == "hello"  # type: ignore[index]
-    # the model never marked its last chunk: the step's values complete it
-    out = decoded(t.translate((), "values", {"messages": []}))
-    assert [n for n, _ in out] == ["messages/complete", "values"]
     assert out[0][1][0]["content"] == "hello" and out[0][1][0]["type"] == "ai"  # type: ignore[index]
+    assert decoded(t.translate((), "values", {"messages": []})) == [("values", {"messages": []})]
     # a whole message (not streamed) is complete at once
     out = decoded(t.translate((), "messages", (AIMessage(content="done", id="n"), meta)))
     assert [n for n, _ in out] == ["messages/metadata", "messages/complete"]
+
+
+def test_messages_with_messages_tuple_sends_the_tuples_only() -> None:
+    t = StreamTranslator(["messages", "messages-tuple"])
+    out = decoded(t.translate((), "messages", (AIMessageChunk(content="x", id="m"), {"k": 1})))
+    assert [n for n, _ in out] == ["messages"]
 
 
 def test_messages_tuple_is_langgraph_messages_renamed() -> None:

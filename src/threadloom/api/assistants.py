@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 from threadloom.api import render
 from threadloom.api.deps import get_ctx, pagination_headers
 from threadloom.api.docs import NO_CONTENT, AssistantOut, ok
-from threadloom.api.http import JSONResponse
+from threadloom.api.http import JSONBodyRoute, JSONResponse
 from threadloom.api.schemas import (
     AssistantCount,
     AssistantCreate,
@@ -23,7 +23,12 @@ from threadloom.errors import Unprocessable
 from threadloom.services import assistants as service
 from threadloom.services.context import ServerContext
 
-router = APIRouter(prefix="/assistants", tags=["Assistants"], default_response_class=JSONResponse)
+router = APIRouter(
+    prefix="/assistants",
+    tags=["Assistants"],
+    default_response_class=JSONResponse,
+    route_class=JSONBodyRoute,
+)
 
 
 @router.post("", summary="Create an assistant", responses=ok(AssistantOut))

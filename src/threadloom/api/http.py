@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from threadloom.errors import ThreadloomError
@@ -30,6 +32,26 @@ def error_response(
     status_code: int, detail: str, headers: dict[str, str] | None = None
 ) -> Response:
     return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
+
+
+NO_BODY = "Invalid JSON in request body"
+
+
+class JSONBodyRoute(APIRoute):
+    """The Agent Server API's routes: one that reads a JSON body answers a request without any
+    body 422, as the reference does — even where every field is optional and `{}` is fine."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler
+
+        async def needs_body(request: Request) -> Response:
+            if not (await request.body()).strip():
+                return error_response(422, NO_BODY)
+            return await handler(request)
+
+        return needs_body
 
 
 def _describe(errors: list[Any]) -> str:

@@ -11,16 +11,24 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from threadloom.api import render
 from threadloom.api.deps import get_ctx
 from threadloom.api.docs import CANCEL, NO_CONTENT, SSE, WAIT, RunOut, ok
-from threadloom.api.http import JSONResponse
-from threadloom.api.schemas import STREAM_MODES, BulkCancel, RunCreate
+from threadloom.api.http import JSONBodyRoute, JSONResponse
+from threadloom.api.schemas import BulkCancel, RunCreate
 from threadloom.api.sse import EventStreamResponse, KeepAliveJSONResponse, encode_events
 from threadloom.errors import InvalidInput, NotFound, Unprocessable
 from threadloom.services import runs as service
 from threadloom.services.context import ServerContext
+from threadloom.services.run_streams import JoinPlan, is_resumable, mode_filter, plan_join
 from threadloom.storage.records import Run
 
-router = APIRouter(tags=["Thread Runs"], default_response_class=JSONResponse)
-stateless = APIRouter(prefix="/runs", tags=["Stateless Runs"], default_response_class=JSONResponse)
+router = APIRouter(
+    tags=["Thread Runs"], default_response_class=JSONResponse, route_class=JSONBodyRoute
+)
+stateless = APIRouter(
+    prefix="/runs",
+    tags=["Stateless Runs"],
+    default_response_class=JSONResponse,
+    route_class=JSONBodyRoute,
+)
 
 RunStatusName = Literal["pending", "running", "error", "success", "timeout", "interrupted"]
 RunSelect = Literal[
@@ -34,7 +42,6 @@ RunSelect = Literal[
     "kwargs",
     "multitask_strategy",
 ]
-ALWAYS_SENT = frozenset({"metadata", "error", "feedback"})
 
 
 def _payload(body: RunCreate) -> dict[str, Any]:
@@ -45,25 +52,6 @@ def _run_path(run: Run, stateful: bool) -> str:
     if stateful:
         return f"/threads/{run.thread_id}/runs/{run.run_id}"
     return f"/runs/{run.run_id}"
-
-
-def _wanted(modes: list[str] | None) -> frozenset[str] | None:
-    """Stream-mode filter for joins: which event names (before any `|ns`) to pass on."""
-    if not modes:
-        return None
-    names: set[str] = set(ALWAYS_SENT)
-    for mode in modes:
-        if mode in ALWAYS_SENT:
-            continue
-        if mode not in STREAM_MODES:
-            raise Unprocessable(f"Unknown stream_mode {mode!r}")
-        if mode == "messages-tuple":
-            names.add("messages")
-        elif mode == "messages":
-            names.update({"messages/partial", "messages/complete", "messages/metadata"})
-        else:
-            names.add(mode)
-    return frozenset(names)
 
 
 def parse_stream_modes(raw: list[str] | None) -> list[str] | None:
@@ -83,8 +71,11 @@ def parse_stream_modes(raw: list[str] | None) -> list[str] | None:
     return modes or None
 
 
-def parse_last_event_id(value: str | None) -> int:
-    if not value or value in ("-", "-1", "0"):
+def parse_last_event_id(value: str | None) -> int | None:
+    """The seq a `Last-Event-ID` header names (0: from the start); None without one."""
+    if not value:
+        return None
+    if value in ("-", "-1", "0"):
         return 0
     tail = value.rsplit("-", 1)[-1] if not value.isdigit() else value
     if not tail.isdigit():
@@ -99,12 +90,24 @@ async def run_frames(
     after: int = 0,
     follow: bool = True,
     modes: frozenset[str] | None = None,
+    with_ids: bool = False,
 ) -> AsyncIterator[bytes]:
     async for batch in ctx.broker.read_batches(run_id, after=after, follow=follow):
         if modes is not None:
             batch = [e for e in batch if e.event.split("|", 1)[0] in modes]
         if batch:
-            yield encode_events(batch)
+            yield encode_events(batch, with_ids=with_ids)
+
+
+async def join_frames(
+    ctx: ServerContext, run_id: str, plan: JoinPlan, modes: frozenset[str] | None
+) -> AsyncIterator[bytes]:
+    if plan.after is None:
+        return
+    async for frame in run_frames(
+        ctx, run_id, after=plan.after, follow=plan.follow, modes=modes, with_ids=plan.with_ids
+    ):
+        yield frame
 
 
 def _cancel_on_disconnect(ctx: ServerContext, run: Run) -> Any:
@@ -161,7 +164,7 @@ async def respond_stream(
     run = await _create(ctx, request_id, body, thread_id, background=False)
     on_disconnect = _cancel_on_disconnect(ctx, run) if body.on_disconnect == "cancel" else None
     return EventStreamResponse(
-        run_frames(ctx, run.run_id),
+        run_frames(ctx, run.run_id, with_ids=is_resumable(run.kwargs)),
         headers=_headers(run, thread_id is not None, "stream"),
         heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
         on_disconnect=on_disconnect,
@@ -284,10 +287,16 @@ async def join_stream(
     ctx: ServerContext = Depends(get_ctx),
 ) -> Any:
     run = await service.get(ctx, run_id, thread_id=thread_id)
-    modes = _wanted(parse_stream_modes(stream_mode))
-    after = parse_last_event_id(last_event_id)
+    modes = mode_filter(parse_stream_modes(stream_mode))
+    plan = await plan_join(
+        ctx,
+        run.run_id,
+        resumable=is_resumable(run.kwargs),
+        inflight=run.inflight,
+        last_event_id=parse_last_event_id(last_event_id),
+    )
     return EventStreamResponse(
-        run_frames(ctx, run.run_id, after=after, follow=run.inflight, modes=modes),
+        join_frames(ctx, run.run_id, plan, modes),
         headers={"Location": f"{_run_path(run, True)}/stream"},
         heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
         on_disconnect=_cancel_on_disconnect(ctx, run) if cancel_on_disconnect else None,
@@ -361,11 +370,20 @@ async def join_stream_by_id(
     """Where a stateless `/runs/stream` response points its `Location`: the SDKs reconnect here
     (with `Last-Event-ID`) when a stream is cut. A stateless run deleted at its end is served
     from its retained events while they last."""
-    modes = _wanted(parse_stream_modes(stream_mode))
+    modes = mode_filter(parse_stream_modes(stream_mode))
     after = parse_last_event_id(last_event_id)
-    rid, follow = await service.stream_of(ctx, run_id)
+    rid, run = await service.stream_of(ctx, run_id)
+    # a run deleted at its end: a client that kept the last `id:` it saw had a resumable one
+    resumable = is_resumable(run.kwargs) if run is not None else after is not None
+    plan = await plan_join(
+        ctx,
+        rid,
+        resumable=resumable,
+        inflight=run is not None and run.inflight,
+        last_event_id=after,
+    )
     return EventStreamResponse(
-        run_frames(ctx, rid, after=after, follow=follow, modes=modes),
+        join_frames(ctx, rid, plan, modes),
         headers={"Location": f"/runs/{rid}/stream"},
         heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
     )

@@ -15,14 +15,14 @@ from fastapi import APIRouter, Depends, Header, Query
 
 from threadloom.api.deps import get_ctx
 from threadloom.api.docs import SSE
-from threadloom.api.http import JSONResponse
+from threadloom.api.http import JSONBodyRoute, JSONResponse
 from threadloom.api.runs import parse_last_event_id
 from threadloom.api.sse import EventStreamResponse, encode_event, encode_events
 from threadloom.errors import Unprocessable
 from threadloom.services import threads as thread_service
 from threadloom.services.context import ServerContext
 
-router = APIRouter(tags=["Threads"], default_response_class=JSONResponse)
+router = APIRouter(tags=["Threads"], default_response_class=JSONResponse, route_class=JSONBodyRoute)
 
 THREAD_MODES = frozenset({"run_modes", "lifecycle", "state_update"})
 QUEUE_FRAMES = 1024  # frames buffered for a slow reader before older ones are dropped
@@ -108,7 +108,7 @@ async def stream_thread(
         raise Unprocessable(f"Unknown thread stream mode(s): {', '.join(sorted(unknown))}")
     modes = frozenset(requested) or frozenset({"run_modes"})
     return EventStreamResponse(
-        thread_frames(ctx, thread.thread_id, modes, parse_last_event_id(last_event_id)),
+        thread_frames(ctx, thread.thread_id, modes, parse_last_event_id(last_event_id) or 0),
         heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
     )
 

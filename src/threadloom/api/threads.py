@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Response
 from threadloom.api import render
 from threadloom.api.deps import get_ctx, pagination_headers
 from threadloom.api.docs import NO_CONTENT, ThreadOut, ThreadStateOut, ok
-from threadloom.api.http import JSONResponse
+from threadloom.api.http import JSONBodyRoute, JSONResponse
 from threadloom.api.schemas import (
     HistoryQuery,
     StateCheckpointQuery,
@@ -25,7 +25,12 @@ from threadloom.services import state as state_service
 from threadloom.services import threads as service
 from threadloom.services.context import ServerContext
 
-router = APIRouter(prefix="/threads", tags=["Threads"], default_response_class=JSONResponse)
+router = APIRouter(
+    prefix="/threads",
+    tags=["Threads"],
+    default_response_class=JSONResponse,
+    route_class=JSONBodyRoute,
+)
 
 
 @router.post("", summary="Create a thread", responses=ok(ThreadOut))

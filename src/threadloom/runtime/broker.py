@@ -76,6 +76,11 @@ class Broker(abc.ABC):
             yield [event]
 
     @abc.abstractmethod
+    async def position(self, run_id: str) -> int:
+        """The seq of the last event published to the run's log (0 when none): reading after it
+        is following the run from now on."""
+
+    @abc.abstractmethod
     async def is_finished(self, run_id: str) -> bool: ...
 
     async def outcome(self, run_id: str, *, follow: bool) -> RunOutcome | None:

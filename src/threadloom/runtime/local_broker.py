@@ -193,6 +193,10 @@ class LocalBroker(Broker):
             ):
                 del self._logs[run_id]
 
+    async def position(self, run_id: str) -> int:
+        log = self._logs.get(run_id)
+        return 0 if log is None else log.next_seq - 1
+
     async def is_finished(self, run_id: str) -> bool:
         log = self._logs.get(run_id)
         return log is not None and log.finished

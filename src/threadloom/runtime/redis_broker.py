@@ -268,6 +268,18 @@ class RedisBroker(Broker):
             for event in batch:
                 yield event
 
+    async def position(self, run_id: str) -> int:
+        """Events still in a worker's write buffer count as not yet published."""
+        last: Any = await self.redis.xrevrange(self._stream_key(run_id), count=1)
+        if not last:
+            return 0
+        entry_id, fields = last[0]
+        if b"p" in fields:
+            return seq_of(entry_id)
+        if fields.get(b"end") == b"1":  # the end entry is numbered after the last event
+            return seq_of(entry_id) - 1
+        return 0  # a log being reset
+
     async def is_finished(self, run_id: str) -> bool:
         last: Any = await self.redis.xrevrange(self._stream_key(run_id), count=1)
         return bool(last) and b"end" in last[0][1]

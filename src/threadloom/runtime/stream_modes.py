@@ -3,7 +3,8 @@
 Most modes are forwarded raw under their own name. Two need work: `messages-tuple` is LangGraph's
 `messages` mode renamed, and `messages` is accumulated server-side into
 `messages/metadata` / `messages/partial` / `messages/complete`. Subgraph events are named
-`mode|ns1|ns2`.
+`mode|ns1|ns2` — except the accumulated `messages/*` events, which the reference names without a
+namespace whatever graph they come from.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class StreamTranslator:
         self.saw_values = False
         self.saw_interrupt = False
         self._seen: set[str] = set()
-        self._partial: dict[str, tuple[Sequence[str], BaseMessageChunk]] = {}
+        self._partial: dict[str, BaseMessageChunk] = {}
         self._anon = 0
 
     def translate(self, ns: Sequence[str], mode: str, chunk: Any) -> Encoded:
@@ -86,66 +87,44 @@ class StreamTranslator:
             self.saw_values = True
             if isinstance(chunk, dict) and chunk.get("__interrupt__"):
                 self.saw_interrupt = True
-            if self._partial:
-                # a step ended: messages still streaming in it are complete now (for models
-                # that never mark their last chunk)
-                flushed = self._flush()
-                if "values" in self.raw:
-                    flushed.append(("values", dumps(chunk)))
-                return flushed
         elif mode == "updates" and not ns and isinstance(chunk, dict) and "__interrupt__" in chunk:
             self.saw_interrupt = True
         if mode in self.raw:
             return [(event_name(mode, ns), dumps(chunk))]
         if mode == "messages":
-            out: Encoded = []
+            # as the reference: asking for both modes gets the tuples only
             if self.messages_tuple:
-                out.append((event_name("messages", ns), dumps(chunk)))
+                return [(event_name("messages", ns), dumps(chunk))]
             if self.messages_accumulate:
-                self._accumulate(ns, chunk, out)
-            return out
+                return self._accumulate(chunk)
         return []
 
-    def _accumulate(self, ns: Sequence[str], chunk: Any, out: Encoded) -> None:
-        """`messages` mode: metadata once per message id, then partial or complete."""
+    def _accumulate(self, chunk: Any) -> Encoded:
+        """`messages` mode: `messages/metadata` the first time a message id is seen, then for a
+        chunk `messages/partial` with the message accumulated so far (as a whole message), for
+        a whole message `messages/complete`. A streamed message gets no `messages/complete`."""
         try:
             message, metadata = chunk
         except (TypeError, ValueError):
-            return
+            return []
         if not isinstance(message, BaseMessage):
-            return
+            return []
         msg_id = message.id
         if not msg_id:
             self._anon += 1
             msg_id = f"__anonymous_{self._anon}"
+        out: Encoded = []
+        previous = self._partial.get(msg_id)
         if msg_id not in self._seen:
             self._seen.add(msg_id)
-            out.append(
-                (event_name("messages/metadata", ns), dumps({msg_id: {"metadata": metadata}}))
-            )
+            out.append(("messages/metadata", dumps({msg_id: {"metadata": metadata}})))
         if isinstance(message, BaseMessageChunk):
-            previous = self._partial.get(msg_id)
-            merged = message if previous is None else previous[1] + message
-            self._partial[msg_id] = (ns, merged)
-            out.append((event_name("messages/partial", ns), dumps([merged])))
-            if getattr(message, "chunk_position", None) == "last":
-                del self._partial[msg_id]
-                out.append(
-                    (
-                        event_name("messages/complete", ns),
-                        dumps([message_chunk_to_message(merged)]),
-                    )
-                )
+            merged = message if previous is None else previous + message
+            self._partial[msg_id] = merged
+            out.append(("messages/partial", dumps([message_chunk_to_message(merged)])))
         else:
             self._partial.pop(msg_id, None)
-            out.append((event_name("messages/complete", ns), dumps([message])))
-
-    def _flush(self) -> Encoded:
-        out: Encoded = [
-            (event_name("messages/complete", ns), dumps([message_chunk_to_message(merged)]))
-            for ns, merged in self._partial.values()
-        ]
-        self._partial.clear()
+            out.append(("messages/complete", dumps([message])))
         return out
 
 

@@ -14,12 +14,19 @@ from threadloom.storage.records import Assistant, Page
 
 
 def resolve_id(ctx: ServerContext, assistant_id: str) -> str:
-    """A graph id stands for its system assistant wherever an assistant id is accepted."""
+    """A graph id stands for its system assistant where the reference takes one: a run's
+    `assistant_id` and `/assistants/{id}/graph` (and the Letta / SeekrFlow views). The other
+    `/assistants/{id}` routes take UUIDs only (`assistant_uuid`)."""
     if ctx.registry.has(assistant_id):
         return system_assistant_id(assistant_id)
     if is_uuid(assistant_id):
         return parse_uuid(assistant_id, "assistant_id")
     raise Unprocessable(f"Invalid assistant_id: {assistant_id!r} is neither a UUID nor a graph id")
+
+
+def assistant_uuid(assistant_id: str) -> str:
+    """An `/assistants/{id}` path that names a graph is a 422, as the reference answers."""
+    return parse_uuid(assistant_id, "assistant_id")
 
 
 def mirror_config_context(
@@ -74,8 +81,10 @@ async def create(
     )
 
 
-async def get(ctx: ServerContext, assistant_id: str, filters: Filters = None) -> Assistant:
-    aid = resolve_id(ctx, assistant_id)
+async def get(
+    ctx: ServerContext, assistant_id: str, filters: Filters = None, *, by_graph: bool = False
+) -> Assistant:
+    aid = resolve_id(ctx, assistant_id) if by_graph else assistant_uuid(assistant_id)
     assistant = await ctx.storage.assistants.get(aid, filters=filters)
     if assistant is None:
         raise NotFound(f"Assistant {assistant_id} not found")
@@ -103,7 +112,7 @@ async def update(
     description: str | None,
     filters: Filters = None,
 ) -> Assistant:
-    aid = resolve_id(ctx, assistant_id)
+    aid = assistant_uuid(assistant_id)
     if graph_id is not None:
         _require_graph(ctx, graph_id)
     if config is not None or context is not None:
@@ -126,7 +135,7 @@ async def update(
 async def delete(
     ctx: ServerContext, assistant_id: str, *, delete_threads: bool, filters: Filters = None
 ) -> None:
-    aid = resolve_id(ctx, assistant_id)
+    aid = assistant_uuid(assistant_id)
     if delete_threads:
         # threads created by runs of this assistant carry its id in their metadata
         while True:
@@ -188,7 +197,7 @@ async def versions(
     offset: int,
     filters: Filters = None,
 ) -> list[Assistant]:
-    aid = resolve_id(ctx, assistant_id)
+    aid = assistant_uuid(assistant_id)
     found = await ctx.storage.assistants.versions(
         aid, metadata=metadata, limit=limit, offset=offset, filters=filters
     )
@@ -200,7 +209,7 @@ async def versions(
 async def set_latest(
     ctx: ServerContext, assistant_id: str, version: int, filters: Filters = None
 ) -> Assistant:
-    aid = resolve_id(ctx, assistant_id)
+    aid = assistant_uuid(assistant_id)
     assistant = await ctx.storage.assistants.set_latest(aid, version, filters=filters)
     if assistant is None:
         raise NotFound(f"Assistant {assistant_id} version {version} not found")
@@ -230,7 +239,7 @@ async def schemas(ctx: ServerContext, assistant_id: str, filters: Filters = None
 async def graph(
     ctx: ServerContext, assistant_id: str, *, xray: bool | int, filters: Filters = None
 ) -> dict[str, Any]:
-    assistant = await get(ctx, assistant_id, filters)
+    assistant = await get(ctx, assistant_id, filters, by_graph=True)
     async with await _graph_for(ctx, assistant, "assistants.read") as built:
         try:
             return drawable_graph(built, xray)

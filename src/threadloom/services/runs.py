@@ -265,15 +265,15 @@ async def get(
     return run
 
 
-async def stream_of(ctx: ServerContext, run_id: str) -> tuple[str, bool]:
-    """(run id, still running) of a run whose stream is asked for by id alone. A stateless run
-    deleted at its end still has its events for `resumable_stream_ttl_seconds`."""
+async def stream_of(ctx: ServerContext, run_id: str) -> tuple[str, Run | None]:
+    """(run id, the run) of a run whose stream is asked for by id alone. A stateless run
+    deleted at its end (None) still has its events for `resumable_stream_ttl_seconds`."""
     rid = parse_uuid(run_id, "run_id")
     run = await ctx.storage.runs.get(rid)
     if run is not None:
-        return rid, run.inflight
+        return rid, run
     if await ctx.broker.is_finished(rid):
-        return rid, False
+        return rid, None
     raise NotFound(f"Run {run_id} not found")
 
 

@@ -1,0 +1,52 @@
+"""Joining a run's event log (`GET .../runs/{id}/stream`), the rules the reference follows:
+
+- which events a `stream_mode` filter passes: those of the named modes only (`metadata` too only
+  when named); `messages` and `messages-tuple` each pass every `messages…` event;
+- where a join starts: with `Last-Event-ID`, a resumable run's events after it; otherwise (and
+  for a run that is not resumable, whose events the reference does not keep) only what the run
+  publishes from now on, so a finished run's join is empty;
+- whether frames carry `id:` lines: only a resumable run's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from threadloom.services.context import ServerContext
+
+
+def mode_filter(modes: list[str] | None) -> frozenset[str] | None:
+    """The event names (before any `|ns`) a join passes on; None passes everything."""
+    if not modes:
+        return None
+    names = set(modes)
+    if names & {"messages", "messages-tuple"}:
+        names.update({"messages", "messages/partial", "messages/complete", "messages/metadata"})
+    return frozenset(names)
+
+
+def is_resumable(kwargs: dict[str, object]) -> bool:
+    """A run created with `stream_resumable: true`: its events are numbered for replay."""
+    return bool(kwargs.get("resumable"))
+
+
+@dataclass(frozen=True, slots=True)
+class JoinPlan:
+    after: int | None  # read the log after this seq; None: nothing to read
+    follow: bool  # keep reading live events until the run ends
+    with_ids: bool  # frames carry `id:` lines
+
+
+async def plan_join(
+    ctx: ServerContext,
+    run_id: str,
+    *,
+    resumable: bool,
+    inflight: bool,
+    last_event_id: int | None,
+) -> JoinPlan:
+    if last_event_id is not None and resumable:
+        return JoinPlan(after=last_event_id, follow=inflight, with_ids=True)
+    if not inflight:
+        return JoinPlan(after=None, follow=False, with_ids=resumable)
+    return JoinPlan(after=await ctx.broker.position(run_id), follow=True, with_ids=resumable)
