@@ -6,6 +6,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import START, StateGraph
+from langgraph.types import interrupt
 from typing_extensions import TypedDict
 
 
@@ -29,3 +30,17 @@ def make_reviewed(config: RunnableConfig) -> Any:
 
         builder.add_node(reviewer, review).add_edge("draft", reviewer)
     return builder.compile()
+
+
+# --- nested_ask: a parent whose subgraph pauses on interrupt() (subgraph state) -----------
+class Asked(TypedDict, total=False):
+    answer: str
+
+
+def _ask_inside(state: Asked) -> dict[str, Any]:
+    return {"answer": interrupt("answer?")}
+
+
+asker = StateGraph(Asked).add_node("ask", _ask_inside).add_edge(START, "ask").compile()
+
+nested_ask = StateGraph(Asked).add_node("child", asker).add_edge(START, "child").compile()
