@@ -119,6 +119,11 @@ async def test_history_before_a_checkpoint(
         f"/threads/{tid}/history", params={"limit": 20, "before": pivot["checkpoint_id"]}
     )
     assert [h["checkpoint"]["checkpoint_id"] for h in r.json()] == older
+    # without a limit, both forms give the latest checkpoint only
+    r = await http.get(f"/threads/{tid}/history")
+    assert [h["checkpoint"]["checkpoint_id"] for h in r.json()] == ids[:1]
+    r = await http.post(f"/threads/{tid}/history", json={})
+    assert [h["checkpoint"]["checkpoint_id"] for h in r.json()] == ids[:1]
     limited = await client.threads.get_history(tid, limit=1, before={"configurable": pivot})
     assert [h["checkpoint"]["checkpoint_id"] for h in limited] == older[:1]
 
