@@ -27,6 +27,7 @@ from psycopg import AsyncCursor
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests` importable alone
 from tests.support.pg import drop_schema, random_name, require_postgres
 
+from threadloom.storage.checkpoint_metadata import ThreadIdMetadata
 from threadloom.storage.held_writes import temporary_thread
 from threadloom.storage.postgres import PostgresStorage
 
@@ -34,7 +35,9 @@ from threadloom.storage.postgres import PostgresStorage
 ERROR, INTERRUPT, RESUME = "__error__", "__interrupt__", "__resume__"
 
 TABLES = {
-    "checkpoints": "checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata",
+    # metadata.thread_id names each row's own thread (the two sides write to two threads)
+    "checkpoints": "checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, "
+    "metadata - 'thread_id', metadata ->> 'thread_id' = thread_id",
     "checkpoint_blobs": "checkpoint_ns, channel, version, type, blob",
     "checkpoint_writes": "checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, "
     "type, blob",
@@ -94,10 +97,15 @@ def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Ite
     assert relaxed == (ours if request.param == "temporary" else [])
 
 
+class _Upstream(ThreadIdMetadata, AsyncPostgresSaver):
+    """LangGraph's saver, given the metadata Threadloom's adds to every checkpoint
+    (`storage/checkpoint_metadata.py`): the rows must match from there on."""
+
+
 async def both(storage: PostgresStorage, call: Any, mode: str = "durable") -> None:
     """`call(saver, thread_id)` through LangGraph's saver and through Threadloom's."""
     ours = storage.checkpointer
-    upstream = AsyncPostgresSaver(ours.conn, serde=ours.serde)  # type: ignore[arg-type]
+    upstream = _Upstream(ours.conn, serde=ours.serde)  # type: ignore[arg-type]
     await call(upstream, "upstream")
     with temporary_thread("ours") if mode == "temporary" else contextlib.nullcontext():
         await call(ours, "ours")
@@ -156,7 +164,7 @@ async def test_checkpoints_with_and_without_blobs_match_upstream(
     assert read_up is not None and read_ours is not None
     assert read_ours.checkpoint == read_up.checkpoint
     assert read_ours.checkpoint["channel_values"]["items"] == ["a", {"b": 2}]
-    assert read_ours.metadata == read_up.metadata
+    assert read_ours.metadata == {**read_up.metadata, "thread_id": "ours"}
 
 
 async def test_task_writes_match_upstream(storage: PostgresStorage, mode: str) -> None:

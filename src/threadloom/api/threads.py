@@ -200,7 +200,7 @@ async def get_state_at_checkpoint(
 )
 async def get_history(
     thread_id: str,
-    limit: int = Query(10, ge=1, le=1000),
+    limit: int = Query(1, ge=1, le=1000, description="How many, newest first (the latest only)"),
     before: str | None = Query(None, description="Checkpoint id to list before"),
     ctx: ServerContext = Depends(get_ctx),
 ) -> Any:

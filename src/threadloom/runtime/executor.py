@@ -29,6 +29,7 @@ from threadloom.runtime.measure import RunMeasures
 from threadloom.runtime.stream_modes import StreamTranslator, requested_modes, split_part
 from threadloom.serde import dumps, to_jsonable
 from threadloom.settings import Settings
+from threadloom.state_view import render_interrupt
 from threadloom.storage.base import SlotOffer, Storage
 from threadloom.storage.errors import is_unavailable
 from threadloom.storage.fresh_threads import fresh_thread
@@ -391,7 +392,7 @@ class _Execution:
         """The thread's state after the run, from its latest checkpoint (one read)."""
         state = await graph.aget_state(run_config.latest_state_config(config))
         interrupts = {
-            task.id: [to_jsonable(i) for i in task.interrupts]
+            task.id: [render_interrupt(i) for i in task.interrupts]
             for task in state.tasks
             if task.interrupts
         }

@@ -1,6 +1,7 @@
 """Turning LangGraph stream chunks into the SSE events of the Agent Server API (reference §6.2).
 
-Most modes are forwarded raw under their own name. Two need work: `messages-tuple` is LangGraph's
+Most modes are forwarded raw under their own name (`debug` checkpoints gain the API's
+`checkpoint`/`parent_checkpoint` objects). Two need work: `messages-tuple` is LangGraph's
 `messages` mode renamed, and `messages` is accumulated server-side into
 `messages/metadata` / `messages/partial` / `messages/complete`. Subgraph events are named
 `mode|ns1|ns2` — except the accumulated `messages/*` events, which the reference names without a
@@ -15,6 +16,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage, BaseMessageChunk, message_chunk_to_message
 
 from threadloom.serde import dumps
+from threadloom.state_view import render_debug_checkpoint
 
 STREAM_MODES: frozenset[str] = frozenset(
     {
@@ -90,6 +92,8 @@ class StreamTranslator:
         elif mode == "updates" and not ns and isinstance(chunk, dict) and "__interrupt__" in chunk:
             self.saw_interrupt = True
         if mode in self.raw:
+            if mode == "debug" and isinstance(chunk, dict) and chunk.get("type") == "checkpoint":
+                chunk = {**chunk, "payload": render_debug_checkpoint(chunk.get("payload"))}
             return [(event_name(mode, ns), dumps(chunk))]
         if mode == "messages":
             # as the reference: asking for both modes gets the tuples only

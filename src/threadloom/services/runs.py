@@ -14,7 +14,7 @@ from threadloom.runtime.broker import ThreadNotice
 from threadloom.serde import dumps, loads, utcnow
 from threadloom.services import assistants as assistant_service
 from threadloom.services.context import ServerContext
-from threadloom.services.ids import new_id, parse_uuid
+from threadloom.services.ids import is_uuid, new_id, parse_uuid
 from threadloom.storage.base import Filters
 from threadloom.storage.errors import StaleAssistant
 from threadloom.storage.records import Assistant, Run
@@ -132,6 +132,8 @@ def _new_run(
     else:
         tid = parse_uuid(thread_id, "thread_id")  # type: ignore[arg-type]
         if_not_exists = payload.get("if_not_exists") or "reject"
+        if payload.get("checkpoint_id") and not is_uuid(payload["checkpoint_id"]):
+            raise Unprocessable("Invalid checkpoint ID")
 
     run_config = dict(payload.get("config") or {})
     run_configurable = _clean_configurable(run_config.get("configurable"))

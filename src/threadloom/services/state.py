@@ -11,89 +11,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.errors import InvalidUpdateError
 from langgraph.types import StateSnapshot
 
 from threadloom.errors import Conflict, InvalidInput, NotFound
 from threadloom.runtime.broker import ThreadNotice
+from threadloom.runtime.run_config import merge_configs
 from threadloom.serde import dumps, to_jsonable
 from threadloom.services.context import ServerContext
+from threadloom.state_view import empty_state, render_interrupt, render_state
 from threadloom.storage.records import Thread, ThreadSnapshot
-
-
-def render_state(snapshot: StateSnapshot, thread_id: str) -> dict[str, Any]:
-    """A LangGraph StateSnapshot as the API's ThreadState object."""
-    cfg = snapshot.config.get("configurable", {}) if snapshot.config else {}
-    parent_cfg = snapshot.parent_config.get("configurable", {}) if snapshot.parent_config else None
-    tasks = []
-    for task in snapshot.tasks:
-        nested: dict[str, Any] | None = None
-        task_checkpoint: dict[str, Any] | None = None
-        if isinstance(task.state, StateSnapshot):
-            nested = render_state(task.state, thread_id)
-            task_checkpoint = nested["checkpoint"]
-        elif task.state:
-            task_checkpoint = dict(task.state.get("configurable", {}))
-        tasks.append(
-            {
-                "id": task.id,
-                "name": task.name,
-                "path": to_jsonable(task.path) if task.path else [],
-                "error": repr(task.error) if task.error is not None else None,
-                "interrupts": [to_jsonable(i) for i in task.interrupts],
-                "checkpoint": task_checkpoint,
-                "state": nested,
-                "result": to_jsonable(task.result) if task.result is not None else None,
-            }
-        )
-    checkpoint = {
-        "thread_id": cfg.get("thread_id", thread_id),
-        "checkpoint_ns": cfg.get("checkpoint_ns", ""),
-        "checkpoint_id": cfg.get("checkpoint_id"),
-        "checkpoint_map": cfg.get("checkpoint_map"),
-    }
-    parent = (
-        {
-            "thread_id": parent_cfg.get("thread_id", thread_id),
-            "checkpoint_ns": parent_cfg.get("checkpoint_ns", ""),
-            "checkpoint_id": parent_cfg.get("checkpoint_id"),
-            "checkpoint_map": parent_cfg.get("checkpoint_map"),
-        }
-        if parent_cfg
-        else None
-    )
-    return {
-        "values": to_jsonable(snapshot.values),
-        "next": list(snapshot.next),
-        "tasks": tasks,
-        "metadata": to_jsonable(snapshot.metadata) if snapshot.metadata else {},
-        "created_at": snapshot.created_at,
-        "checkpoint": checkpoint,
-        "parent_checkpoint": parent,
-        "interrupts": [to_jsonable(i) for i in snapshot.interrupts],
-        "checkpoint_id": checkpoint["checkpoint_id"],
-        "parent_checkpoint_id": parent["checkpoint_id"] if parent else None,
-    }
-
-
-def empty_state(thread: Thread) -> dict[str, Any]:
-    """State of a thread no graph has touched yet."""
-    return {
-        "values": to_jsonable(thread.values) if thread.values is not None else {},
-        "next": [],
-        "tasks": [],
-        "metadata": {},
-        "created_at": None,
-        "checkpoint": {
-            "thread_id": thread.thread_id,
-            "checkpoint_ns": "",
-            "checkpoint_id": None,
-            "checkpoint_map": None,
-        },
-        "parent_checkpoint": None,
-        "interrupts": [],
-        "checkpoint_id": None,
-        "parent_checkpoint_id": None,
-    }
 
 
 def snapshot_of(state: StateSnapshot, *, error: dict[str, Any] | None = None) -> ThreadSnapshot:
@@ -101,7 +28,7 @@ def snapshot_of(state: StateSnapshot, *, error: dict[str, Any] | None = None) ->
     interrupts: dict[str, Any] = {}
     for task in state.tasks:
         if task.interrupts:
-            interrupts[task.id] = [to_jsonable(i) for i in task.interrupts]
+            interrupts[task.id] = [render_interrupt(i) for i in task.interrupts]
     if error is not None:
         status = "error"
     elif state.next or interrupts:
@@ -113,12 +40,44 @@ def snapshot_of(state: StateSnapshot, *, error: dict[str, Any] | None = None) ->
     )
 
 
+_CHECKPOINT_KEYS = ("checkpoint_id", "checkpoint_ns", "checkpoint_map")
+
+
 def thread_config(thread_id: str, checkpoint: dict[str, Any] | None = None) -> RunnableConfig:
     configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
     if checkpoint:
         configurable.update({k: v for k, v in checkpoint.items() if v is not None})
         configurable["thread_id"] = thread_id
     return {"configurable": configurable}
+
+
+def before_config(thread_id: str, before: dict[str, Any] | None) -> RunnableConfig | None:
+    """History's `before`: a Checkpoint (`{checkpoint_id, ...}`) or a RunnableConfig
+    (`{"configurable": {checkpoint_id, ...}}`, what the SDK's docs show) naming a checkpoint."""
+    if not before:
+        return None
+    configurable = before.get("configurable")
+    source = configurable if isinstance(configurable, dict) else before
+    checkpoint = {k: source[k] for k in _CHECKPOINT_KEYS if source.get(k) is not None}
+    return thread_config(thread_id, checkpoint) if checkpoint else None
+
+
+async def _build_config(ctx: ServerContext, thread: Thread, graph_id: str) -> dict[str, Any]:
+    """What a thread's graph is built with outside a run: for a factory, the config of the
+    assistant that last ran on the thread and the thread's own, as its runs were built."""
+    base: list[dict[str, Any] | None] = []
+    if ctx.registry.is_factory(graph_id):
+        assistant_id = thread.metadata.get("assistant_id")
+        assistant = await ctx.storage.assistants.get(assistant_id) if assistant_id else None
+        if assistant is not None and assistant.graph_id == graph_id:
+            base.append(assistant.config)
+        base.append(thread.config)
+    config = merge_configs(*base, dict(thread_config(thread.thread_id)))
+    config["configurable"]["graph_id"] = graph_id
+    for key in _CHECKPOINT_KEYS:
+        if key != "checkpoint_ns":
+            config["configurable"].pop(key, None)
+    return config
 
 
 @asynccontextmanager
@@ -135,10 +94,9 @@ async def thread_graph(
             )
         yield None
         return
-    config = thread_config(thread.thread_id)
     async with ctx.registry.build(
         graph_id,
-        config,
+        await _build_config(ctx, thread, graph_id),
         checkpointer=ctx.storage.checkpointer,
         store=ctx.storage.store,
         access_context=access,
@@ -157,7 +115,7 @@ async def get_state(
         if graph is None:
             if checkpoint and checkpoint.get("checkpoint_id"):
                 raise NotFound(f"Checkpoint {checkpoint['checkpoint_id']} not found")
-            return empty_state(thread)
+            return empty_state()
         config = thread_config(thread.thread_id, checkpoint)
         if checkpoint and checkpoint.get("checkpoint_id"):
             found = await ctx.storage.checkpointer.aget_tuple(config)
@@ -165,8 +123,8 @@ async def get_state(
                 raise NotFound(f"Checkpoint {checkpoint['checkpoint_id']} not found")
         state = await graph.aget_state(config, subgraphs=subgraphs)
         if not state.config and not checkpoint:
-            return empty_state(thread)
-        return render_state(state, thread.thread_id)
+            return empty_state()
+        return render_state(state)
 
 
 async def update_state(
@@ -183,9 +141,13 @@ async def update_state(
         )
     async with thread_graph(ctx, thread, "threads.update", required=True) as graph:
         config = thread_config(thread.thread_id, checkpoint)
+        # the update's checkpoint metadata names the graph, as a run's do
+        config["configurable"]["graph_id"] = thread.metadata["graph_id"]
         try:
             next_config = await graph.aupdate_state(config, values, as_node=as_node)
-        except Exception as exc:  # invalid node names, bad values for reducers
+        except InvalidUpdateError as exc:  # an unknown node, an ambiguous update
+            raise InvalidInput(str(exc)) from None
+        except Exception as exc:  # bad values for reducers
             raise InvalidInput(f"Cannot update state: {type(exc).__name__}: {exc}") from None
         state = await graph.aget_state(thread_config(thread.thread_id))
         await ctx.storage.threads.set_snapshot(thread.thread_id, snapshot_of(state))
@@ -194,12 +156,16 @@ async def update_state(
         ThreadNotice(
             kind="state_update",
             run_id=None,
-            data=dumps(
-                {"state": render_state(state, thread.thread_id), "thread_id": thread.thread_id}
-            ),
+            data=dumps({"state": render_state(state), "thread_id": thread.thread_id}),
         ),
     )
-    return {"checkpoint": dict(next_config.get("configurable", {}))}
+    written = to_jsonable(next_config.get("configurable", {}))
+    # `configurable` and `checkpoint_id` are deprecated forms older clients still read
+    return {
+        "checkpoint": written,
+        "configurable": written,
+        "checkpoint_id": written.get("checkpoint_id"),
+    }
 
 
 async def bulk_update(ctx: ServerContext, thread: Thread, supersteps: list[Any]) -> None:
@@ -237,10 +203,12 @@ async def history(
         if graph is None:
             return []
         config = thread_config(thread.thread_id, checkpoint)
-        before_config = thread_config(thread.thread_id, before) if before else None
         return [
-            render_state(state, thread.thread_id)
+            render_state(state)
             async for state in graph.aget_state_history(
-                config, limit=limit, before=before_config, filter=metadata or None
+                config,
+                limit=limit,
+                before=before_config(thread.thread_id, before),
+                filter=metadata or None,
             )
         ]

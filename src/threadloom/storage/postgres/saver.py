@@ -41,6 +41,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from threadloom.storage import fresh_threads, held_writes
+from threadloom.storage.checkpoint_metadata import ThreadIdMetadata
 from threadloom.storage.held_writes import Statement
 from threadloom.storage.postgres.queries import RELAXED
 
@@ -224,9 +225,9 @@ class OneTripWrites(AsyncPostgresSaver):
                 await cur.execute(query, params)
 
 
-class PooledPostgresSaver(fresh_threads.FreshThreadSaver, OneTripWrites):
+class PooledPostgresSaver(ThreadIdMetadata, fresh_threads.FreshThreadSaver, OneTripWrites):
     """The saver Threadloom runs on: parallel checkpointing on a pool, one round trip per
-    write, no read for a fresh thread."""
+    write, no read for a fresh thread, `metadata.thread_id` on every checkpoint."""
 
     @asynccontextmanager
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:

@@ -27,6 +27,7 @@ from langgraph.store.base import Op, Result
 from langgraph.store.sqlite import SqliteStore
 
 from threadloom.storage import fresh_threads
+from threadloom.storage.checkpoint_metadata import ThreadIdMetadata
 
 
 class _InlineCalls(SqliteSaver):
@@ -79,9 +80,9 @@ class _InlineCalls(SqliteSaver):
         return self.get_delta_channel_history(config=config, channels=channels)
 
 
-class InlineSqliteSaver(fresh_threads.FreshThreadSaver, _InlineCalls):
-    """The embedded checkpointer: inline calls, and no read of a fresh thread
-    (`storage/fresh_threads.py`)."""
+class InlineSqliteSaver(ThreadIdMetadata, fresh_threads.FreshThreadSaver, _InlineCalls):
+    """The embedded checkpointer: inline calls, no read of a fresh thread
+    (`storage/fresh_threads.py`), `metadata.thread_id` on every checkpoint."""
 
 
 class InlineSqliteStore(SqliteStore):

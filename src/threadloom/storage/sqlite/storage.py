@@ -47,9 +47,12 @@ def _copy_thread_checkpoints(conn: sqlite3.Connection, source: str, target: str)
     conn.execute(
         "INSERT OR REPLACE INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, "
         "parent_checkpoint_id, type, checkpoint, metadata) SELECT ?, checkpoint_ns, "
-        "checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata FROM checkpoints "
-        "WHERE thread_id = ?",
-        (target, source),
+        "checkpoint_id, parent_checkpoint_id, type, checkpoint, "
+        # the copy's checkpoints name their own thread (metadata is JSON in a BLOB)
+        "CASE WHEN json_type(CAST(metadata AS TEXT), '$.thread_id') IS NOT NULL "
+        "THEN CAST(json_set(CAST(metadata AS TEXT), '$.thread_id', ?) AS BLOB) "
+        "ELSE metadata END FROM checkpoints WHERE thread_id = ?",
+        (target, target, source),
     )
     conn.execute(
         "INSERT OR REPLACE INTO writes (thread_id, checkpoint_ns, checkpoint_id, task_id, "
