@@ -35,6 +35,7 @@ RunSelect = Literal[
     "multitask_strategy",
 ]
 ALWAYS_SENT = frozenset({"metadata", "error", "feedback"})
+CANCEL_ACTION_DOC = "`interrupt` or `rollback`; any other value is taken as `interrupt`"
 
 
 def _payload(body: RunCreate) -> dict[str, Any]:
@@ -222,7 +223,7 @@ async def wait_run(
 )
 async def list_runs(
     thread_id: str,
-    limit: int = Query(10, ge=1, le=1000),
+    limit: int = Query(10, ge=0, le=1000),  # 0 is a valid, empty page (as in the reference)
     offset: int = Query(0, ge=0),
     status: RunStatusName | None = Query(None),
     select: list[RunSelect] | None = Query(None),
@@ -264,9 +265,12 @@ async def join_run(
     try:
         run = await service.get(ctx, run_id, thread_id=thread_id)
     except NotFound:  # a stateless run that ended and went with its thread, perhaps
-        return JSONResponse(await service.output_of_deleted(ctx, run_id))
+        output = await service.output_of_deleted(ctx, run_id)
+        path = f"/threads/{thread_id}/runs/{run_id}"
+        return JSONResponse(output, headers={"Location": f"{path}/join", "Content-Location": path})
     return KeepAliveJSONResponse(
         lambda: service.final_output(ctx, run),
+        headers=_headers(run, True, "join"),
         heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
         on_disconnect=_cancel_on_disconnect(ctx, run) if cancel_on_disconnect else None,
     )
@@ -288,7 +292,7 @@ async def join_stream(
     after = parse_last_event_id(last_event_id)
     return EventStreamResponse(
         run_frames(ctx, run.run_id, after=after, follow=run.inflight, modes=modes),
-        headers={"Location": f"{_run_path(run, True)}/stream"},
+        headers=_headers(run, True, "stream"),
         heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
         on_disconnect=_cancel_on_disconnect(ctx, run) if cancel_on_disconnect else None,
     )
@@ -299,15 +303,15 @@ async def cancel_run(
     thread_id: str,
     run_id: str,
     wait: bool = False,
-    action: Literal["interrupt", "rollback"] = "interrupt",
+    action: str = Query("interrupt", description=CANCEL_ACTION_DOC),
     ctx: ServerContext = Depends(get_ctx),
 ) -> Any:
-    run = await service.cancel(ctx, thread_id, run_id, action=action)
+    run = await service.cancel(ctx, thread_id, run_id, action=service.cancel_action(action))
     if not wait:
         return Response(status_code=202)
     return KeepAliveJSONResponse(
         lambda: service.final_output(ctx, run),
-        headers={"Location": f"{_run_path(run, True)}/join"},
+        headers=_headers(run, True, "join"),
         heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
     )
 
@@ -379,10 +383,14 @@ async def join_stream_by_id(
 )
 async def cancel_many(
     body: BulkCancel,
-    action: Literal["interrupt", "rollback"] = "interrupt",
+    action: str = Query("interrupt", description=CANCEL_ACTION_DOC),
     ctx: ServerContext = Depends(get_ctx),
 ) -> Response:
     await service.cancel_many(
-        ctx, status=body.status, thread_id=body.thread_id, run_ids=body.run_ids, action=action
+        ctx,
+        status=body.status,
+        thread_id=body.thread_id,
+        run_ids=body.run_ids,
+        action=service.cancel_action(action),
     )
     return Response(status_code=204)

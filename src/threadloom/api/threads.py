@@ -195,7 +195,7 @@ async def get_state_at_checkpoint(
 )
 async def get_history(
     thread_id: str,
-    limit: int = Query(10, ge=1, le=1000),
+    limit: int = Query(10, ge=0, le=1000),  # 0: an empty page, as in the reference
     before: str | None = Query(None, description="Checkpoint id to list before"),
     ctx: ServerContext = Depends(get_ctx),
 ) -> Any:

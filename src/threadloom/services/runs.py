@@ -233,6 +233,12 @@ def _new_run(
     return run, if_not_exists
 
 
+def cancel_action(raw: str | None) -> Literal["interrupt", "rollback"]:
+    """A cancel's `action` as the reference reads it: `rollback`, else `interrupt` (an action
+    it does not know included)."""
+    return "rollback" if raw == "rollback" else "interrupt"
+
+
 async def dispatch_cancels(
     ctx: ServerContext, runs: list[Run], action: Literal["interrupt", "rollback"]
 ) -> None:
