@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
 
 import orjson
@@ -125,7 +125,7 @@ def _headers(run: Run, stateful: bool, location_suffix: str) -> dict[str, str]:
 
 async def _create(
     ctx: ServerContext,
-    request_id: str,
+    headers: Mapping[str, str],
     body: RunCreate,
     thread_id: str | None,
     *,
@@ -140,26 +140,27 @@ async def _create(
         background=background,
         need_values=need_values,
         durable=durable,
-        request_headers={"x-request-id": request_id},
+        request_headers=headers,
     )
 
 
-# --- creating a run: one function per response shape, of (ctx, body, thread_id, request id);
+# --- creating a run: one function per response shape, of (ctx, body, thread_id, the request's
+# headers, lower-case names);
 # the FastAPI endpoints below call them, and so does the hot path (api/hot_path.py)
 async def respond_created(
-    ctx: ServerContext, body: RunCreate, thread_id: str | None, request_id: str
+    ctx: ServerContext, body: RunCreate, thread_id: str | None, headers: Mapping[str, str]
 ) -> Response:
     """A background run: its record."""
-    run = await _create(ctx, request_id, body, thread_id, background=True)
+    run = await _create(ctx, headers, body, thread_id, background=True)
     stateful = thread_id is not None
     return JSONResponse(render.run(run), headers={"Content-Location": _run_path(run, stateful)})
 
 
 async def respond_stream(
-    ctx: ServerContext, body: RunCreate, thread_id: str | None, request_id: str
+    ctx: ServerContext, body: RunCreate, thread_id: str | None, headers: Mapping[str, str]
 ) -> Response:
     """A run whose events stream back as server-sent events."""
-    run = await _create(ctx, request_id, body, thread_id, background=False)
+    run = await _create(ctx, headers, body, thread_id, background=False)
     on_disconnect = _cancel_on_disconnect(ctx, run) if body.on_disconnect == "cancel" else None
     return EventStreamResponse(
         run_frames(ctx, run.run_id),
@@ -170,24 +171,23 @@ async def respond_stream(
 
 
 async def respond_wait(
-    ctx: ServerContext, body: RunCreate, thread_id: str | None, request_id: str
+    ctx: ServerContext, body: RunCreate, thread_id: str | None, headers: Mapping[str, str]
 ) -> Response:
     """A run whose final output is the response (kept alive while it runs)."""
     run = await _create(
-        ctx, request_id, body, thread_id, background=False, need_values=True, durable=False
+        ctx, headers, body, thread_id, background=False, need_values=True, durable=False
     )
     on_disconnect = _cancel_on_disconnect(ctx, run) if body.on_disconnect == "cancel" else None
-    headers = _headers(run, True, "join")  # stateless too: the temporary thread's path
     return KeepAliveJSONResponse(
         lambda: service.final_output(ctx, run),
-        headers=headers,
+        headers=_headers(run, True, "join"),  # stateless too: the temporary thread's path
         heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
         on_disconnect=on_disconnect,
     )
 
 
-def _request_id(request: Request) -> str:
-    return request.headers.get("x-request-id", "")
+def _headers_of(request: Request) -> Mapping[str, str]:
+    return request.headers  # Starlette's: lower-case names
 
 
 # --- runs on a thread ---------------------------------------------------------------------
@@ -195,7 +195,7 @@ def _request_id(request: Request) -> str:
 async def create_run(
     thread_id: str, body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
-    return await respond_created(ctx, body, thread_id, _request_id(request))
+    return await respond_created(ctx, body, thread_id, _headers_of(request))
 
 
 @router.post(
@@ -204,7 +204,7 @@ async def create_run(
 async def stream_run(
     thread_id: str, body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
-    return await respond_stream(ctx, body, thread_id, _request_id(request))
+    return await respond_stream(ctx, body, thread_id, _headers_of(request))
 
 
 @router.post(
@@ -213,7 +213,7 @@ async def stream_run(
 async def wait_run(
     thread_id: str, body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
-    return await respond_wait(ctx, body, thread_id, _request_id(request))
+    return await respond_wait(ctx, body, thread_id, _headers_of(request))
 
 
 @router.get(
@@ -321,7 +321,7 @@ async def cancel_run(
 async def create_stateless(
     body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
-    return await respond_created(ctx, body, None, _request_id(request))
+    return await respond_created(ctx, body, None, _headers_of(request))
 
 
 @stateless.post(
@@ -330,7 +330,7 @@ async def create_stateless(
 async def stream_stateless(
     body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
-    return await respond_stream(ctx, body, None, _request_id(request))
+    return await respond_stream(ctx, body, None, _headers_of(request))
 
 
 @stateless.post(
@@ -339,7 +339,7 @@ async def stream_stateless(
 async def wait_stateless(
     body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
-    return await respond_wait(ctx, body, None, _request_id(request))
+    return await respond_wait(ctx, body, None, _headers_of(request))
 
 
 @stateless.post(
@@ -350,8 +350,8 @@ async def batch_stateless(
 ) -> Any:
     if not body:
         raise InvalidInput("Batch is empty")
-    request_id = _request_id(request)
-    runs = [await _create(ctx, request_id, item, None, background=True) for item in body]
+    headers = _headers_of(request)
+    runs = [await _create(ctx, headers, item, None, background=True) for item in body]
     return [render.run(r) for r in runs]
 
 

@@ -80,7 +80,8 @@ def config_jsonschema(graph: Any) -> dict[str, Any] | None:
     fields = getattr(model, "model_fields", None)
     if not fields or "configurable" not in fields:
         return {}
-    schema: dict[str, Any] = TypeAdapter(fields["configurable"].annotation).json_schema()
+    annotation: Any = fields["configurable"].annotation
+    schema: dict[str, Any] = TypeAdapter(annotation).json_schema()
     if schema:
         properties = schema["properties"]  # a schema without them is served as none (None)
         for key in _SERVER_CONFIGURABLE:
