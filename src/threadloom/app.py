@@ -18,10 +18,11 @@ from threadloom.api.compat import letta as letta_api
 from threadloom.api.compat import seekr as seekr_api
 from threadloom.api.http import install_error_handlers
 from threadloom.api.middleware import RequestMiddleware
-from threadloom.graphs.project import ProjectConfig, project_from_env
+from threadloom.graphs.project import ProjectConfig, graph_configs_from_env, project_from_env
 from threadloom.graphs.registry import GraphRegistry, system_assistant_id
 from threadloom.graphs.unsupported import check_supported
 from threadloom.runtime.broker import Broker
+from threadloom.services.assistants import mirror_config_context
 from threadloom.services.context import ServerContext
 from threadloom.settings import Settings
 from threadloom.storage import create_storage
@@ -71,13 +72,20 @@ def build_broker(settings: Settings) -> Broker:
     )
 
 
-async def sync_system_assistants(ctx: ServerContext) -> None:
+async def sync_system_assistants(
+    ctx: ServerContext, configs: dict[str, dict[str, Any]] | None = None
+) -> None:
+    """One assistant per graph; `configs` (`LANGGRAPH_CONFIG`) is what a new one is created
+    with, `context` mirroring its `configurable` (an existing one keeps its own)."""
     for graph_id in ctx.registry.graph_ids:
+        config, context = mirror_config_context((configs or {}).get(graph_id), None)
         await ctx.storage.assistants.upsert_system(
             assistant_id=system_assistant_id(graph_id),
             graph_id=graph_id,
             name=ctx.registry.display_name(graph_id),
             description=ctx.registry.description(graph_id),
+            config=config,
+            context=context,
         )
 
 
@@ -90,6 +98,7 @@ def create_app(
     so a broken graph fails start-up rather than the first request."""
     project = project or load_project_config(settings)
     registry = registry or GraphRegistry.from_project(project, activate=True)
+    graph_configs = graph_configs_from_env()  # read once the project's env is applied
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -101,7 +110,7 @@ def create_app(
             settings=settings, storage=storage, broker=broker, registry=registry, project=project
         )
         app.state.ctx = ctx
-        await sync_system_assistants(ctx)
+        await sync_system_assistants(ctx, graph_configs)
         pool = None
         if settings.workers > 0:
             from threadloom.runtime.worker import WorkerPool

@@ -54,6 +54,30 @@ async def test_upsert_system(storage: Storage) -> None:
     assert [(v.version, v.name) for v in versions] == [(1, "Agent")]
 
 
+async def test_upsert_system_config_applies_to_a_new_assistant_only(storage: Storage) -> None:
+    config, context = {"configurable": {"model": "m"}}, {"model": "m"}
+    a = await storage.assistants.upsert_system(
+        assistant_id="s2",
+        graph_id="agent",
+        name="agent",
+        description=None,
+        config=config,
+        context=context,
+    )
+    assert (a.config, a.context) == (config, context)
+    assert (await storage.assistants.versions("s2"))[0].config == config
+    # like the reference's put(if_exists="do_nothing"): a later start-up keeps what is stored
+    b = await storage.assistants.upsert_system(
+        assistant_id="s2",
+        graph_id="agent",
+        name="agent",
+        description=None,
+        config={"configurable": {"model": "other"}},
+        context={"model": "other"},
+    )
+    assert (b.config, b.context) == (config, context)
+
+
 async def test_update_creates_versions_and_set_latest(storage: Storage) -> None:
     await make(storage, "a1", metadata={"k": 1, "j": 1}, config={"c": 1})
     v2 = await storage.assistants.update("a1", metadata={"k": 2}, name="renamed")

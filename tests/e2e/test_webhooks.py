@@ -207,3 +207,16 @@ def test_private_urls_refused_at_creation(tmp_path: Path) -> None:
         assert httpx.get(f"{proc.url}/v1/runs/").json() == []  # nothing was created
     finally:
         proc.stop()
+
+
+def test_webhook_values_are_the_whole_state(hook_server: ServerProcess, receiver: Receiver) -> None:
+    """/wait answers with the output schema's keys; the webhook, like the reference's, sends
+    the state the run left (its last checkpoint), stateful and stateless alike."""
+    body = {"assistant_id": "runs_shaped", "input": {"question": "q"}, "webhook": receiver.url}
+    thread = httpx.post(f"{hook_server.url}/threads", json={}).json()
+    waited = httpx.post(f"{hook_server.url}/threads/{thread['thread_id']}/runs/wait", json=body)
+    assert waited.json() == {"answer": "re: q"}
+    assert httpx.post(f"{hook_server.url}/runs/wait", json=body).json() == {"answer": "re: q"}
+    state = {"question": "q", "answer": "re: q", "scratch": "internal notes"}
+    payloads = [json.loads(b) for _h, b in receiver.wait(2)]
+    assert [p["values"] for p in payloads] == [state, state]

@@ -220,3 +220,23 @@ async def test_position_is_the_last_published_seq() -> None:
     await broker.finish("r")
     assert [e.data for e in await asyncio.wait_for(reader, 1)] == [b"next"]
     assert await broker.position("r") == 4
+
+
+async def test_a_cancelled_reader_leaves_the_other_readers_waiting() -> None:
+    """Readers park on one shared future: one reader's cancel (its client went away) must not
+    cancel it under the others — a /join beside a cut /stream answered 500."""
+    broker = LocalBroker(buffer_events=100, retention_seconds=10)
+    await broker.publish("r", "metadata", b"{}")
+    leaving = asyncio.ensure_future(collect(broker, "r"))
+    staying = asyncio.ensure_future(collect(broker, "r"))
+    waiting = asyncio.ensure_future(broker.outcome("r", follow=True))
+    for _ in range(3):
+        await asyncio.sleep(0)  # all three read what there is and park
+    leaving.cancel()
+    await asyncio.sleep(0)
+    await broker.publish("r", "values", b'{"done":true}')
+    await broker.finish("r")
+    assert [e.event for e in await asyncio.wait_for(staying, 1)] == ["metadata", "values"]
+    outcome = await asyncio.wait_for(waiting, 1)
+    assert outcome is not None and outcome.values == b'{"done":true}'
+    assert leaving.cancelled()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from threadloom.graphs import ProjectError, load_project, project_from_env
-from threadloom.graphs.project import parse_project
+from threadloom.graphs.project import graph_configs_from_env, parse_project
 
 
 @pytest.fixture(autouse=True)
@@ -215,3 +215,14 @@ def test_project_from_env_bad_json() -> None:
 def test_parse_project_directly() -> None:
     project = parse_project({"graphs": {"g": "./g.py:graph"}}, base_dir="/tmp")
     assert project.base_dir == Path("/tmp").resolve()
+
+
+def test_langgraph_config_env_gives_graph_configs() -> None:
+    raw = json.dumps({"agent": {"configurable": {"model": "m"}}, "empty": {}})
+    assert graph_configs_from_env({"LANGGRAPH_CONFIG": raw}) == {
+        "agent": {"configurable": {"model": "m"}}
+    }
+    assert graph_configs_from_env({}) == {}
+    for bad, message in (("[1]", "JSON object"), ("{", "invalid JSON"), ('{"a": 1}', "'a'")):
+        with pytest.raises(ProjectError, match=message):
+            graph_configs_from_env({"LANGGRAPH_CONFIG": bad})

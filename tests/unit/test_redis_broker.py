@@ -344,3 +344,20 @@ async def test_position_is_the_last_published_seq(broker: RedisBroker, other: Re
     assert [e.data for e in await asyncio.wait_for(reader, 5)] == [b"next"]
     assert await other.position("r9") == 4
     assert await collect(other.read("r9", after=4)) == []
+
+
+async def test_a_cancelled_reader_leaves_the_other_readers_waiting(broker: RedisBroker) -> None:
+    """As for the local broker: a follower that is cancelled (its client went away) must not
+    end another follower's read or a /join's wait for the outcome."""
+    await broker.publish("rc", "metadata", b"{}")
+    leaving = asyncio.ensure_future(collect(broker.read("rc")))
+    staying = asyncio.ensure_future(collect(broker.read("rc")))
+    waiting = asyncio.ensure_future(broker.outcome("rc", follow=True))
+    await asyncio.sleep(0.2)  # let all three block in their reads
+    leaving.cancel()
+    await broker.publish("rc", "values", b'{"done":true}')
+    await broker.finish("rc")
+    assert [e.event for e in await asyncio.wait_for(staying, 5)] == ["metadata", "values"]
+    outcome = await asyncio.wait_for(waiting, 5)
+    assert outcome is not None and outcome.values == b'{"done":true}'
+    assert leaving.cancelled()

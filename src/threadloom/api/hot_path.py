@@ -13,7 +13,7 @@ received, so validation errors, OpenAPI and every other route stay exactly FastA
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from pydantic import ValidationError
 from starlette.responses import Response
@@ -24,7 +24,7 @@ from threadloom.api.runs import respond_created, respond_stream, respond_wait
 from threadloom.api.schemas import RunCreate
 from threadloom.services.context import ServerContext
 
-Responder = Callable[[ServerContext, RunCreate, str | None, str], Awaitable[Response]]
+Responder = Callable[[ServerContext, RunCreate, str | None, Mapping[str, str]], Awaitable[Response]]
 
 STATELESS: dict[str, Responder] = {
     "/runs": respond_created,
@@ -108,10 +108,10 @@ async def serve(
         await app(scope, replay(body, receive), send)
         return
     responder, thread_id = route
-    request_id = ""
+    # lower-case names already (ASGI); a repeated header keeps its first value, as Starlette's
+    headers: dict[str, str] = {}
     for key, value in scope["headers"]:
-        if key == b"x-request-id":
-            request_id = value.decode("latin-1")
+        headers.setdefault(key.decode("latin-1"), value.decode("latin-1"))
     ctx: ServerContext = scope["app"].state.ctx
     started = False
 
@@ -121,7 +121,7 @@ async def serve(
         await send(message)
 
     try:
-        response = await responder(ctx, payload, thread_id, request_id)
+        response = await responder(ctx, payload, thread_id, headers)
         await response(scope, receive, tracking_send)
     except Exception as exc:
         if started:  # too late for an error response: the connection is cut (as in FastAPI)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
 
 import orjson
@@ -42,6 +42,7 @@ RunSelect = Literal[
     "kwargs",
     "multitask_strategy",
 ]
+CANCEL_ACTION_DOC = "`interrupt` or `rollback`; any other value is taken as `interrupt`"
 
 
 def _payload(body: RunCreate) -> dict[str, Any]:
@@ -127,7 +128,7 @@ def _headers(run: Run, stateful: bool, location_suffix: str) -> dict[str, str]:
 
 async def _create(
     ctx: ServerContext,
-    request_id: str,
+    headers: Mapping[str, str],
     body: RunCreate,
     thread_id: str | None,
     *,
@@ -142,26 +143,27 @@ async def _create(
         background=background,
         need_values=need_values,
         durable=durable,
-        request_headers={"x-request-id": request_id},
+        request_headers=headers,
     )
 
 
-# --- creating a run: one function per response shape, of (ctx, body, thread_id, request id);
+# --- creating a run: one function per response shape, of (ctx, body, thread_id, the request's
+# headers, lower-case names);
 # the FastAPI endpoints below call them, and so does the hot path (api/hot_path.py)
 async def respond_created(
-    ctx: ServerContext, body: RunCreate, thread_id: str | None, request_id: str
+    ctx: ServerContext, body: RunCreate, thread_id: str | None, headers: Mapping[str, str]
 ) -> Response:
     """A background run: its record."""
-    run = await _create(ctx, request_id, body, thread_id, background=True)
+    run = await _create(ctx, headers, body, thread_id, background=True)
     stateful = thread_id is not None
     return JSONResponse(render.run(run), headers={"Content-Location": _run_path(run, stateful)})
 
 
 async def respond_stream(
-    ctx: ServerContext, body: RunCreate, thread_id: str | None, request_id: str
+    ctx: ServerContext, body: RunCreate, thread_id: str | None, headers: Mapping[str, str]
 ) -> Response:
     """A run whose events stream back as server-sent events."""
-    run = await _create(ctx, request_id, body, thread_id, background=False)
+    run = await _create(ctx, headers, body, thread_id, background=False)
     on_disconnect = _cancel_on_disconnect(ctx, run) if body.on_disconnect == "cancel" else None
     return EventStreamResponse(
         run_frames(ctx, run.run_id, with_ids=is_resumable(run.kwargs)),
@@ -172,24 +174,23 @@ async def respond_stream(
 
 
 async def respond_wait(
-    ctx: ServerContext, body: RunCreate, thread_id: str | None, request_id: str
+    ctx: ServerContext, body: RunCreate, thread_id: str | None, headers: Mapping[str, str]
 ) -> Response:
     """A run whose final output is the response (kept alive while it runs)."""
     run = await _create(
-        ctx, request_id, body, thread_id, background=False, need_values=True, durable=False
+        ctx, headers, body, thread_id, background=False, need_values=True, durable=False
     )
     on_disconnect = _cancel_on_disconnect(ctx, run) if body.on_disconnect == "cancel" else None
-    headers = _headers(run, True, "join")  # stateless too: the temporary thread's path
     return KeepAliveJSONResponse(
         lambda: service.final_output(ctx, run),
-        headers=headers,
+        headers=_headers(run, True, "join"),  # stateless too: the temporary thread's path
         heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
         on_disconnect=on_disconnect,
     )
 
 
-def _request_id(request: Request) -> str:
-    return request.headers.get("x-request-id", "")
+def _headers_of(request: Request) -> Mapping[str, str]:
+    return request.headers  # Starlette's: lower-case names
 
 
 # --- runs on a thread ---------------------------------------------------------------------
@@ -197,7 +198,7 @@ def _request_id(request: Request) -> str:
 async def create_run(
     thread_id: str, body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
-    return await respond_created(ctx, body, thread_id, _request_id(request))
+    return await respond_created(ctx, body, thread_id, _headers_of(request))
 
 
 @router.post(
@@ -206,7 +207,7 @@ async def create_run(
 async def stream_run(
     thread_id: str, body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
-    return await respond_stream(ctx, body, thread_id, _request_id(request))
+    return await respond_stream(ctx, body, thread_id, _headers_of(request))
 
 
 @router.post(
@@ -215,7 +216,7 @@ async def stream_run(
 async def wait_run(
     thread_id: str, body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
-    return await respond_wait(ctx, body, thread_id, _request_id(request))
+    return await respond_wait(ctx, body, thread_id, _headers_of(request))
 
 
 @router.get(
@@ -225,7 +226,7 @@ async def wait_run(
 )
 async def list_runs(
     thread_id: str,
-    limit: int = Query(10, ge=1, le=1000),
+    limit: int = Query(10, ge=0, le=1000),  # 0 is a valid, empty page (as in the reference)
     offset: int = Query(0, ge=0),
     status: RunStatusName | None = Query(None),
     select: list[RunSelect] | None = Query(None),
@@ -267,9 +268,12 @@ async def join_run(
     try:
         run = await service.get(ctx, run_id, thread_id=thread_id)
     except NotFound:  # a stateless run that ended and went with its thread, perhaps
-        return JSONResponse(await service.output_of_deleted(ctx, run_id))
+        output = await service.output_of_deleted(ctx, run_id)
+        path = f"/threads/{thread_id}/runs/{run_id}"
+        return JSONResponse(output, headers={"Location": f"{path}/join", "Content-Location": path})
     return KeepAliveJSONResponse(
         lambda: service.final_output(ctx, run),
+        headers=_headers(run, True, "join"),
         heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
         on_disconnect=_cancel_on_disconnect(ctx, run) if cancel_on_disconnect else None,
     )
@@ -297,7 +301,7 @@ async def join_stream(
     )
     return EventStreamResponse(
         join_frames(ctx, run.run_id, plan, modes),
-        headers={"Location": f"{_run_path(run, True)}/stream"},
+        headers=_headers(run, True, "stream"),
         heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
         on_disconnect=_cancel_on_disconnect(ctx, run) if cancel_on_disconnect else None,
     )
@@ -308,15 +312,15 @@ async def cancel_run(
     thread_id: str,
     run_id: str,
     wait: bool = False,
-    action: Literal["interrupt", "rollback"] = "interrupt",
+    action: str = Query("interrupt", description=CANCEL_ACTION_DOC),
     ctx: ServerContext = Depends(get_ctx),
 ) -> Any:
-    run = await service.cancel(ctx, thread_id, run_id, action=action)
+    run = await service.cancel(ctx, thread_id, run_id, action=service.cancel_action(action))
     if not wait:
         return Response(status_code=202)
     return KeepAliveJSONResponse(
         lambda: service.final_output(ctx, run),
-        headers={"Location": f"{_run_path(run, True)}/join"},
+        headers=_headers(run, True, "join"),
         heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
     )
 
@@ -326,7 +330,7 @@ async def cancel_run(
 async def create_stateless(
     body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
-    return await respond_created(ctx, body, None, _request_id(request))
+    return await respond_created(ctx, body, None, _headers_of(request))
 
 
 @stateless.post(
@@ -335,7 +339,7 @@ async def create_stateless(
 async def stream_stateless(
     body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
-    return await respond_stream(ctx, body, None, _request_id(request))
+    return await respond_stream(ctx, body, None, _headers_of(request))
 
 
 @stateless.post(
@@ -344,7 +348,7 @@ async def stream_stateless(
 async def wait_stateless(
     body: RunCreate, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
-    return await respond_wait(ctx, body, None, _request_id(request))
+    return await respond_wait(ctx, body, None, _headers_of(request))
 
 
 @stateless.post(
@@ -355,8 +359,8 @@ async def batch_stateless(
 ) -> Any:
     if not body:
         raise InvalidInput("Batch is empty")
-    request_id = _request_id(request)
-    runs = [await _create(ctx, request_id, item, None, background=True) for item in body]
+    headers = _headers_of(request)
+    runs = [await _create(ctx, headers, item, None, background=True) for item in body]
     return [render.run(r) for r in runs]
 
 
@@ -397,10 +401,14 @@ async def join_stream_by_id(
 )
 async def cancel_many(
     body: BulkCancel,
-    action: Literal["interrupt", "rollback"] = "interrupt",
+    action: str = Query("interrupt", description=CANCEL_ACTION_DOC),
     ctx: ServerContext = Depends(get_ctx),
 ) -> Response:
     await service.cancel_many(
-        ctx, status=body.status, thread_id=body.thread_id, run_ids=body.run_ids, action=action
+        ctx,
+        status=body.status,
+        thread_id=body.thread_id,
+        run_ids=body.run_ids,
+        action=service.cancel_action(action),
     )
     return Response(status_code=204)

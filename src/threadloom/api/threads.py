@@ -200,7 +200,9 @@ async def get_state_at_checkpoint(
 )
 async def get_history(
     thread_id: str,
-    limit: int = Query(1, ge=1, le=1000, description="How many, newest first (the latest only)"),
+    limit: int = Query(
+        1, ge=0, le=1000, description="How many, newest first (default: the latest only; 0: none)"
+    ),
     before: str | None = Query(None, description="Checkpoint id to list before"),
     ctx: ServerContext = Depends(get_ctx),
 ) -> Any:

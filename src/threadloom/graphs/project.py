@@ -486,6 +486,24 @@ def project_from_env(
     return project
 
 
+def graph_configs_from_env(environ: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """`LANGGRAPH_CONFIG`: graph id -> the config its system assistant is created with (the
+    LangGraph CLI sets it; a project sets it through langgraph.json's `env`)."""
+    env = os.environ if environ is None else environ
+    raw = env.get("LANGGRAPH_CONFIG")
+    if not raw:
+        return {}
+    configs = _env_json("LANGGRAPH_CONFIG", raw)
+    if not isinstance(configs, dict):
+        raise ProjectError("LANGGRAPH_CONFIG: expected a JSON object of graph id -> config")
+    for graph_id, config in configs.items():
+        if config is not None and not isinstance(config, dict):
+            raise ProjectError(
+                f"LANGGRAPH_CONFIG: the config of graph {graph_id!r} must be a JSON object"
+            )
+    return {k: v for k, v in configs.items() if v}
+
+
 def _env_json(var: str, raw: str) -> Any:
     try:
         return json.loads(raw)

@@ -55,14 +55,40 @@ def state_jsonschema(graph: Any) -> dict[str, Any] | None:
     return model.model_json_schema()
 
 
+# configurable keys the server owns: never part of a served config schema
+_SERVER_CONFIGURABLE = (
+    "__pregel_checkpointer",
+    "__pregel_store",
+    "checkpoint_id",
+    "checkpoint_ns",
+    "thread_id",
+)
+
+
 def config_jsonschema(graph: Any) -> dict[str, Any] | None:
-    """The (deprecated in LangGraph 1.x but still served) config schema: `{configurable: ...}`."""
-    getter = getattr(graph, "get_config_jsonschema", None)
+    """The (deprecated in LangGraph 1.x but still served) config schema, as the reference
+    serves it: the schema of what goes *in* `configurable` (for a graph with a
+    `context_schema`, that schema itself), titled after the graph's config type, without the
+    server's own keys; `{}` for a graph whose config has no `configurable`."""
+    getter = getattr(graph, "config_schema", None)
     if getter is None:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        schema: dict[str, Any] = getter(include=["configurable"])
+        model = getter()
+        config_type = getattr(graph, "config_type", None)
+    fields = getattr(model, "model_fields", None)
+    if not fields or "configurable" not in fields:
+        return {}
+    annotation: Any = fields["configurable"].annotation
+    schema: dict[str, Any] = TypeAdapter(annotation).json_schema()
+    if schema:
+        properties = schema["properties"]  # a schema without them is served as none (None)
+        for key in _SERVER_CONFIGURABLE:
+            properties.pop(key, None)
+    name = getattr(config_type, "__name__", None)
+    if config_type is not None and name is not None:
+        schema["title"] = name
     return schema
 
 

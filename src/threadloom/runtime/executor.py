@@ -57,7 +57,8 @@ class GraphBuilder(Protocol):
 
 @dataclass(slots=True)
 class ExecutionResult:
-    """How one attempt ended. `values` is the last root `values` chunk (raw, not encoded)."""
+    """How one attempt ended. `values` is the last root `values` chunk (raw, not encoded): the
+    output schema's keys; `state_values` the thread's whole state then (webhooks send it)."""
 
     run_id: str
     thread_id: str
@@ -68,6 +69,7 @@ class ExecutionResult:
     values: Any
     thread: ThreadSnapshot | None
     deleted: bool = False  # rollback removed the run (and its checkpoints)
+    state_values: Any = None
 
 
 class RunExecutor:
@@ -114,7 +116,12 @@ class _Execution:
         self.broker = owner.broker
         self.run_record = run
         self.run_id = run.run_id
-        self.translator = StreamTranslator(requested_modes(run.kwargs.get("stream_mode")))
+        # a temporary thread leaves no snapshot to read the whole state from: a webhook
+        # (which sends it) needs the root checkpoints followed
+        self.translator = StreamTranslator(
+            requested_modes(run.kwargs.get("stream_mode")),
+            track_state=run.temporary and bool(run.kwargs.get("webhook")),
+        )
         self.subgraphs = bool(run.kwargs.get("stream_subgraphs") or run.kwargs.get("subgraphs"))
         self.cancel_action: CancelAction | None = None
         cancel_requested = run.cancel_requested
@@ -253,7 +260,7 @@ class _Execution:
             options["durability"] = durability
         context = {**(assistant.context or {}), **(kwargs.get("context") or {})}
         if getattr(graph, "context_schema", None) is not None:
-            options["context"] = context or None
+            options["context"] = run_config.graph_context(graph, context)
         elif context:
             for key, value in context.items():
                 config["configurable"].setdefault(key, value)
@@ -360,6 +367,7 @@ class _Execution:
             values=self.translator.last_values,
             thread=snapshot,
             deleted=rollback,
+            state_values=snapshot.values if snapshot is not None else self.translator.last_state,
         )
 
     async def _stream(
@@ -380,6 +388,12 @@ class _Execution:
                         for name, data in translate(ns, mode, payload):
                             await self._emit(name, data)
             return
+        # `/wait`, `/join` and the `values`/`updates` events carry the graph's output schema
+        # (the reference passes the output channels as LangGraph's `output_keys`); the thread's
+        # state keeps every key. `astream_events` takes none, as in the reference.
+        output_keys = getattr(graph, "output_channels", None)
+        if output_keys is not None:
+            options = {**options, "output_keys": output_keys}
         async for part in graph.astream(graph_input, config, **options):
             ns, mode, payload = split_part(part, subgraphs)
             for name, data in translate(ns, mode, payload):
@@ -431,6 +445,7 @@ class _Execution:
             error=err,
             values=self.translator.last_values,
             thread=snapshot,
+            state_values=snapshot.values if snapshot is not None else self.translator.last_state,
         )
 
     async def _terminal_write(self, **finish: Any) -> None:

@@ -1,7 +1,8 @@
 """In-process broker for embedded mode: run event logs, thread notices, cancel signals, wake-ups.
 
 Everything lives on one event loop, so no locks are needed: a publish appends to a list and
-resolves one shared future that parked readers await. Readers follow a log by sequence number, so
+resolves one shared future that parked readers await (each through a shield: a reader that is
+cancelled must not cancel the future the others wait on). Readers follow a log by sequence number, so
 a slow reader never makes the log grow beyond its window — it skips what was dropped instead.
 """
 
@@ -181,7 +182,9 @@ class LocalBroker(Broker):
                 waiter = log.waiter
                 if waiter is None:
                     waiter = log.waiter = loop.create_future()
-                await waiter
+                # every reader of the log parks on this one future: shielded, so a reader
+                # that is cancelled (its client went away) does not cancel it for the others
+                await asyncio.shield(waiter)
         finally:
             log.readers -= 1
             # a subscriber that gave up before anything was published must not leak its log

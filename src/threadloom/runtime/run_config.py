@@ -154,3 +154,43 @@ def interrupt_nodes(value: Any) -> Any:
     if isinstance(value, list) and value:
         return value
     return None
+
+
+def graph_context(graph: Any, context: dict[str, Any]) -> dict[str, Any]:
+    """The `context` a graph with a `context_schema` is invoked with (the reference's rule).
+
+    Always a dict, empty when the run sent none: LangGraph then builds the schema from its
+    defaults (`None` would leave `runtime.context` unset). Keys the schema does not declare are
+    dropped, so a run's extra configurable keys do not break a dataclass or model schema.
+    """
+    if not context:
+        return {}
+    declared = _context_fields(graph)
+    if not declared:
+        return context
+    return {k: v for k, v in context.items() if k in declared}
+
+
+_CONTEXT_FIELDS: dict[Any, frozenset[str]] = {}
+
+
+def _context_fields(graph: Any) -> frozenset[str]:
+    """The properties the graph's context JSON schema declares (cached per schema type; empty
+    when the schema has none or cannot be built)."""
+    schema_type = getattr(graph, "context_schema", None)
+    try:
+        cached = _CONTEXT_FIELDS.get(schema_type)
+    except TypeError:  # an unhashable schema: build it each time
+        cached = None
+    if cached is not None:
+        return cached
+    try:
+        schema = graph.get_context_jsonschema() or {}
+        fields = frozenset((schema.get("properties") or {}).keys())
+    except Exception:
+        fields = frozenset()
+    try:
+        _CONTEXT_FIELDS[schema_type] = fields
+    except TypeError:
+        pass
+    return fields

@@ -62,7 +62,9 @@ class StreamTranslator:
     and tells whether the run paused), plus what the requested modes need.
     """
 
-    def __init__(self, modes: Sequence[str]) -> None:
+    def __init__(self, modes: Sequence[str], *, track_state: bool = False) -> None:
+        """`track_state` also follows the root checkpoints, whose values are the whole state
+        (`values` events carry only the output schema's keys): `last_state`."""
         self.modes = list(modes)
         self.events_mode = "events" in modes
         self.raw = frozenset(m for m in modes if m in RAW_MODES)
@@ -74,8 +76,11 @@ class StreamTranslator:
                 graph_modes.append(mode)
         if self.messages_tuple or self.messages_accumulate:
             graph_modes.append("messages")
+        if track_state and "checkpoints" not in graph_modes:
+            graph_modes.append("checkpoints")
         self.graph_modes = graph_modes
         self.last_values: Any = None
+        self.last_state: Any = None
         self.saw_values = False
         self.saw_interrupt = False
         self._seen: set[str] = set()
@@ -91,6 +96,8 @@ class StreamTranslator:
                 self.saw_interrupt = True
         elif mode == "updates" and not ns and isinstance(chunk, dict) and "__interrupt__" in chunk:
             self.saw_interrupt = True
+        elif mode == "checkpoints" and not ns and isinstance(chunk, dict):
+            self.last_state = chunk.get("values")
         if mode in self.raw:
             if mode == "debug" and isinstance(chunk, dict) and chunk.get("type") == "checkpoint":
                 chunk = {**chunk, "payload": render_debug_checkpoint(chunk.get("payload"))}

@@ -6,6 +6,7 @@ worker; these functions never execute graphs themselves.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -13,6 +14,7 @@ from threadloom.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from threadloom.runtime.broker import ThreadNotice
 from threadloom.serde import dumps, loads, utcnow
 from threadloom.services import assistants as assistant_service
+from threadloom.services import run_headers
 from threadloom.services.context import ServerContext
 from threadloom.services.ids import is_uuid, new_id, parse_uuid
 from threadloom.storage.base import Filters
@@ -59,7 +61,7 @@ async def create_run(
     thread_id: str | None,
     background: bool,
     need_values: bool = False,
-    request_headers: dict[str, str] | None = None,
+    request_headers: Mapping[str, str] | None = None,
     filters: Filters = None,
     compat: dict[str, Any] | None = None,
     durable: bool = True,
@@ -112,7 +114,7 @@ def _new_run(
     thread_id: str | None,
     background: bool,
     need_values: bool,
-    request_headers: dict[str, str] | None,
+    request_headers: Mapping[str, str] | None,
     compat: dict[str, Any] | None,
 ) -> tuple[Run, Literal["reject", "create"]]:
     """The run record a payload asks for, built on `assistant` (not yet written)."""
@@ -159,6 +161,7 @@ def _new_run(
         **base_config.get("configurable", {}),
         **context,
         **run_configurable,
+        **run_headers.configurable_headers(request_headers),
         "run_id": run_id,
         "thread_id": tid,
         "graph_id": assistant.graph_id,
@@ -172,8 +175,7 @@ def _new_run(
         )
     if checkpoint_id:
         configurable["checkpoint_id"] = checkpoint_id
-    if request_headers and request_headers.get("x-request-id"):
-        configurable["langgraph_request_id"] = request_headers["x-request-id"]
+    configurable["langgraph_request_id"] = run_headers.request_id(request_headers)
     config: dict[str, Any] = {
         **{k: v for k, v in base_config.items() if k != "configurable"},
         **{k: v for k, v in run_config.items() if k not in ("configurable", "tags")},
@@ -233,6 +235,12 @@ def _new_run(
         webhook={"url": webhook, "attempts": []} if webhook else None,
     )
     return run, if_not_exists
+
+
+def cancel_action(raw: str | None) -> Literal["interrupt", "rollback"]:
+    """A cancel's `action` as the reference reads it: `rollback`, else `interrupt` (an action
+    it does not know included)."""
+    return "rollback" if raw == "rollback" else "interrupt"
 
 
 async def dispatch_cancels(

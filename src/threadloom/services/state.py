@@ -199,6 +199,8 @@ async def history(
     metadata: dict[str, Any] | None,
     checkpoint: dict[str, Any] | None,
 ) -> list[dict[str, Any]]:
+    if limit <= 0:  # LangGraph's savers read a limit of 0 as "no limit"
+        return []
     async with thread_graph(ctx, thread, "threads.read") as graph:
         if graph is None:
             return []

@@ -65,7 +65,7 @@ def install_webhooks(storage: Storage, settings: Settings, executor: RunExecutor
         if result.deleted:
             return
         ended = ended_copy(run, result.status, result.stop_reason, result.error)
-        sender.submit(ended, result.values)
+        sender.submit(ended, result.state_values)  # the whole state, as the reference sends
 
     executor.on_finished.append(on_finished)
     return sender

@@ -123,9 +123,17 @@ class AssistantStore(abc.ABC):
 
     @abc.abstractmethod
     async def upsert_system(
-        self, *, assistant_id: str, graph_id: str, name: str, description: str | None
+        self,
+        *,
+        assistant_id: str,
+        graph_id: str,
+        name: str,
+        description: str | None,
+        config: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
     ) -> Assistant:
-        """Create the graph's system assistant, or refresh its name/description in place."""
+        """Create the graph's system assistant (with `config` and `context`), or refresh its
+        name/description in place; an existing one keeps its config and context."""
 
     @abc.abstractmethod
     async def get(self, assistant_id: str, *, filters: Filters = None) -> Assistant | None: ...

@@ -112,7 +112,14 @@ class PostgresAssistantStore(AssistantStore):
             return assistant_from_row(row)
 
     async def upsert_system(
-        self, *, assistant_id: str, graph_id: str, name: str, description: str | None
+        self,
+        *,
+        assistant_id: str,
+        graph_id: str,
+        name: str,
+        description: str | None,
+        config: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
     ) -> Assistant:
         self._cache.drop(assistant_id)
         async with self._db.transaction() as cur:
@@ -131,8 +138,8 @@ class PostgresAssistantStore(AssistantStore):
                 (
                     assistant_id,
                     graph_id,
-                    jsonb({}),
-                    jsonb({}),
+                    jsonb(config or {}),
+                    jsonb(context or {}),
                     jsonb(SYSTEM_METADATA),
                     name,
                     description,

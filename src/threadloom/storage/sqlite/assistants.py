@@ -133,7 +133,14 @@ class SqliteAssistantStore(AssistantStore):
         return await self._db.write(tx)
 
     async def upsert_system(
-        self, *, assistant_id: str, graph_id: str, name: str, description: str | None
+        self,
+        *,
+        assistant_id: str,
+        graph_id: str,
+        name: str,
+        description: str | None,
+        config: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
     ) -> Assistant:
         def tx(conn: sqlite3.Connection) -> Assistant:
             now = now_us()
@@ -154,8 +161,18 @@ class SqliteAssistantStore(AssistantStore):
             if existing is not None:
                 return existing
             conn.execute(
-                f"INSERT INTO assistants ({ASSISTANT_COLUMNS}) VALUES (?, ?, '{{}}', '{{}}', ?, 1, ?, ?, ?, ?)",
-                (assistant_id, graph_id, jdump(SYSTEM_METADATA), name, description, now, now),
+                f"INSERT INTO assistants ({ASSISTANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
+                (
+                    assistant_id,
+                    graph_id,
+                    jdump(config or {}),
+                    jdump(context or {}),
+                    jdump(SYSTEM_METADATA),
+                    name,
+                    description,
+                    now,
+                    now,
+                ),
             )
             conn.execute(
                 "INSERT INTO assistant_versions SELECT assistant_id, version, graph_id, name, "
