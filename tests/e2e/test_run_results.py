@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import httpx
 from langgraph_sdk.client import LangGraphClient
@@ -169,19 +170,27 @@ async def test_request_headers_in_the_runs_configurable(http: httpx.AsyncClient)
     assert uuid.UUID(kept["kwargs"]["config"]["configurable"]["langgraph_request_id"])
 
 
+async def _system_assistant(client: LangGraphClient, graph_id: str) -> dict[str, Any]:
+    """The graph's system assistant (the /assistants/{id} routes take UUIDs only)."""
+    (found,) = await client.assistants.search(
+        graph_id=graph_id, metadata={"created_by": "system"}, limit=1
+    )
+    return dict(found)
+
+
 async def test_langgraph_config_env_configures_the_system_assistant(
     client: LangGraphClient,
 ) -> None:
-    assistant = await client.assistants.get("runs_headers")
+    assistant = await _system_assistant(client, "runs_headers")
     assert assistant["config"] == {"configurable": {"prefix": "from-env"}}
     assert assistant["context"] == {"prefix": "from-env"}
     result = await client.runs.wait(None, "runs_headers", input={})
     assert result["seen"]["prefix"] == "from-env"
-    assert (await client.assistants.get("echo"))["config"] == {}
+    assert (await _system_assistant(client, "echo"))["config"] == {}
 
 
 async def test_config_schema_is_the_context_schema(client: LangGraphClient) -> None:
-    assistant = await client.assistants.get("runs_contextual")
+    assistant = await _system_assistant(client, "runs_contextual")
     schemas = await client.assistants.get_schemas(assistant["assistant_id"])
     expected = {
         "properties": {
@@ -194,6 +203,6 @@ async def test_config_schema_is_the_context_schema(client: LangGraphClient) -> N
     assert schemas["config_schema"] == expected
     assert schemas["context_schema"] == expected
     plain = await client.assistants.get_schemas(
-        (await client.assistants.get("echo"))["assistant_id"]
+        (await _system_assistant(client, "echo"))["assistant_id"]
     )
     assert plain["config_schema"] == {}

@@ -287,8 +287,9 @@ async def test_cached_assistant_is_rechecked_by_the_run_insert(
 async def test_runs_inserted_without_waiting_for_disk_notify_listening_workers(
     pair: tuple[PostgresStorage, PostgresStorage],
 ) -> None:
-    """A /wait run's insert NOTIFYs workers at commit; a durable insert leaves the wake-up to
-    the broker (its commit would hold PostgreSQL's notify lock while the disk syncs)."""
+    """A /wait run's insert NOTIFYs workers at commit (on both the new-thread and the locked
+    path); a durable insert leaves the wake-up to the broker (its commit would hold
+    PostgreSQL's notify lock while the disk syncs) and says so."""
     a, b = pair
     calls: list[int] = []
     arrived = asyncio.Event()
@@ -315,8 +316,8 @@ async def test_runs_inserted_without_waiting_for_disk_notify_listening_workers(
         again = await a.runs.create_run(make_run("t-quick"), durable=False)  # locked path
         assert again.workers_notified
         await asyncio.wait_for(calls_reach(3), 5)
-        # notifications arrive in commit order: the durable insert's would have come first
-        assert len(calls) == 3
+        # no exact count: the common channel is shared by every schema of the database, so a
+        # server another test runs at the same time (pytest -n 2) may add calls of its own
     finally:
         await stop()
 
