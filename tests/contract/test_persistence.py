@@ -11,7 +11,6 @@ from langgraph.graph import END, START, StateGraph
 
 from tests.contract.conftest import make_run
 from threadloom.storage.base import Storage
-from threadloom.storage.fresh_threads import fresh_thread
 from threadloom.storage.records import ThreadSnapshot
 
 
@@ -184,7 +183,7 @@ async def test_fresh_thread_skips_only_the_first_read(storage: Storage) -> None:
     and every other thread, goes to the database as usual."""
     graph = _graph(storage)
     await graph.ainvoke({"items": ["old"]}, _config("other", "r0"))
-    with fresh_thread("t1"):
+    with storage.thread_hints.fresh("t1"):
         assert await storage.checkpointer.aget_tuple({"configurable": {"thread_id": "t1"}}) is None
         first = await graph.ainvoke({"items": ["a"]}, _config("t1", "r1"))
         second = await graph.ainvoke({"items": ["b"]}, _config("t1", "r2"))

@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests` importab
 from tests.support.pg import drop_schema, random_name, require_postgres
 
 from threadloom.storage.checkpoint_metadata import ThreadIdMetadata
-from threadloom.storage.held_writes import temporary_thread
 from threadloom.storage.postgres import PostgresStorage
 
 # LangGraph's reserved write channels (the keys of WRITES_IDX_MAP)
@@ -107,7 +106,9 @@ async def both(storage: PostgresStorage, call: Any, mode: str = "durable") -> No
     ours = storage.checkpointer
     upstream = _Upstream(ours.conn, serde=ours.serde)  # type: ignore[arg-type]
     await call(upstream, "upstream")
-    with temporary_thread("ours") if mode == "temporary" else contextlib.nullcontext():
+    with (
+        storage.thread_hints.temporary("ours") if mode == "temporary" else contextlib.nullcontext()
+    ):
         await call(ours, "ours")
 
 
@@ -222,25 +223,25 @@ async def test_a_temporary_threads_held_writes(storage: PostgresStorage) -> None
     def cfg(thread_id: str) -> Any:
         return {"configurable": {"thread_id": thread_id}}
 
-    with temporary_thread("direct"):  # no delay: written at once
+    with storage.thread_hints.temporary("direct"):  # no delay: written at once
         await graph.ainvoke({"items": ["x"]}, cfg("direct"))
     written = _counts(await rows(storage, "direct"))
     assert all(written.values())
 
-    with temporary_thread("read", hold_for=60):
+    with storage.thread_hints.temporary("read", hold_for=60):
         await graph.ainvoke({"items": ["x"]}, cfg("read"))
         assert _counts(await rows(storage, "read")) == dict.fromkeys(TABLES, 0)
         state = await graph.aget_state(cfg("read"))  # a read sends what is held first
         assert state.values == {"items": ["x", "a", "b"]}
     assert _counts(await rows(storage, "read")) == written
 
-    with temporary_thread("dropped", hold_for=60) as dropped:
+    with storage.thread_hints.temporary("dropped", hold_for=60) as dropped:
         await graph.ainvoke({"items": ["x"]}, cfg("dropped"))
         await dropped.discard()
         assert (await graph.aget_state(cfg("dropped"))).values == {}
     assert _counts(await rows(storage, "dropped")) == dict.fromkeys(TABLES, 0)
 
-    with temporary_thread("late", hold_for=0.05):
+    with storage.thread_hints.temporary("late", hold_for=0.05):
         await graph.ainvoke({"items": ["x"]}, cfg("late"))
         for _ in range(200):  # sent on their own once the delay is up
             if _counts(await rows(storage, "late")) == written:

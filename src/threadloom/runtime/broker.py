@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 CancelAction = Literal["interrupt", "rollback"]
 CancelHandler = Callable[[CancelAction], Awaitable[None] | None]
@@ -44,6 +44,13 @@ class RunOutcome:
 
 
 class Broker(abc.ABC):
+    """Everything the executor, the worker pool and the HTTP layer ask of a broker is declared
+    here; a backend overrides the defaults where it can do better (Redis batches a run's
+    start-up and end into one round trip each)."""
+
+    publishes_inline: ClassVar[bool] = False
+    """`publish_nowait` appends without awaiting (an in-process log)."""
+
     @abc.abstractmethod
     async def start(self) -> None: ...
 
@@ -54,6 +61,11 @@ class Broker(abc.ABC):
     @abc.abstractmethod
     async def publish(self, run_id: str, event: str, data: bytes) -> int:
         """Append one event to the run's log; returns its seq."""
+
+    def publish_nowait(self, run_id: str, event: str, data: bytes) -> int:
+        """`publish` without the coroutine, for a broker whose `publishes_inline` is true (the
+        executor's hot path calls it per event)."""
+        raise TypeError(f"{type(self).__name__} cannot publish inline; await publish()")
 
     @abc.abstractmethod
     async def finish(self, run_id: str) -> None:
@@ -122,6 +134,34 @@ class Broker(abc.ABC):
         self, run_id: str, handler: CancelHandler
     ) -> Callable[[], Awaitable[None]]:
         """Call `handler` when a cancel for `run_id` arrives; returns an unsubscribe coroutine fn."""
+
+    # --- a run's start and end -------------------------------------------------------------
+    async def begin_run(
+        self,
+        run_id: str,
+        thread_id: str,
+        handler: CancelHandler,
+        started: ThreadNotice,
+        *,
+        first_attempt: bool = False,
+    ) -> Callable[[], Awaitable[None]]:
+        """A run's start-up: listen for its cancels (`listen_cancel`; returns the unsubscribe)
+        and tell its thread's subscribers (`started`). `first_attempt`: its log is known to be
+        empty, which a broker may use to send less."""
+        unlisten = await self.listen_cancel(run_id, handler)
+        await self.notify_thread(thread_id, started)
+        return unlisten
+
+    async def end_run(
+        self, run_id: str, thread_id: str, done: ThreadNotice, *, wake: bool = True
+    ) -> None:
+        """A run's end, in this order: its thread's subscribers hear `done`, its log is
+        finished (readers end), and the workers are woken unless `wake` is false (nothing can
+        be waiting for this run's thread)."""
+        await self.notify_thread(thread_id, done)
+        await self.finish(run_id)
+        if wake:
+            await self.wake_workers()
 
     # --- queue wake-ups ------------------------------------------------------------------
     @abc.abstractmethod

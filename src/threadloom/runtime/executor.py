@@ -4,9 +4,9 @@ The run's graph is streamed in a child task so a cancel (from the broker) can st
 without being confused with the worker itself being cancelled (shutdown → requeue, handled by the
 pool). Per run the executor adds to the graph's own work: at most one progress write per
 LLM-using run plus the first-token write, one final `aget_state` (none for a temporary thread)
-and one `finish` transaction. A broker with `begin_run`/`end_run` (Redis) gets the start-up
-(cancel listen, log open, `run_started`) and the end (`run_done`, log end, wake-up) as one call
-each, so it can send each as a single round trip.
+and one `finish` transaction. The broker gets the start-up (cancel listen, log open,
+`run_started`) and the end (`run_done`, log end, wake-up) as one call each (`begin_run`,
+`end_run`), so Redis can send each as a single round trip.
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ from threadloom.settings import Settings
 from threadloom.state_view import render_interrupt
 from threadloom.storage.base import SlotOffer, Storage
 from threadloom.storage.errors import is_unavailable
-from threadloom.storage.fresh_threads import fresh_thread
-from threadloom.storage.held_writes import HeldWrites, temporary_thread
+from threadloom.storage.held_writes import HeldWrites
 from threadloom.storage.records import Assistant, Run, Thread, ThreadSnapshot
 
 logger = logging.getLogger(__name__)
@@ -133,8 +132,7 @@ class _Execution:
         self.measures = RunMeasures(on_first_token=self._first_token)
         self.preset_error = preset_error
         self.preset_stop = preset_stop
-        nowait = getattr(self.broker, "publish_nowait", None)
-        self._nowait = nowait if callable(nowait) else None
+        self._nowait = self.broker.publish_nowait if self.broker.publishes_inline else None
 
     # --- signals ------------------------------------------------------------------------
     def _on_cancel(self, action: CancelAction) -> None:
@@ -160,21 +158,11 @@ class _Execution:
         run = self.run_record
         info = dumps({"run_id": self.run_id, "attempt": run.attempt})
         started = ThreadNotice("run_started", self.run_id, info)
-        begin = getattr(self.broker, "begin_run", None)
-        if begin is not None:  # a broker that batches the start-up (Redis: one round trip)
-            unlisten = await begin(
-                self.run_id,
-                run.thread_id,
-                self._on_cancel,
-                started,
-                first_attempt=run.attempt == 1,
-            )
-        else:
-            unlisten = await self.broker.listen_cancel(self.run_id, self._on_cancel)
+        unlisten = await self.broker.begin_run(
+            self.run_id, run.thread_id, self._on_cancel, started, first_attempt=run.attempt == 1
+        )
         try:
             await self._emit("metadata", info)
-            if begin is None:
-                await self.broker.notify_thread(run.thread_id, started)
             result = await self._attempt()
         finally:
             await unlisten()
@@ -273,14 +261,15 @@ class _Execution:
         if self.cancel_action is None:
             settings = self.owner.settings
             temporary: HeldWrites | None = None
+            thread_hints = self.storage.thread_hints
             with contextlib.ExitStack() as hints:  # what the saver may assume of the thread
                 if run.temporary:
                     hold = run_config.stateless_checkpoint_delay(
                         kwargs, settings.stateless_checkpoint_delay_seconds
                     )
-                    temporary = hints.enter_context(temporary_thread(run.thread_id, hold))
+                    temporary = hints.enter_context(thread_hints.temporary(run.thread_id, hold))
                     if run.attempt == 1 and not resuming:  # created with the run: still empty
-                        hints.enter_context(fresh_thread(run.thread_id))
+                        hints.enter_context(thread_hints.fresh(run.thread_id))
                 self.task = asyncio.ensure_future(self._stream(graph, graph_input, config, options))
             try:
                 async with asyncio.timeout(settings.run_timeout_seconds) as deadline:
@@ -462,20 +451,11 @@ class _Execution:
         only a thread that lives on can have more runs waiting in (a temporary thread went with
         its run, and any run enqueued on it went along; a slot coming free is the pool's to
         announce), and only if the terminal write did not wake the workers itself."""
-        broker = self.broker
         done = ThreadNotice(
             "run_done", self.run_id, dumps({"status": "run_done", "run_id": self.run_id})
         )
         wake = not self.run_record.temporary and not self.storage.runs.finish_wakes_workers
-        thread_id = self.run_record.thread_id
-        end = getattr(broker, "end_run", None)
-        if end is not None:  # a broker that batches the three (Redis: one round trip)
-            await end(self.run_id, thread_id, done, wake=wake)
-            return
-        await broker.notify_thread(thread_id, done)
-        await broker.finish(self.run_id)
-        if wake:
-            await broker.wake_workers()
+        await self.broker.end_run(self.run_id, self.run_record.thread_id, done, wake=wake)
 
 
 async def _quietly(awaitable: Any) -> None:

@@ -114,6 +114,8 @@ class LocalBroker(Broker):
     async def publish(self, run_id: str, event: str, data: bytes) -> int:
         return self.publish_nowait(run_id, event, data)
 
+    publishes_inline = True
+
     def publish_nowait(self, run_id: str, event: str, data: bytes) -> int:
         """`publish` without the coroutine: the executor's hot path calls this directly."""
         log = self._logs.get(run_id)

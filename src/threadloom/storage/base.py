@@ -33,6 +33,7 @@ from threadloom.storage.records import (
 )
 
 if TYPE_CHECKING:
+    from threadloom.storage.thread_hints import ThreadHints
     from threadloom.storage.worker_session import WorkerSession
 
 Filters = dict[str, Any] | None
@@ -449,6 +450,8 @@ class Storage(abc.ABC):
     runs: RunStore
     checkpointer: BaseCheckpointSaver
     store: BaseStore
+    thread_hints: ThreadHints
+    """What the executor tells `checkpointer` about a run's thread (storage/thread_hints.py)."""
 
     @abc.abstractmethod
     async def open(self) -> None:

@@ -7,7 +7,8 @@ the default `async` durability LangGraph already lets a crash lose the latest of
 saver holds them back for up to `hold_for` seconds (`HeldWrites.write`) and then sends all it
 holds in one transaction; before anything reads the thread they go out first (`before_read`),
 so a run always reads what it wrote; when the run ends what is still held is dropped with the
-thread (`discard`): a short stateless run writes no checkpoint at all. A worker that dies loses
+thread (`discard`): a short stateless run writes no checkpoint at all. The executor says which
+thread is such a run's through its storage's `ThreadHints` (storage/thread_hints.py). A worker that dies loses
 at most `hold_for` seconds of such a run's progress; its takeover resumes from the checkpoint
 before, or from the input. `durability: "sync"` (and a delay of 0) writes every one at once.
 
@@ -18,9 +19,7 @@ which LangGraph overlaps with the next step, to the end of the run, on its laten
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 Statement = tuple[str, dict[str, Any]]
@@ -90,40 +89,3 @@ class HeldWrites:
         self._held.clear()
         async with self._sending:
             pass
-
-
-_current: ContextVar[HeldWrites | None] = ContextVar("threadloom_held_writes", default=None)
-
-
-@contextmanager
-def temporary_thread(thread_id: str, hold_for: float = 0.0) -> Iterator[HeldWrites]:
-    """Within this context (and the tasks started in it), `thread_id` is a stateless run's
-    temporary thread: a saver need not wait for the disk when it writes its checkpoints, and
-    may hold them back for `hold_for` seconds."""
-    held = HeldWrites(thread_id, hold_for)
-    token = _current.set(held)
-    try:
-        yield held
-    finally:
-        _current.reset(token)
-
-
-def held_for(config: Any) -> HeldWrites | None:
-    """The held writes of the temporary thread `config` addresses, if it is one."""
-    held = _current.get()
-    if held is None or (config.get("configurable") or {}).get("thread_id") != held.thread_id:
-        return None
-    return held
-
-
-def is_temporary(config: Any) -> bool:
-    return held_for(config) is not None
-
-
-async def before_read(config: Any) -> None:
-    """Held writes reach the database before anything reads the thread (`None`: any thread)."""
-    held = _current.get()
-    if held is None or not held.pending:
-        return
-    if config is None or held_for(config) is not None:
-        await held.flush()

@@ -40,12 +40,13 @@ from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from threadloom.storage import fresh_threads, held_writes
+from threadloom.storage import fresh_threads
 from threadloom.storage.checkpoint_metadata import ThreadIdMetadata
 from threadloom.storage.held_writes import Statement
 from threadloom.storage.postgres.queries import RELAXED
+from threadloom.storage.thread_hints import ThreadHints
 
-# A temporary thread's checkpoints (`held_writes.temporary_thread`) commit without waiting for
+# A temporary thread's checkpoints (`ThreadHints.temporary`) commit without waiting for
 # the disk (the `RELAXED` CTE): the thread goes with its run, whose /wait insert and whose end do
 # not wait either (docs/deployment.md).
 _BLOBS = """blobs AS (
@@ -128,7 +129,10 @@ def split_channel_values(values: dict[str, Any]) -> tuple[dict[str, Any], dict[s
 
 
 class OneTripWrites(AsyncPostgresSaver):
-    """`AsyncPostgresSaver` whose checkpoint and task writes are one statement each."""
+    """`AsyncPostgresSaver` whose checkpoint and task writes are one statement each (the
+    `hints` it reads are given by `FreshThreadSaver`, ahead of it in `PooledPostgresSaver`)."""
+
+    hints: ThreadHints
 
     async def aput(
         self,
@@ -157,9 +161,7 @@ class OneTripWrites(AsyncPostgresSaver):
             params["versions"] = [row[3] for row in rows]
             params["types"] = [row[4] for row in rows]
             params["blobs"] = [row[5] for row in rows]
-        await self._write(
-            config, PUT[bool(blob_versions), held_writes.is_temporary(config)], params
-        )
+        await self._write(config, PUT[bool(blob_versions), self.hints.is_temporary(config)], params)
         return {
             "configurable": {
                 "thread_id": thread_id,
@@ -193,7 +195,7 @@ class OneTripWrites(AsyncPostgresSaver):
             rows = list({row[5]: row for row in rows}.values())
         await self._write(
             config,
-            WRITES[upsert, held_writes.is_temporary(config)],
+            WRITES[upsert, self.hints.is_temporary(config)],
             {
                 "thread_id": configurable["thread_id"],
                 "ns": configurable["checkpoint_ns"],
@@ -208,7 +210,7 @@ class OneTripWrites(AsyncPostgresSaver):
         )
 
     async def _write(self, config: RunnableConfig, query: str, params: dict[str, Any]) -> None:
-        held = held_writes.held_for(config)
+        held = self.hints.held_for(config)
         if held is not None:
             await held.write((query, params), self._send)
         else:

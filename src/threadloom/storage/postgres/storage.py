@@ -110,7 +110,8 @@ class PostgresStorage(Storage):
         self._pool = pool
         self._db = Database(pool)
         conn = cast(Any, pool)
-        self.checkpointer = PooledPostgresSaver(conn)
+        self.checkpointer = saver = PooledPostgresSaver(conn)
+        self.thread_hints = saver.hints
         self.store = AsyncPostgresStore(
             conn, index=cast(Any, self.store_index), ttl=cast(Any, self.store_ttl)
         )

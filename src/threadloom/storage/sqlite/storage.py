@@ -130,6 +130,7 @@ class SqliteStorage(Storage):
         self._conn = conn
         self._db = Database(conn)
         self.checkpointer = saver
+        self.thread_hints = saver.hints
         self.store = store
         self.assistants = SqliteAssistantStore(self._db)
         self.threads = SqliteThreadStore(self._db)
