@@ -1,4 +1,4 @@
-"""Executing one claimed run: graph in, events out, one terminal write (DESIGN.md §5).
+"""Executing one claimed run: graph in, events out, one terminal write.
 
 The run's graph is streamed in a child task so a cancel (from the broker) can stop it at once
 without being confused with the worker itself being cancelled (shutdown → requeue, handled by the

@@ -1,5 +1,5 @@
 """Run measures collected from LangChain callbacks: time to first token, token usage, steps and the
-model snapshot (DESIGN.md §4 "Measures").
+model snapshot.
 
 The handler only records in memory; the executor decides when to write (first token at once, the
 rest at the end), so a streaming model never causes a database write per token.

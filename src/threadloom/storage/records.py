@@ -61,7 +61,7 @@ class Thread:
 
 @dataclass(slots=True)
 class Run:
-    """The one run record behind the LangGraph, Letta and SeekrFlow views (DESIGN.md §4)."""
+    """The one run record behind the LangGraph, Letta and SeekrFlow views."""
 
     run_id: str
     thread_id: str
