@@ -21,7 +21,7 @@ from threadloom.api.middleware import RequestMiddleware
 from threadloom.graphs.project import ProjectConfig, graph_configs_from_env, project_from_env
 from threadloom.graphs.registry import GraphRegistry, system_assistant_id
 from threadloom.graphs.unsupported import check_supported
-from threadloom.runtime.broker import Broker
+from threadloom.runtime.broker import build_broker
 from threadloom.services.assistants import mirror_config_context
 from threadloom.services.context import ServerContext
 from threadloom.settings import Settings
@@ -51,25 +51,6 @@ def load_project_config(settings: Settings) -> ProjectConfig:
         )
     check_supported(project)
     return project
-
-
-def build_broker(settings: Settings) -> Broker:
-    if settings.redis_url:
-        from threadloom.runtime.redis_broker import RedisBroker
-
-        return RedisBroker(
-            settings.redis_url,
-            prefix=settings.redis_prefix,
-            retention_seconds=settings.resumable_stream_ttl_seconds,
-            buffer_events=settings.stream_buffer_events,
-            max_connections=settings.redis_max_connections,
-        )
-    from threadloom.runtime.local_broker import LocalBroker
-
-    return LocalBroker(
-        buffer_events=settings.stream_buffer_events,
-        retention_seconds=settings.resumable_stream_ttl_seconds,
-    )
 
 
 async def sync_system_assistants(

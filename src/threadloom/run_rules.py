@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from threadloom.errors import Conflict, InvalidInput, NotFound
 from threadloom.storage import filters as flt
-from threadloom.storage.records import INFLIGHT_STATUSES, TERMINAL_STATUSES, Run
+from threadloom.storage.records import INFLIGHT_STATUSES, TERMINAL_STATUSES, Run, RunStatus
 
 # --- the state machine ----------------------------------------------------------------------
 
@@ -172,11 +172,12 @@ def deleting_refreshes_thread(status: str) -> bool:
 # --- finishing ------------------------------------------------------------------------------
 
 
-def check_finish(status: str) -> None:
+def check_finish(status: str) -> RunStatus:
     """A run finishes only into a terminal status; a run no longer inflight is left alone by
     every backend (its finish returns None)."""
     if status not in TERMINAL_STATUSES:
         raise InvalidInput(f"finish needs a terminal status, got {status!r}")
+    return cast(RunStatus, status)
 
 
 def threads_of(runs: Iterable[Run]) -> list[str]:

@@ -12,7 +12,10 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+if TYPE_CHECKING:
+    from threadloom.settings import Settings
 
 CancelAction = Literal["interrupt", "rollback"]
 CancelHandler = Callable[[CancelAction], Awaitable[None] | None]
@@ -175,3 +178,24 @@ class Broker(abc.ABC):
     @abc.abstractmethod
     async def wait_for_work(self, timeout: float | None) -> None:  # noqa: ASYNC109
         """Return when woken or after `timeout` seconds."""
+
+
+def build_broker(settings: Settings) -> Broker:
+    """The broker the settings ask for: Redis when `redis_url` is set, else in-process (the
+    twin of `storage.create_storage`; backends imported lazily)."""
+    if settings.redis_url:
+        from threadloom.runtime.redis_broker import RedisBroker
+
+        return RedisBroker(
+            settings.redis_url,
+            prefix=settings.redis_prefix,
+            retention_seconds=settings.resumable_stream_ttl_seconds,
+            buffer_events=settings.stream_buffer_events,
+            max_connections=settings.redis_max_connections,
+        )
+    from threadloom.runtime.local_broker import LocalBroker
+
+    return LocalBroker(
+        buffer_events=settings.stream_buffer_events,
+        retention_seconds=settings.resumable_stream_ttl_seconds,
+    )

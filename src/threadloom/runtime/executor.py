@@ -33,7 +33,7 @@ from threadloom.state_view import render_interrupt
 from threadloom.storage.base import SlotOffer, Storage
 from threadloom.storage.errors import is_unavailable
 from threadloom.storage.held_writes import HeldWrites
-from threadloom.storage.records import Assistant, Run, Thread, ThreadSnapshot
+from threadloom.storage.records import Assistant, Run, RunStatus, Thread, ThreadSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class ExecutionResult:
     run_id: str
     thread_id: str
     attempt: int
-    status: str  # success | error | timeout | interrupted
+    status: RunStatus  # success | error | timeout | interrupted
     stop_reason: str | None
     error: dict[str, Any] | None
     values: Any
@@ -316,6 +316,7 @@ class _Execution:
         else:
             snapshot, paused = await self._snapshot(graph, config)
 
+        status: RunStatus
         if cancelled:
             status, stop, err = "interrupted", "cancelled", None
         elif timed_out:

@@ -7,6 +7,7 @@ whatever the client sent (reference §5 "Server-side enrichment").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -128,7 +129,7 @@ def build_input(run: Run, *, resuming: bool) -> Any:
     return run.kwargs.get("input")
 
 
-def durability(kwargs: dict[str, Any]) -> str | None:
+def durability(kwargs: Mapping[str, Any]) -> str | None:
     """`durability`, or the legacy `checkpoint_during` (true → async, false → exit)."""
     value = kwargs.get("durability")
     if value in ("sync", "async", "exit"):
@@ -141,7 +142,7 @@ def durability(kwargs: dict[str, Any]) -> str | None:
     return None
 
 
-def stateless_checkpoint_delay(kwargs: dict[str, Any], configured: float) -> float:
+def stateless_checkpoint_delay(kwargs: Mapping[str, Any], configured: float) -> float:
     """How long a stateless run's checkpoint writes may be held back: `durability: sync` asks
     for every checkpoint to be written before the next step, so none."""
     return 0.0 if durability(kwargs) == "sync" else configured

@@ -25,7 +25,7 @@ READY_LINE = "threadloom worker ready"
 
 async def run_worker(settings: Settings, registry: GraphBuilder) -> None:
     """Execute runs until SIGTERM/SIGINT, then drain and exit."""
-    from threadloom.app import build_broker
+    from threadloom.runtime.broker import build_broker
     from threadloom.services.webhook_payloads import install_webhooks
 
     storage = create_storage(settings)

@@ -31,7 +31,7 @@ from threadloom.errors import ThreadloomError
 from threadloom.serde import dumps, isoformat, utcnow
 from threadloom.settings import Settings
 from threadloom.storage.base import Storage
-from threadloom.storage.records import Run
+from threadloom.storage.records import Run, RunStatus
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ class WebhookSender:
             await self.storage.runs.set_webhook(run_id, record)
 
 
-def ended_copy(run: Run, status: str, stop_reason: str | None, error: Any) -> Run:
+def ended_copy(run: Run, status: RunStatus, stop_reason: str | None, error: Any) -> Run:
     """The run as it ended, for when its row is gone (temporary threads are deleted)."""
     return dataclasses.replace(
         run, status=status, stop_reason=stop_reason, error=error, ended_at=utcnow()

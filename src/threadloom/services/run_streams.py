@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from threadloom.services.context import ServerContext
@@ -25,7 +26,7 @@ def mode_filter(modes: list[str] | None) -> frozenset[str] | None:
     return frozenset(names)
 
 
-def is_resumable(kwargs: dict[str, object]) -> bool:
+def is_resumable(kwargs: Mapping[str, object]) -> bool:
     """A run created with `stream_resumable: true`: its events are numbered for replay."""
     return bool(kwargs.get("resumable"))
 

@@ -19,7 +19,7 @@ from threadloom.services.context import ServerContext
 from threadloom.services.ids import is_uuid, new_id, parse_uuid
 from threadloom.storage.base import Filters
 from threadloom.storage.errors import StaleAssistant
-from threadloom.storage.records import Assistant, Run
+from threadloom.storage.records import Assistant, Run, RunKwargs
 
 # a cached assistant that changed is re-read and the run rebuilt; this many times at most
 _STALE_ASSISTANT_RETRIES = 2
@@ -197,7 +197,7 @@ def _new_run(
 
     on_completion = payload.get("on_completion") or "delete"
     temporary = stateless and on_completion == "delete"
-    kwargs: dict[str, Any] = {
+    kwargs: RunKwargs = {
         "input": payload.get("input"),
         "command": command,
         "config": config,

@@ -20,7 +20,7 @@ from threadloom.runtime.run_config import merge_configs
 from threadloom.serde import dumps, to_jsonable
 from threadloom.services.context import ServerContext
 from threadloom.state_view import empty_state, render_interrupt, render_state
-from threadloom.storage.records import Thread, ThreadSnapshot
+from threadloom.storage.records import Thread, ThreadSnapshot, ThreadStatus
 
 
 def snapshot_of(state: StateSnapshot, *, error: dict[str, Any] | None = None) -> ThreadSnapshot:
@@ -29,6 +29,7 @@ def snapshot_of(state: StateSnapshot, *, error: dict[str, Any] | None = None) ->
     for task in state.tasks:
         if task.interrupts:
             interrupts[task.id] = [render_interrupt(i) for i in task.interrupts]
+    status: ThreadStatus
     if error is not None:
         status = "error"
     elif state.next or interrupts:

@@ -8,12 +8,42 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
 RunStatus = Literal["pending", "running", "success", "error", "timeout", "interrupted"]
 MultitaskStrategy = Literal["reject", "enqueue", "interrupt", "rollback"]
 CancelAction = Literal["interrupt", "rollback"]
+
+Durability = Literal["sync", "async", "exit"]
+OnDisconnect = Literal["cancel", "continue"]
+
+
+class RunKwargs(TypedDict, total=False):
+    """What a run was asked to do, as LangGraph records it on the run (`Run.kwargs`): the
+    request's payload with the assistant's config and context merged in."""
+
+    input: Any
+    command: dict[str, Any] | None
+    config: dict[str, Any]
+    context: dict[str, Any] | None
+    stream_mode: list[str]
+    interrupt_before: list[str] | str | None
+    interrupt_after: list[str] | str | None
+    webhook: str | None
+    feedback_keys: list[str] | None
+    temporary: bool
+    subgraphs: bool
+    stream_subgraphs: bool  # older records
+    resumable: bool
+    checkpoint_id: str | None
+    checkpoint: dict[str, Any] | None
+    checkpoint_during: bool | None
+    durability: Durability
+    on_disconnect: OnDisconnect
+    compat: dict[str, Any]
+    """What a Letta/SeekrFlow request asked for that LangGraph has no slot for."""
+
 
 THREAD_STATUSES: tuple[str, ...] = ("idle", "busy", "interrupted", "error")
 RUN_STATUSES: tuple[str, ...] = ("pending", "running", "success", "error", "timeout", "interrupted")
@@ -52,7 +82,7 @@ class Thread:
     state_updated_at: datetime
     metadata: dict[str, Any]
     config: dict[str, Any]
-    status: str
+    status: ThreadStatus
     values: Any = None
     interrupts: dict[str, Any] = field(default_factory=dict)
     error: dict[str, Any] | None = None
@@ -66,10 +96,10 @@ class Run:
     run_id: str
     thread_id: str
     assistant_id: str
-    status: str
-    multitask_strategy: str
+    status: RunStatus
+    multitask_strategy: MultitaskStrategy
     metadata: dict[str, Any]
-    kwargs: dict[str, Any]
+    kwargs: RunKwargs
     created_at: datetime
     updated_at: datetime
     # lifecycle
@@ -100,7 +130,7 @@ class Run:
 class ThreadSnapshot:
     """What a finished run (or a state update) leaves on its thread, written with the run status."""
 
-    status: str
+    status: ThreadStatus
     values: Any
     interrupts: dict[str, Any]
     error: dict[str, Any] | None = None

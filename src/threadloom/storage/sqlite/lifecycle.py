@@ -145,7 +145,7 @@ def finish(
     now: int,
 ) -> Run | None:
     """Terminal status + thread snapshot together; a run no longer inflight is left alone."""
-    rules.check_finish(status)
+    terminal = rules.check_finish(status)
     row = conn.execute(
         f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ? AND status IN ('pending', 'running')",
         (run_id,),
@@ -153,7 +153,7 @@ def finish(
     if row is None:
         return None
     run = run_from_row(row)
-    run.status, run.stop_reason, run.error = status, stop_reason, error
+    run.status, run.stop_reason, run.error = terminal, stop_reason, error
     run.ended_at = run.updated_at = from_us_req(now)
     run.lease_expires_at = None
     if delete_thread:  # with its checkpoints (LangGraph's tables live in the same file)
