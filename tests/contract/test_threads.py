@@ -105,6 +105,7 @@ async def test_snapshot_and_busy(storage: Storage) -> None:
 
 
 async def test_expired(storage: Storage) -> None:
+    """Which threads a sweep takes when (more in test_thread_ttl.py)."""
     past = datetime.now(UTC) - timedelta(minutes=1)
     await storage.threads.create(
         thread_id="old",
@@ -115,12 +116,12 @@ async def test_expired(storage: Storage) -> None:
         thread_id="new", metadata={}, ttl=ThreadTTL(strategy="keep_latest", ttl_minutes=60)
     )
     await storage.threads.create(thread_id="none", metadata={})
-    expired = await storage.threads.expired(datetime.now(UTC), 10)
-    assert [t.thread_id for t in expired] == ["old"]
-    assert expired[0].ttl is not None and expired[0].ttl.strategy == "delete"
+    swept = await storage.threads.sweep_expired(datetime.now(UTC), 10)
+    assert [(t.thread_id, t.strategy) for t in swept] == [("old", "delete")]
     later = datetime.now(UTC) + timedelta(hours=2)
-    assert [t.thread_id for t in await storage.threads.expired(later, 10)] == ["old", "new"]
-    assert len(await storage.threads.expired(later, 1)) == 1
+    assert [t.thread_id for t in await storage.threads.sweep_expired(later, 1)] == ["new"]
+    assert await storage.threads.sweep_expired(later, 10) == []
+    assert await storage.threads.get("none") is not None
 
 
 async def test_auth_filters(storage: Storage) -> None:

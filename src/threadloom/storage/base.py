@@ -77,6 +77,16 @@ class ClaimBatch:
 
 
 @dataclass(frozen=True, slots=True)
+class SweptThread:
+    """One thread a TTL sweep took (`ThreadStore.sweep_expired`)."""
+
+    thread_id: str
+    strategy: Literal["delete", "keep_latest"]
+    run_ids: list[str]
+    """`delete`: the runs deleted with it (their replay buffers are the caller's to drop)."""
+
+
+@dataclass(frozen=True, slots=True)
 class SlotOffer:
     """What a `WorkerSession.end_offer` asks `RunStore.finish` to do in the same statement: put
     the finished run's slot back on offer for `worker_id` (a backend that hands runs over at
@@ -271,8 +281,14 @@ class ThreadStore(abc.ABC):
         state_updated_at. Status becomes `busy` instead if the thread has an inflight run."""
 
     @abc.abstractmethod
-    async def expired(self, now: datetime, limit: int) -> list[Thread]:
-        """Threads whose ttl expires_at is past, oldest first (for the TTL sweeper)."""
+    async def sweep_expired(self, now: datetime, limit: int) -> list[SweptThread]:
+        """One transaction: up to `limit` threads whose TTL ran out by `now` and that have no
+        pending or running run, oldest expiry first, each taken by exactly one of any number
+        of concurrent sweepers. A `delete` thread is deleted there, with its runs and
+        checkpoints; a `keep_latest` one gets its expiry pushed one TTL forward (its old
+        checkpoints are the caller's to prune, `Storage.prune_thread_checkpoints`).
+
+        Reads never return a `delete` thread whose TTL ran out, swept or not."""
 
 
 class RunStore(abc.ABC):

@@ -42,6 +42,9 @@ class Dialect:
     """Containment (`filters.contains`) compiled for a JSON column."""
     combine: Callable[..., Predicate]
     """AND of predicates, dropping trivially true ones."""
+    skip_locked: str = ""
+    """Appended to a SELECT that claims rows: lock them, skip rows others hold (PostgreSQL;
+    SQLite has one writer at a time)."""
 
     def member(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         """`column` is one of `values` (never empty)."""

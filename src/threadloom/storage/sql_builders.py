@@ -7,8 +7,10 @@ predicate as `(sql, params)`; the backends only execute them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from threadloom.serde import utcnow
 from threadloom.storage.dialect import Dialect, Predicate, like_pattern
 from threadloom.storage.paging import page_bounds
 
@@ -33,6 +35,31 @@ def assistant_search(
     return d.combine(*parts)
 
 
+def live_thread(d: Dialect, now: datetime | None = None) -> Predicate:
+    """A thread whose TTL has not run out: one with strategy `delete` whose expiry passed is
+    gone for every reader from that moment, whether or not the sweeper has deleted it yet
+    (a `keep_latest` thread stays: only its old checkpoints go)."""
+    return (
+        f"(ttl_expires_at IS NULL OR ttl_strategy {d.is_distinct} 'delete' "
+        f"OR ttl_expires_at > {d.param})",
+        [d.time(now or utcnow())],
+    )
+
+
+def expired_threads(d: Dialect, now: datetime, limit: int) -> tuple[str, list[Any]]:
+    """The threads a TTL sweep takes: expiry passed by `now`, no pending or running run (a busy
+    thread waits until it is idle), oldest expiry first, at most `limit`; PostgreSQL locks them
+    and skips ones another sweeper holds."""
+    sql = (
+        "SELECT thread_id, ttl_strategy, ttl_minutes FROM threads "
+        f"WHERE ttl_expires_at IS NOT NULL AND ttl_expires_at <= {d.param} "
+        "AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.thread_id = threads.thread_id "
+        "AND runs.status IN ('pending', 'running')) "
+        f"ORDER BY ttl_expires_at LIMIT {d.param}{d.skip_locked}"
+    )
+    return sql, [d.time(now), limit]
+
+
 def thread_search(
     d: Dialect,
     ids: Sequence[str] | None,
@@ -41,8 +68,9 @@ def thread_search(
     status: str | None,
     filters: Filters,
 ) -> Predicate:
-    """Which threads `ThreadStore.search` / `count` match."""
+    """Which threads `ThreadStore.search` / `count` match (expired ones never do)."""
     parts: list[Predicate] = [
+        live_thread(d),
         d.contains("metadata", metadata),
         d.contains("state_values", values or None),
         d.filter("metadata", filters),

@@ -109,9 +109,17 @@ WRITE_SNAPSHOT = (
     f"state_updated_at = now(), updated_at = now(), ttl_expires_at = {TTL_REFRESH_EXPR} "
     f"WHERE thread_id = %(thread_id)s RETURNING {THREAD_COLUMNS}"
 )
-EXPIRED_THREADS = (
-    f"SELECT {THREAD_COLUMNS} FROM threads WHERE ttl_expires_at IS NOT NULL "
-    "AND ttl_expires_at <= %s ORDER BY ttl_expires_at LIMIT %s"
+# the TTL sweep (`PostgresThreadStore.sweep_expired`, after `sql_builders.expired_threads`)
+PUSH_THREAD_EXPIRY = (
+    "UPDATE threads SET ttl_expires_at = %s + ttl_minutes * interval '1 minute' "
+    "WHERE thread_id = ANY(%s)"
+)
+DELETE_THREAD_RUNS = "DELETE FROM runs WHERE thread_id = ANY(%s) RETURNING thread_id, run_id"
+DELETE_THREADS_WITH_CHECKPOINTS = (
+    "DELETE FROM checkpoint_writes WHERE thread_id = ANY(%s)",
+    "DELETE FROM checkpoint_blobs WHERE thread_id = ANY(%s)",
+    "DELETE FROM checkpoints WHERE thread_id = ANY(%s)",
+    "DELETE FROM threads WHERE thread_id = ANY(%s)",
 )
 MARK_THREAD_BUSY = (
     "UPDATE threads SET metadata = COALESCE(%s, metadata), status = 'busy', updated_at = now(), "

@@ -128,4 +128,5 @@ DIALECT = Dialect(
     filter=compile_filter,
     contains=compile_contains,
     combine=combine,
+    skip_locked=" FOR UPDATE SKIP LOCKED",
 )

@@ -12,19 +12,20 @@ from datetime import datetime
 from typing import Any, Literal
 
 from threadloom.errors import Conflict
-from threadloom.storage.base import Filters, SortOrder, ThreadStore
+from threadloom.storage.base import Filters, SortOrder, SweptThread, ThreadStore
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.db import Cursor, Database
 from threadloom.storage.postgres.rows import THREAD_COLUMNS, opt_jsonb, thread_from_row
 from threadloom.storage.postgres.sqlfilter import (
     DIALECT,
+    combine,
     compile_filter,
     jsonb,
     order_by,
     page_bounds,
 )
 from threadloom.storage.records import Page, Thread, ThreadSnapshot, ThreadTTL, search_count_cap
-from threadloom.storage.sql_builders import thread_search
+from threadloom.storage.sql_builders import expired_threads, live_thread, thread_search
 
 # sort keys with a btree index of their own, which a steered page can walk
 _ORDERED_INDEX = frozenset({"thread_id", "created_at", "updated_at", "state_updated_at"})
@@ -129,7 +130,7 @@ class PostgresThreadStore(ThreadStore):
             raise Conflict(f"Thread {thread_id} already exists")
 
     async def get(self, thread_id: str, *, filters: Filters = None) -> Thread | None:
-        sql, params = compile_filter("metadata", filters)
+        sql, params = combine(compile_filter("metadata", filters), live_thread(DIALECT))
         row = await self._db.fetchone(f"{q.GET_THREAD} AND ({sql})", [thread_id, *params])
         return None if row is None else thread_from_row(row)
 
@@ -232,6 +233,22 @@ class PostgresThreadStore(ThreadStore):
                 return None
             return await write_snapshot(cur, thread_id, snapshot)
 
-    async def expired(self, now: datetime, limit: int) -> list[Thread]:
-        rows = await self._db.fetchall(q.EXPIRED_THREADS, (now, limit))
-        return [thread_from_row(r) for r in rows]
+    async def sweep_expired(self, now: datetime, limit: int) -> list[SweptThread]:
+        select, params = expired_threads(DIALECT, now, limit)
+        async with self._db.transaction() as cur:
+            await cur.execute(select, params)
+            rows = await cur.fetchall()
+            keep = [r["thread_id"] for r in rows if r["ttl_strategy"] == "keep_latest"]
+            gone = [r["thread_id"] for r in rows if r["ttl_strategy"] != "keep_latest"]
+            if keep:
+                await cur.execute(q.PUSH_THREAD_EXPIRY, (now, keep))
+            runs: dict[str, list[str]] = {tid: [] for tid in gone}
+            if gone:
+                await cur.execute(q.DELETE_THREAD_RUNS, (gone,))
+                for row in await cur.fetchall():
+                    runs[row["thread_id"]].append(row["run_id"])
+                for statement in q.DELETE_THREADS_WITH_CHECKPOINTS:
+                    await cur.execute(statement, (gone,))
+        return [SweptThread(tid, "keep_latest", []) for tid in keep] + [
+            SweptThread(tid, "delete", run_ids) for tid, run_ids in runs.items()
+        ]

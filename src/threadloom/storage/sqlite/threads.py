@@ -14,14 +14,15 @@ from datetime import datetime
 from typing import Any, Literal
 
 from threadloom.errors import Conflict
-from threadloom.storage.base import Filters, SortOrder, ThreadStore
+from threadloom.storage.base import Filters, SortOrder, SweptThread, ThreadStore
 from threadloom.storage.records import Page, Thread, ThreadSnapshot, ThreadTTL
-from threadloom.storage.sql_builders import thread_search
+from threadloom.storage.sql_builders import expired_threads, live_thread, thread_search
 from threadloom.storage.sqlite.db import Database, jdump, jdump_opt, now_us, to_us
 from threadloom.storage.sqlite.rows import THREAD_COLUMNS, thread_from_row, ttl_columns
 from threadloom.storage.sqlite.sqlfilter import (
     DIALECT,
     Predicate,
+    combine,
     compile_filter,
     order_by,
     page_bounds,
@@ -135,7 +136,8 @@ class SqliteThreadStore(ThreadStore):
         return await self._db.write(tx)
 
     async def get(self, thread_id: str, *, filters: Filters = None) -> Thread | None:
-        return await self._db.read(get_thread, thread_id, compile_filter("metadata", filters))
+        where = combine(compile_filter("metadata", filters), live_thread(DIALECT))
+        return await self._db.read(get_thread, thread_id, where)
 
     async def update(
         self,
@@ -227,13 +229,32 @@ class SqliteThreadStore(ThreadStore):
     async def set_snapshot(self, thread_id: str, snapshot: ThreadSnapshot) -> Thread | None:
         return await self._db.write(write_snapshot, thread_id, snapshot, now_us())
 
-    async def expired(self, now: datetime, limit: int) -> list[Thread]:
-        def read(conn: sqlite3.Connection) -> list[Thread]:
-            rows = conn.execute(
-                f"SELECT {THREAD_COLUMNS} FROM threads WHERE ttl_expires_at IS NOT NULL "
-                "AND ttl_expires_at <= ? ORDER BY ttl_expires_at LIMIT ?",
-                (to_us(now), limit),
-            ).fetchall()
-            return [thread_from_row(r) for r in rows]
+    async def sweep_expired(self, now: datetime, limit: int) -> list[SweptThread]:
+        select, params = expired_threads(DIALECT, now, limit)
+        at = to_us(now)
+        assert at is not None
 
-        return await self._db.read(read)
+        def tx(conn: sqlite3.Connection) -> list[SweptThread]:
+            swept: list[SweptThread] = []
+            for thread_id, strategy, minutes in conn.execute(select, params).fetchall():
+                if strategy == "keep_latest":
+                    conn.execute(
+                        "UPDATE threads SET ttl_expires_at = ? WHERE thread_id = ?",
+                        (at + int((minutes or 0) * 60_000_000), thread_id),
+                    )
+                    swept.append(SweptThread(thread_id, "keep_latest", []))
+                    continue
+                run_ids = [
+                    r[0]
+                    for r in conn.execute(
+                        "DELETE FROM runs WHERE thread_id = ? RETURNING run_id", (thread_id,)
+                    )
+                ]
+                # with its checkpoints (LangGraph's tables live in the same file)
+                conn.execute("DELETE FROM writes WHERE thread_id = ?", (thread_id,))
+                conn.execute("DELETE FROM checkpoints WHERE thread_id = ?", (thread_id,))
+                conn.execute("DELETE FROM threads WHERE thread_id = ?", (thread_id,))
+                swept.append(SweptThread(thread_id, "delete", run_ids))
+            return swept
+
+        return await self._db.write(tx)
