@@ -22,8 +22,10 @@ from threadloom.graphs.project import ProjectConfig, graph_configs_from_env, pro
 from threadloom.graphs.registry import GraphRegistry, system_assistant_id
 from threadloom.graphs.unsupported import check_supported
 from threadloom.runtime.broker import build_broker
+from threadloom.runtime.ttl_sweeper import ThreadTTLSweeper
 from threadloom.services.assistants import mirror_config_context
 from threadloom.services.context import ServerContext
+from threadloom.services.thread_ttl import policy_for
 from threadloom.settings import Settings
 from threadloom.storage import create_storage
 
@@ -80,6 +82,7 @@ def create_app(
     project = project or load_project_config(settings)
     registry = registry or GraphRegistry.from_project(project, activate=True)
     graph_configs = graph_configs_from_env()  # read once the project's env is applied
+    thread_ttl = policy_for(project)  # likewise: the project's env may set LANGGRAPH_THREAD_TTL
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,10 +91,17 @@ def create_app(
         broker = build_broker(settings)
         await broker.start()
         ctx = ServerContext(
-            settings=settings, storage=storage, broker=broker, registry=registry, project=project
+            settings=settings,
+            storage=storage,
+            broker=broker,
+            registry=registry,
+            project=project,
+            thread_ttl=thread_ttl,
         )
         app.state.ctx = ctx
         await sync_system_assistants(ctx, graph_configs)
+        sweeper = ThreadTTLSweeper(storage, broker, thread_ttl)
+        sweeper.start()
         pool = None
         if settings.workers > 0:
             from threadloom.runtime.worker import WorkerPool
@@ -111,6 +121,7 @@ def create_app(
         try:
             yield
         finally:
+            await sweeper.stop()
             if pool is not None:
                 await pool.stop()
                 await webhooks.stop()

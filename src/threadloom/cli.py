@@ -139,8 +139,12 @@ def _serve(settings: Settings, *, reload: bool, pretty: bool, mode: str) -> None
         )
         return
     from threadloom.app import create_app
+    from threadloom.errors import ThreadloomError
 
-    app = create_app(settings, project, registry)
+    try:  # what create_app reads from the environment the project set (LANGGRAPH_THREAD_TTL…)
+        app = create_app(settings, project, registry)
+    except ThreadloomError as exc:
+        _fail(exc.detail)
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -41,7 +41,6 @@ REFUSED: list[dict[str, Any]] = [
     {"store": {"index": {"dims": 4, "embed": "openai:text-embedding-3-small"}}},
     {"store": {"ttl": {"default_ttl": 10}}},
     {"store": {"path": "./store.py:store"}},
-    {"checkpointer": {"ttl": {"strategy": "delete", "default_ttl": 60}}},
     {"checkpointer": {"path": "./saver.py:saver"}},
     {"checkpointer": {"uri": "postgresql://elsewhere/db"}},
     {"checkpointer": {"backend": "mongo"}},
@@ -67,6 +66,7 @@ HONOURED: list[dict[str, Any]] = [
     {"http": {"cors": {"allow_origins": ["https://app.example"]}}},
     {"http": {"disable_store": True, "disable_mcp": True, "disable_a2a": True}},
     {"checkpointer": {"backend": "default"}},
+    {"checkpointer": {"ttl": {"strategy": "delete", "default_ttl": 60}}},
     {"webhooks": {"env_prefix": "LG_WEBHOOK_"}},
     {"python_version": "3.12", "dockerfile_lines": ["RUN true"]},
 ]

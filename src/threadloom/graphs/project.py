@@ -115,8 +115,9 @@ class StoreConfig(_Section):
 
 class ThreadTTLConfig(_Section):
     strategy: Literal["delete", "keep_latest"] = "delete"
-    default_ttl: float | None = Field(default=None, ge=0, description="minutes")
-    sweep_interval_minutes: int | None = Field(default=None, gt=0)
+    default_ttl: float | None = Field(default=None, gt=0, description="minutes")
+    # minutes; fractions are accepted, as the LangGraph server's own parser does
+    sweep_interval_minutes: float | None = Field(default=None, gt=0)
     sweep_limit: int | None = Field(default=None, gt=0)
 
 

@@ -131,12 +131,6 @@ _CHECKS: tuple[_Check, ...] = (
     ),
     ("store.path", _set, "a custom store implementation is not supported yet", True),
     (
-        "checkpointer.ttl",
-        _set,
-        "thread TTL sweeping is not supported yet; expired threads would never be deleted",
-        True,
-    ),
-    (
         "checkpointer.path",
         _set,
         "a custom checkpointer is not supported yet; Threadloom keeps checkpoints in its own "

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from threadloom.graphs.project import ProjectConfig
     from threadloom.graphs.registry import GraphRegistry
     from threadloom.runtime.broker import Broker
+    from threadloom.services.thread_ttl import ThreadTTLPolicy
     from threadloom.settings import Settings
     from threadloom.storage.base import Storage
 
@@ -20,4 +21,12 @@ class ServerContext:
     broker: Broker
     registry: GraphRegistry
     project: ProjectConfig | None = None
+    thread_ttl: ThreadTTLPolicy = field(default_factory=lambda: _no_ttl())
+    """Thread TTL (services/thread_ttl.py): the default for new threads and the sweep."""
     extras: dict[str, Any] = field(default_factory=dict)
+
+
+def _no_ttl() -> ThreadTTLPolicy:
+    from threadloom.services.thread_ttl import ThreadTTLPolicy
+
+    return ThreadTTLPolicy()

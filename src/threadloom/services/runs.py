@@ -90,6 +90,9 @@ async def create_run(
                 filters=filters,
                 durable=durable,
                 assistant=assistant,
+                # a thread the run creates expires as one created by POST /threads would
+                # (a stateless run's goes with the run)
+                thread_ttl=None if run.temporary else ctx.thread_ttl.for_new_thread(),
             )
             break
         except StaleAssistant:  # changed since this process cached it: build again

@@ -48,7 +48,7 @@ async def create(
         thread_id=tid,
         metadata=dict(metadata or {}),
         if_exists=if_exists,  # type: ignore[arg-type]
-        ttl=make_ttl(ttl),
+        ttl=make_ttl(ttl) or ctx.thread_ttl.for_new_thread(),
         filters=filters,
     )
     if supersteps:

@@ -307,8 +307,10 @@ class RunStore(abc.ABC):
         filters: Filters = None,
         durable: bool = True,
         assistant: Assistant | None = None,
+        thread_ttl: ThreadTTL | None = None,
     ) -> RunCreateResult:
         """In one transaction: create the thread if missing and `if_not_exists == "create"`
+        (with `thread_ttl`)
         (else NotFound); look at the thread's inflight runs; apply `run.multitask_strategy`:
         reject → Conflict naming the blocking run (nothing inserted);
         interrupt / rollback → insert, then request cancel on every inflight run with that

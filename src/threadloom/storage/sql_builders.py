@@ -38,10 +38,11 @@ def assistant_search(
 def live_thread(d: Dialect, now: datetime | None = None) -> Predicate:
     """A thread whose TTL has not run out: one with strategy `delete` whose expiry passed is
     gone for every reader from that moment, whether or not the sweeper has deleted it yet
-    (a `keep_latest` thread stays: only its old checkpoints go)."""
+    (a `keep_latest` thread stays: only its old checkpoints go; a busy one stays until its run
+    ends, which starts its clock again)."""
     return (
         f"(ttl_expires_at IS NULL OR ttl_strategy {d.is_distinct} 'delete' "
-        f"OR ttl_expires_at > {d.param})",
+        f"OR ttl_expires_at > {d.param} OR status = 'busy')",
         [d.time(now or utcnow())],
     )
 

@@ -23,7 +23,7 @@ from threadloom.storage.postgres.threads import (
     lock_thread_metadata,
     refresh_status,
 )
-from threadloom.storage.records import Assistant, Run, ThreadSnapshot
+from threadloom.storage.records import Assistant, Run, ThreadSnapshot, ThreadTTL
 from threadloom.storage.sql_builders import select_inflight_runs
 
 
@@ -39,6 +39,7 @@ async def create_run(
     thread_metadata: Mapping[str, Any] | None,
     prevent_insert_if_inflight: bool,
     filters: Mapping[str, Any] | None,
+    thread_ttl: ThreadTTL | None = None,
 ) -> RunCreateResult:
     """Execute `run_rules.plan_create`: thread create-or-check, insert, multitask cancels."""
 
@@ -57,7 +58,7 @@ async def create_run(
     created = False
     if plan.create_thread:
         created = (
-            await insert_thread(cur, run.thread_id, plan.thread_metadata or {}, None, "busy")
+            await insert_thread(cur, run.thread_id, plan.thread_metadata or {}, thread_ttl, "busy")
         ) is not None
         if not created:  # another process created it in the meantime: treat as existing
             existing = await lock_thread_metadata(cur, run.thread_id)
@@ -89,6 +90,7 @@ async def create_run_on_new_thread(
     durable: bool,
     assistant: Assistant | None,
     lease_seconds: float,
+    thread_ttl: ThreadTTL | None = None,
 ) -> RunCreateResult | None:
     """The stateless run's path: thread and run in one statement. None when the thread already
     exists (nothing was written; the caller takes the locking path)."""
@@ -100,6 +102,8 @@ async def create_run_on_new_thread(
         "aid": assistant.assistant_id if assistant is not None else None,
         "aversion": assistant.version if assistant is not None else None,
         "aupdated": assistant.updated_at if assistant is not None else None,
+        "ttl_strategy": thread_ttl.strategy if thread_ttl is not None else None,
+        "ttl_minutes": float(thread_ttl.ttl_minutes) if thread_ttl is not None else None,
     }
     params.update({f"r{i}": value for i, value in enumerate(run_to_params(run))})
     # a durable insert's commit waits for the disk, and NOTIFY would make every other

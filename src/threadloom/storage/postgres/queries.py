@@ -141,7 +141,8 @@ NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
 # guard CTEs are MATERIALIZED and used in WHERE so the planner cannot drop them as unused
 _NEW_THREAD_CTES = [
     f"t AS (INSERT INTO threads ({THREAD_COLUMNS}, snapshot_status) VALUES (%(thread_id)s, "
-    "now(), now(), now(), %(metadata)s, '{}', 'busy', NULL, '{}', NULL, NULL, NULL, NULL, "
+    "now(), now(), now(), %(metadata)s, '{}', 'busy', NULL, '{}', NULL, %(ttl_strategy)s, "
+    "%(ttl_minutes)s::float8, now() + %(ttl_minutes)s::float8 * interval '1 minute', "
     "'idle') ON CONFLICT (thread_id) DO NOTHING RETURNING thread_id)",
     "s AS MATERIALIZED (SELECT set_config('synchronous_commit', %(sync)s, true) AS sync)",
     "a AS MATERIALIZED "

@@ -30,7 +30,7 @@ from threadloom.storage.postgres.assistant_cache import AssistantCache
 from threadloom.storage.postgres.db import Database
 from threadloom.storage.postgres.rows import RUN_FIELDS, opt_jsonb, run_from_row
 from threadloom.storage.postgres.sqlfilter import DIALECT, compile_filter, jsonb, page_bounds
-from threadloom.storage.records import Assistant, Run, ThreadSnapshot
+from threadloom.storage.records import Assistant, Run, ThreadSnapshot, ThreadTTL
 from threadloom.storage.sql_builders import search_all_runs
 
 _R_COLUMNS = ", ".join(f"r.{f}" for f in RUN_FIELDS)
@@ -60,12 +60,19 @@ class PostgresRunStore(RunStore):
         filters: Filters = None,
         durable: bool = True,
         assistant: Assistant | None = None,
+        thread_ttl: ThreadTTL | None = None,
     ) -> RunCreateResult:
         checked = flt.validate(filters) if filters else None
         try:
             if if_not_exists == "create":  # a new thread needs no lock and no inflight check
                 created = await lifecycle.create_run_on_new_thread(
-                    self._db, run, thread_metadata, durable, assistant, self._lease_seconds
+                    self._db,
+                    run,
+                    thread_metadata,
+                    durable,
+                    assistant,
+                    self._lease_seconds,
+                    thread_ttl,
                 )
                 if created is not None:
                     return created
@@ -81,7 +88,13 @@ class PostgresRunStore(RunStore):
                         (assistant.assistant_id, assistant.version, assistant.updated_at),
                     )
                 result = await lifecycle.create_run(
-                    cur, run, if_not_exists, thread_metadata, prevent_insert_if_inflight, checked
+                    cur,
+                    run,
+                    if_not_exists,
+                    thread_metadata,
+                    prevent_insert_if_inflight,
+                    checked,
+                    thread_ttl,
                 )
                 result.workers_notified = not durable
                 return result

@@ -11,7 +11,7 @@ from typing import Any
 
 from threadloom import run_rules as rules
 from threadloom.storage.base import RunCreateResult
-from threadloom.storage.records import Run, ThreadSnapshot
+from threadloom.storage.records import Run, ThreadSnapshot, ThreadTTL
 from threadloom.storage.sql_builders import select_inflight_runs
 from threadloom.storage.sqlite.db import from_us_req, jdump, jdump_opt, jload
 from threadloom.storage.sqlite.rows import RUN_COLUMNS, RUN_FIELDS, run_from_row, run_to_row
@@ -44,6 +44,7 @@ def create_run(
     prevent_insert_if_inflight: bool,
     filters: Mapping[str, Any] | None,
     now: int,
+    thread_ttl: ThreadTTL | None = None,
 ) -> RunCreateResult:
     """Execute `run_rules.plan_create`: thread create-or-check, insert, multitask cancels."""
     # only the metadata: the thread's state can be megabytes, and a run's creation needs none
@@ -64,7 +65,7 @@ def create_run(
         assert plan.existing_run is not None
         return RunCreateResult(plan.existing_run, False, [])
     if plan.create_thread:
-        insert_thread(conn, run.thread_id, plan.thread_metadata or {}, None, now, "busy")
+        insert_thread(conn, run.thread_id, plan.thread_metadata or {}, thread_ttl, now, "busy")
     run.status = "pending"
     conn.execute(INSERT_RUN, run_to_row(run))
     cancelled: list[Run] = []

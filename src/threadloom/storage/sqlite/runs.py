@@ -20,7 +20,7 @@ from threadloom.storage.base import (
     SortOrder,
 )
 from threadloom.storage.paging import page_bounds
-from threadloom.storage.records import Assistant, Run, ThreadSnapshot
+from threadloom.storage.records import Assistant, Run, ThreadSnapshot, ThreadTTL
 from threadloom.storage.sql_builders import search_all_runs
 from threadloom.storage.sqlite import lifecycle, queue
 from threadloom.storage.sqlite.db import Database, from_us, jdump, now_us, to_us
@@ -49,6 +49,7 @@ class SqliteRunStore(RunStore):
         filters: Filters = None,
         durable: bool = True,  # one local file: every commit is as cheap as the next
         assistant: Assistant | None = None,  # read uncached by get_for_run: always current
+        thread_ttl: ThreadTTL | None = None,
     ) -> RunCreateResult:
         if filters:
             flt.validate(filters)
@@ -60,6 +61,7 @@ class SqliteRunStore(RunStore):
             prevent_insert_if_inflight,
             filters,
             now_us(),
+            thread_ttl,
         )
 
     async def get(

@@ -1,0 +1,53 @@
+"""The background task that sweeps expired threads (the rules: `services/thread_ttl.py`).
+
+Every API process runs one (embedded and cluster alike): each sweep is one bounded transaction in
+which storage takes each expired thread exactly once, so any number of sweepers can run at
+once. A full batch means a backlog: the next batch follows at once, after yielding to the loop,
+so a backlog drains in bounded steps without blocking the database for long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from threadloom.runtime.broker import Broker
+from threadloom.services.thread_ttl import ThreadTTLPolicy, sweep_once
+from threadloom.storage.base import Storage
+
+logger = logging.getLogger(__name__)
+
+
+class ThreadTTLSweeper:
+    def __init__(self, storage: Storage, broker: Broker, policy: ThreadTTLPolicy) -> None:
+        self.storage = storage
+        self.broker = broker
+        self.policy = policy
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="threadloom-ttl-sweeper")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _loop(self) -> None:
+        interval = self.policy.sweep_interval_minutes * 60
+        while True:
+            try:
+                taken = await sweep_once(self.storage, self.broker, self.policy)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("thread TTL sweep failed; trying again next interval")
+                taken = 0
+            if taken >= self.policy.sweep_limit:
+                await asyncio.sleep(0.05)  # a backlog: the next batch soon, traffic in between
+                continue
+            await asyncio.sleep(interval)
