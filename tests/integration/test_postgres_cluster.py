@@ -16,10 +16,7 @@ import psycopg
 import pytest
 from langgraph.graph import START, StateGraph
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests` importable alone
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # test_runtime_support
 from tests.support.pg import drop_schema, random_name, require_postgres
-
 from threadloom.errors import Conflict
 from threadloom.storage.base import SlotOffer
 from threadloom.storage.errors import StaleAssistant
@@ -464,8 +461,7 @@ async def test_worker_pool_takes_wait_runs_back_to_back_without_the_queue(schema
     it at insert — the first by an offer its claim posted, each later one by the offer the
     previous run's terminal write put back — and so is each run of a burst as large as its free
     slots: none of them sits pending on the queue."""
-    from test_runtime_support import FakeRegistry
-
+    from tests.support.runtime import FakeRegistry
     from threadloom.runtime.local_broker import LocalBroker
     from threadloom.runtime.worker import WorkerPool
     from threadloom.settings import Settings
