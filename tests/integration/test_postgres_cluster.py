@@ -168,11 +168,12 @@ async def test_reap_after_lease_runs_out(pair: tuple[PostgresStorage, PostgresSt
     a, b = pair
     run = make_run("lease")
     await a.runs.create_run(run, if_not_exists="create")
-    (claimed,) = await a.runs.claim(worker_id="dead", limit=1, lease_seconds=0.2)
+    (claimed,) = await a.runs.claim(worker_id="dead", limit=1, lease_seconds=30)
     assert claimed.attempt == 1
-    assert await b.runs.reap_expired(datetime.now(UTC)) == []
-    await asyncio.sleep(0.3)
-    (reaped,) = await b.runs.reap_expired(datetime.now(UTC))
+    now = datetime.now(UTC)
+    assert await b.runs.reap_expired(now) == []
+    # the other instance's reaper, once the 30 s lease has run out with no heartbeat
+    (reaped,) = await b.runs.reap_expired(now + timedelta(seconds=31))
     assert reaped.run_id == run.run_id
     assert reaped.status == "pending" and reaped.worker_id is None
     assert await a.runs.heartbeat(worker_id="dead", run_ids=[run.run_id], lease_seconds=30) == []
