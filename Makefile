@@ -2,7 +2,7 @@
 UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap dev test lint bench
+.PHONY: bootstrap dev test test-unit lint bench
 
 bootstrap:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -15,6 +15,10 @@ test: bootstrap
 	$(UV) run ruff check src tests bench
 	$(UV) run mypy
 	$(UV) run pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
+
+# the tier that needs no PostgreSQL, Redis or server (tests/integration, e2e, cluster need them)
+test-unit: bootstrap
+	$(UV) run pytest -n 2 --dist loadfile -q tests/unit $(PYTEST_ARGS)
 
 lint: bootstrap
 	$(UV) run ruff check src tests bench

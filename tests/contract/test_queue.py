@@ -120,10 +120,12 @@ async def test_requeue(storage: Storage) -> None:
 async def test_reap_expired(storage: Storage) -> None:
     await storage.runs.create_run(make_run("t1"), if_not_exists="create")
     await storage.runs.create_run(make_run("t2"), if_not_exists="create")
-    (short,) = await storage.runs.claim(worker_id="dead", limit=1, lease_seconds=0.001)
+    (short,) = await storage.runs.claim(worker_id="dead", limit=1, lease_seconds=30)
     (long,) = await storage.runs.claim(worker_id="alive", limit=1, lease_seconds=600)
-    await asyncio.sleep(0.01)
-    reaped = await storage.runs.reap_expired(datetime.now(UTC))
+    now = datetime.now(UTC)
+    assert await storage.runs.reap_expired(now) == []  # no lease has run out yet
+    # a minute later: the 30 s lease has run out (its worker stopped heartbeating), 600 s not
+    reaped = await storage.runs.reap_expired(now + timedelta(seconds=60))
     assert [r.run_id for r in reaped] == [short.run_id]
     assert reaped[0].status == "pending" and reaped[0].worker_id is None
     assert (await storage.runs.get(long.run_id)).status == "running"

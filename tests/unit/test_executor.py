@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import operator
-import sys
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
@@ -18,8 +17,7 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.types import interrupt
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_runtime_support import Env, events_of, open_env
+from tests.support.runtime import Env, events_of, open_env
 
 
 class Items(TypedDict):

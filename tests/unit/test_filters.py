@@ -11,6 +11,7 @@ import pytest
 from threadloom.errors import Unprocessable
 from threadloom.serde import dumps
 from threadloom.storage.filters import contains, json_equal, matches, merge, validate
+from threadloom.storage.postgres import sqlfilter as pg_sqlfilter
 from threadloom.storage.sqlite.sqlfilter import (
     compile_contains,
     compile_filter,
@@ -138,6 +139,13 @@ def test_malformed_filters_raise(bad: Any) -> None:
         matches({"a": 1}, bad)
     with pytest.raises(Unprocessable):
         compile_filter("doc", bad if isinstance(bad, dict) else {"$and": [bad]})
+
+
+def test_postgres_compilation_refuses_malformed_filters() -> None:
+    """PostgreSQL's compiler raises the same 422 as SQLite's (no database needed to compile)."""
+    for bad in ({"$not": [{"a": 1}]}, {"a": {"$in": [1]}}, {"a": {"$eq": 1, "b": 2}}):
+        with pytest.raises(Unprocessable):
+            pg_sqlfilter.compile_filter("doc", bad)
 
 
 def test_malformed_branch_is_caught_even_if_short_circuited() -> None:

@@ -130,3 +130,40 @@ def test_terminal_statuses_are_final() -> None:
     assert rules.can_move("pending", "running") and rules.can_move("running", "success")
     assert rules.can_move("running", "pending")  # re-queued after a lost lease
     assert not rules.can_move("pending", "pending")
+
+
+def test_a_thread_the_filters_hide_is_not_found_even_when_busy() -> None:
+    """A caller that may not see the thread learns nothing about its runs (404, not 409)."""
+    with pytest.raises(NotFound):
+        _plan(
+            _run(strategy="reject"),
+            found_metadata={"owner": "b"},
+            filters={"owner": "a"},
+            inflight=[_run("running", run_id="busy")],
+        )
+
+
+def test_reject_wins_over_prevent_insert_if_inflight() -> None:
+    with pytest.raises(Conflict):
+        _plan(
+            _run(strategy="reject"),
+            prevent_insert_if_inflight=True,
+            inflight=[_run("running", run_id="busy")],
+        )
+
+
+def test_prevent_insert_if_inflight_inserts_on_an_idle_thread() -> None:
+    plan = _plan(_run(strategy="enqueue"), prevent_insert_if_inflight=True)
+    assert plan.insert and plan.existing_run is None
+
+
+def test_only_deleting_an_inflight_run_changes_its_threads_status() -> None:
+    assert rules.deleting_refreshes_thread("pending")
+    assert rules.deleting_refreshes_thread("running")
+    assert not any(rules.deleting_refreshes_thread(s) for s in TERMINAL_STATUSES)
+
+
+def test_threads_of_runs_are_distinct_in_first_seen_order() -> None:
+    runs = [_run(run_id="a"), _run(run_id="b"), _run(run_id="c")]
+    runs[1].thread_id = "t2"
+    assert rules.threads_of(runs) == ["t1", "t2"]

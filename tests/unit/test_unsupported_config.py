@@ -1,30 +1,22 @@
 """A `langgraph.json` setting Threadloom does not honour is refused or warned about, never ignored.
 
-The first tests check the classification key by key; the last ones start the real command (`dev`,
-`serve` on PostgreSQL, `worker`) the way a user would and read what it prints.
+The first tests check the classification key by key; the last ones start the real `dev` command the
+way a user would and read what it prints (`serve` and `worker`, which need PostgreSQL and Redis:
+tests/integration/test_unsupported_config_cluster.py).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.pg import require_postgres, require_redis
 
+from tests.support.cli import AUTH_PROJECT, run_cli
 from threadloom.graphs.errors import ProjectError
 from threadloom.graphs.project import parse_project
 from threadloom.graphs.unsupported import check_supported, find_unsupported
-
-GRAPH = "from langgraph.graph import StateGraph, MessagesState, START\n" + (
-    "graph = StateGraph(MessagesState).add_node('n', lambda s: {}).add_edge(START, 'n').compile()\n"
-)
 
 REFUSED: list[dict[str, Any]] = [
     {"auth": {"path": "./auth.py:auth"}},
@@ -114,37 +106,8 @@ def test_every_refusal_is_named_in_one_line() -> None:
     assert "http.app is set" in caught.value.detail
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _start(
-    tmp_path: Path, command: str, config: dict[str, Any], env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "agent.py").write_text(GRAPH)
-    (tmp_path / "langgraph.json").write_text(json.dumps(config))
-    args = [sys.executable, "-m", "threadloom.cli", command, "--config", "langgraph.json"]
-    if command != "worker":
-        args += ["--port", str(_free_port())]
-    if command == "dev":
-        args += ["--db", str(tmp_path / "threadloom.db")]
-    return subprocess.run(
-        args,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        env={**os.environ, **(env or {})},
-    )
-
-
-AUTH_PROJECT = {"graphs": {"agent": "./agent.py:graph"}, "auth": {"path": "./auth.py:auth"}}
-
-
 def test_dev_with_auth_path_refuses_to_start(tmp_path: Path) -> None:
-    result = _start(tmp_path, "dev", AUTH_PROJECT)
+    result = run_cli(tmp_path, "dev", AUTH_PROJECT)
     assert result.returncode != 0
     assert "refusing to start: auth.path is set" in result.stderr
     assert "Traceback" not in result.stderr
@@ -152,15 +115,6 @@ def test_dev_with_auth_path_refuses_to_start(tmp_path: Path) -> None:
 
 def test_auth_from_the_clis_env_variable_is_refused_too(tmp_path: Path) -> None:
     project = {"graphs": {"agent": "./agent.py:graph"}}
-    result = _start(tmp_path, "dev", project, {"LANGGRAPH_AUTH": '{"path": "./auth.py:auth"}'})
+    result = run_cli(tmp_path, "dev", project, {"LANGGRAPH_AUTH": '{"path": "./auth.py:auth"}'})
     assert result.returncode != 0
     assert "auth.path is set" in result.stderr
-
-
-@pytest.mark.parametrize("command", ["serve", "worker"])
-def test_cluster_processes_with_auth_path_refuse_to_start(tmp_path: Path, command: str) -> None:
-    env = {"THREADLOOM_DATABASE_URL": require_postgres(), "THREADLOOM_REDIS_URL": require_redis()}
-    result = _start(tmp_path, command, AUTH_PROJECT, env)
-    assert result.returncode != 0
-    assert "refusing to start: auth.path is set" in result.stderr
-    assert "Traceback" not in result.stderr

@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import itertools
 import operator
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -15,11 +14,9 @@ from typing import Annotated, Any, TypedDict
 import pytest
 from langgraph.graph import START, StateGraph
 
+from tests.support.runtime import Env, open_env
 from threadloom.runtime.worker import WorkerPool
 from threadloom.serde import utcnow
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_runtime_support import Env, open_env
 
 
 class Items(TypedDict):

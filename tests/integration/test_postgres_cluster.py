@@ -16,10 +16,7 @@ import psycopg
 import pytest
 from langgraph.graph import START, StateGraph
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests` importable alone
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # test_runtime_support
 from tests.support.pg import drop_schema, random_name, require_postgres
-
 from threadloom.errors import Conflict
 from threadloom.storage.base import SlotOffer
 from threadloom.storage.errors import StaleAssistant
@@ -171,11 +168,12 @@ async def test_reap_after_lease_runs_out(pair: tuple[PostgresStorage, PostgresSt
     a, b = pair
     run = make_run("lease")
     await a.runs.create_run(run, if_not_exists="create")
-    (claimed,) = await a.runs.claim(worker_id="dead", limit=1, lease_seconds=0.2)
+    (claimed,) = await a.runs.claim(worker_id="dead", limit=1, lease_seconds=30)
     assert claimed.attempt == 1
-    assert await b.runs.reap_expired(datetime.now(UTC)) == []
-    await asyncio.sleep(0.3)
-    (reaped,) = await b.runs.reap_expired(datetime.now(UTC))
+    now = datetime.now(UTC)
+    assert await b.runs.reap_expired(now) == []
+    # the other instance's reaper, once the 30 s lease has run out with no heartbeat
+    (reaped,) = await b.runs.reap_expired(now + timedelta(seconds=31))
     assert reaped.run_id == run.run_id
     assert reaped.status == "pending" and reaped.worker_id is None
     assert await a.runs.heartbeat(worker_id="dead", run_ids=[run.run_id], lease_seconds=30) == []
@@ -464,8 +462,7 @@ async def test_worker_pool_takes_wait_runs_back_to_back_without_the_queue(schema
     it at insert — the first by an offer its claim posted, each later one by the offer the
     previous run's terminal write put back — and so is each run of a burst as large as its free
     slots: none of them sits pending on the queue."""
-    from test_runtime_support import FakeRegistry
-
+    from tests.support.runtime import FakeRegistry
     from threadloom.runtime.local_broker import LocalBroker
     from threadloom.runtime.worker import WorkerPool
     from threadloom.settings import Settings

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests` importable alone
 from tests.support.pg import drop_schema, random_name, require_postgres
 
 # the module, not the `migrate` function the package re-exports under the same name

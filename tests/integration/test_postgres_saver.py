@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import operator
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 import pytest
@@ -24,9 +22,7 @@ from langgraph.graph import START, StateGraph
 from langgraph.types import Interrupt
 from psycopg import AsyncCursor
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests` importable alone
 from tests.support.pg import drop_schema, random_name, require_postgres
-
 from threadloom.storage.checkpoint_metadata import ThreadIdMetadata
 from threadloom.storage.postgres import PostgresStorage
 

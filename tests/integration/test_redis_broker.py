@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests` importable alone
 from tests.support.pg import delete_redis_prefix, random_name, require_redis
-
 from threadloom.runtime.broker import StreamEvent, ThreadNotice
 from threadloom.runtime.redis_broker import RedisBroker
 
