@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from threadloom.services.run_headers import NO_PATTERNS, HeaderPatterns
+
 if TYPE_CHECKING:
     from threadloom.graphs.project import ProjectConfig
     from threadloom.graphs.registry import GraphRegistry
@@ -20,4 +22,5 @@ class ServerContext:
     broker: Broker
     registry: GraphRegistry
     project: ProjectConfig | None = None
+    header_patterns: HeaderPatterns = NO_PATTERNS  # `http.configurable_headers`
     extras: dict[str, Any] = field(default_factory=dict)
