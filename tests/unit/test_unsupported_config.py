@@ -29,15 +29,6 @@ GRAPH = "from langgraph.graph import StateGraph, MessagesState, START\n" + (
 REFUSED: list[dict[str, Any]] = [
     {"auth": {"path": "./auth.py:auth"}},
     {"encryption": {"path": "./enc.py:encryption"}},
-    {"http": {"app": "./app.py:app"}},
-    {"http": {"mount_prefix": "/api"}},
-    {"http": {"configurable_headers": {"includes": ["x-user"]}}},
-    {"http": {"disable_assistants": True}},
-    {"http": {"disable_threads": True}},
-    {"http": {"disable_runs": True}},
-    {"http": {"disable_meta": True}},
-    {"http": {"disable_webhooks": True}},
-    {"http": {"disable_event_streaming": True}},
     {"store": {"index": {"dims": 4, "embed": "openai:text-embedding-3-small"}}},
     {"store": {"ttl": {"default_ttl": 10}}},
     {"store": {"path": "./store.py:store"}},
@@ -53,7 +44,7 @@ REFUSED: list[dict[str, Any]] = [
 
 WARNED: list[dict[str, Any]] = [
     {"http": {"logging_headers": {"excludes": ["authorization"]}}},
-    {"http": {"middleware_order": "auth_first"}},
+    {"http": {"enable_custom_route_auth": True}},
     {"priority": {"path": "./priority.py:priority"}},
     {"ui": {"agent": "./ui.tsx"}},
     {"ui_config": {"shared": ["react"]}},
@@ -66,6 +57,16 @@ HONOURED: list[dict[str, Any]] = [
     {},
     {"http": {"cors": {"allow_origins": ["https://app.example"]}}},
     {"http": {"disable_store": True, "disable_mcp": True, "disable_a2a": True}},
+    {"http": {"app": "./app.py:app", "middleware_order": "auth_first", "mount_prefix": "/api"}},
+    {"http": {"configurable_headers": {"includes": ["x-user"]}}},
+    {
+        "http": {
+            **{f"disable_{g}": True for g in ("assistants", "threads", "runs", "meta")},
+            "disable_webhooks": True,
+            "disable_event_streaming": True,
+            "disable_ui": True,
+        }
+    },
     {"checkpointer": {"backend": "default"}},
     {"webhooks": {"env_prefix": "LG_WEBHOOK_"}},
     {"python_version": "3.12", "dockerfile_lines": ["RUN true"]},
@@ -107,11 +108,11 @@ def test_honoured_settings_say_nothing(extra: dict[str, Any]) -> None:
 
 
 def test_every_refusal_is_named_in_one_line() -> None:
-    project = _project({"auth": {"path": "./auth.py:auth"}, "http": {"app": "./app.py:app"}})
+    project = _project({"auth": {"path": "./auth.py:auth"}, "store": {"path": "./s.py:store"}})
     with pytest.raises(ProjectError) as caught:
         check_supported(project)
     assert "auth.path is set" in caught.value.detail
-    assert "http.app is set" in caught.value.detail
+    assert "store.path is set" in caught.value.detail
 
 
 def _free_port() -> int:
