@@ -11,20 +11,35 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 import threadloom
 from threadloom.api import assistants, runs, system, thread_stream, threads
 from threadloom.api.compat import letta as letta_api
 from threadloom.api.compat import seekr as seekr_api
+from threadloom.api.custom_app import (
+    attach,
+    combined_lifespan,
+    load_custom_app,
+    with_custom_middleware,
+)
+from threadloom.api.docs import without_webhooks
 from threadloom.api.http import install_error_handlers
 from threadloom.api.middleware import RequestMiddleware
-from threadloom.graphs.project import ProjectConfig, graph_configs_from_env, project_from_env
+from threadloom.api.route_groups import disabled_groups, enabled
+from threadloom.graphs.project import (
+    CorsConfig,
+    ProjectConfig,
+    graph_configs_from_env,
+    project_from_env,
+)
 from threadloom.graphs.registry import GraphRegistry, system_assistant_id
 from threadloom.graphs.unsupported import check_supported
 from threadloom.runtime.broker import build_broker
 from threadloom.runtime.ttl_sweeper import ThreadTTLSweeper
 from threadloom.services.assistants import mirror_config_context
 from threadloom.services.context import ServerContext
+from threadloom.services.run_headers import header_patterns
 from threadloom.services.thread_ttl import policy_for
 from threadloom.settings import Settings
 from threadloom.storage import create_storage
@@ -38,6 +53,20 @@ EXPOSED_HEADERS = [
     "location",
     "server-timing",
 ]
+
+
+def cors_options(project: ProjectConfig) -> tuple[dict[str, Any], bool]:
+    """(CORSMiddleware options, whether `http.cors` gave them). `http.cors` replaces the
+    defaults whole, as in the reference: what it leaves out takes Starlette's defaults."""
+    given = project.http.cors if project.http else None
+    if given is None:
+        return {
+            "allow_origins": ["*"],
+            "allow_methods": ["*"],
+            "allow_headers": ["*"],
+            "expose_headers": EXPOSED_HEADERS,
+        }, False
+    return given.model_dump(exclude_none=True, include=set(CorsConfig.model_fields)), True
 
 
 def load_project_config(settings: Settings) -> ProjectConfig:
@@ -83,6 +112,9 @@ def create_app(
     registry = registry or GraphRegistry.from_project(project, activate=True)
     graph_configs = graph_configs_from_env()  # read once the project's env is applied
     thread_ttl = policy_for(project)  # likewise: the project's env may set LANGGRAPH_THREAD_TTL
+    http = project.http
+    custom = load_custom_app(http, project.base_dir) if http else None
+    webhooks_enabled = not (http and http.disable_webhooks)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -97,6 +129,7 @@ def create_app(
             registry=registry,
             project=project,
             thread_ttl=thread_ttl,
+            header_patterns=header_patterns(http.configurable_headers if http else None),
         )
         app.state.ctx = ctx
         await sync_system_assistants(ctx, graph_configs)
@@ -115,7 +148,7 @@ def create_app(
             )
             from threadloom.services.webhook_payloads import install_webhooks
 
-            webhooks = install_webhooks(storage, settings, pool.executor)
+            webhooks = install_webhooks(storage, settings, pool.executor, enabled=webhooks_enabled)
             await pool.start()
         app.state.worker_pool = pool
         try:
@@ -132,7 +165,7 @@ def create_app(
         title="Threadloom",
         version=threadloom.__version__,
         description="Self-hosted agent server speaking the LangGraph Agent Server API.",
-        lifespan=lifespan,
+        lifespan=combined_lifespan(custom, lifespan),
     )
     install_error_handlers(app)
     # Routes are added flat, hottest first: FastAPI's include_router wraps each router in a
@@ -148,20 +181,26 @@ def create_app(
         seekr_api.router,
     ):
         app.router.routes.extend(router.routes)
-    cors: dict[str, Any] = {
-        "allow_origins": ["*"],
-        "allow_methods": ["*"],
-        "allow_headers": ["*"],
-        "expose_headers": EXPOSED_HEADERS,
-    }
-    if project.http and project.http.cors:
-        cors.update(project.http.cors.model_dump(exclude_none=True))
-    app.add_middleware(
+    disabled = disabled_groups(http)
+    app.router.routes[:] = enabled(app.router.routes, disabled)
+    if not webhooks_enabled:
+        without_webhooks(app)
+    if custom is not None:
+        attach(app, custom)
+    cors, user_cors = cors_options(project)
+    ours = Middleware(
         RequestMiddleware,
         max_body_bytes=settings.max_body_bytes,
         cors=cors,
         api_keys=settings.api_keys,
+        refuse_null_origin=not user_cors,
+        mount_prefix=http.mount_prefix if http else None,
+        custom=custom,
+        # the fast path skips what is inside RequestMiddleware: not the user's middleware
+        hot_path_enabled="runs" not in disabled
+        and (custom is None or custom.middleware_first or not custom.app.user_middleware),
     )
+    app.user_middleware[:] = with_custom_middleware(custom, ours)
     app.state.settings = settings
     app.state.registry = registry
     return app

@@ -244,14 +244,20 @@ def worker(**opts: Any) -> None:
     if settings.workers < 1:
         _fail("threadloom worker needs --workers of at least 1")
     _preflight(settings)
-    _project, registry = _preload(settings)
+    project, registry = _preload(settings)
     from threadloom.errors import ThreadloomError
     from threadloom.preflight import describe
     from threadloom.runtime.standalone import run_worker
     from threadloom.storage.errors import is_unavailable
 
     try:
-        asyncio.run(run_worker(settings, registry))
+        asyncio.run(
+            run_worker(
+                settings,
+                registry,
+                webhooks=not (project.http and project.http.disable_webhooks),
+            )
+        )
     except ThreadloomError as exc:
         _fail(exc.detail)
     except Exception as exc:

@@ -138,7 +138,14 @@ class Settings(BaseSettings):
             "THREADLOOM_ALLOW_PRIVATE_NETWORK", "ALLOW_PRIVATE_NETWORK", "allow_private_network"
         ),
     )
-    max_body_bytes: int = 300 * 1024 * 1024
+    max_body_bytes: int = Field(
+        default=300 * 1024 * 1024,
+        gt=0,
+        validation_alias=AliasChoices(
+            "THREADLOOM_MAX_BODY_BYTES", "HTTP_MAX_REQUEST_BODY_BYTES", "max_body_bytes"
+        ),
+        description="Request bodies larger than this get 413 (the reference's setting too)",
+    )
 
     # webhooks and callbacks
     webhook_secret: str | None = Field(default=None, description="HMAC-SHA256 signing secret")

@@ -142,7 +142,7 @@ async def test_other_routes_reach_fastapi() -> None:
 async def test_streamed_body_over_the_limit_is_413() -> None:
     inner = Recorder()
     status, body, _ = await call(middleware(inner, max_body_bytes=10), "/runs", [b"x" * 8] * 3)
-    assert status == 413 and body == {"detail": "Request body too large"}
+    assert status == 413 and body == {"detail": "Request body too large (limit: 10 bytes)"}
     assert inner.bodies == []
 
 

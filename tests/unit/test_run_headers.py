@@ -40,3 +40,21 @@ def test_every_run_gets_a_request_id() -> None:
     assert request_id({"x-request-id": "r-1"}) == "r-1"
     assert uuid.UUID(request_id({}))
     assert request_id(None) != request_id(None)
+
+
+def test_configurable_headers_setting_becomes_patterns() -> None:
+    from threadloom.graphs.project import HeaderFilterConfig
+    from threadloom.services.run_headers import header_patterns
+
+    patterns = header_patterns(
+        HeaderFilterConfig(includes=["X-*", "user-agent"], excludes=["x-secret-*"])
+    )
+    seen = configurable_headers(
+        {"x-a": "1", "x-secret-key": "s", "user-agent": "u", "accept": "*/*", "x-api-key": "k"},
+        patterns,
+    )
+    assert seen == {"x-a": "1", "user-agent": "u"}
+    # the reference's aliases
+    alias = header_patterns(HeaderFilterConfig(include=["accept"]))
+    assert configurable_headers({"accept": "*/*", "x-a": "1"}, alias) == {"accept": "*/*"}
+    assert header_patterns(None).admits("x-a") is False

@@ -21,15 +21,6 @@ from threadloom.graphs.unsupported import check_supported, find_unsupported
 REFUSED: list[dict[str, Any]] = [
     {"auth": {"path": "./auth.py:auth"}},
     {"encryption": {"path": "./enc.py:encryption"}},
-    {"http": {"app": "./app.py:app"}},
-    {"http": {"mount_prefix": "/api"}},
-    {"http": {"configurable_headers": {"includes": ["x-user"]}}},
-    {"http": {"disable_assistants": True}},
-    {"http": {"disable_threads": True}},
-    {"http": {"disable_runs": True}},
-    {"http": {"disable_meta": True}},
-    {"http": {"disable_webhooks": True}},
-    {"http": {"disable_event_streaming": True}},
     {"store": {"index": {"dims": 4, "embed": "openai:text-embedding-3-small"}}},
     {"store": {"ttl": {"default_ttl": 10}}},
     {"store": {"path": "./store.py:store"}},
@@ -44,7 +35,7 @@ REFUSED: list[dict[str, Any]] = [
 
 WARNED: list[dict[str, Any]] = [
     {"http": {"logging_headers": {"excludes": ["authorization"]}}},
-    {"http": {"middleware_order": "auth_first"}},
+    {"http": {"enable_custom_route_auth": True}},
     {"priority": {"path": "./priority.py:priority"}},
     {"ui": {"agent": "./ui.tsx"}},
     {"ui_config": {"shared": ["react"]}},
@@ -57,6 +48,16 @@ HONOURED: list[dict[str, Any]] = [
     {},
     {"http": {"cors": {"allow_origins": ["https://app.example"]}}},
     {"http": {"disable_store": True, "disable_mcp": True, "disable_a2a": True}},
+    {"http": {"app": "./app.py:app", "middleware_order": "auth_first", "mount_prefix": "/api"}},
+    {"http": {"configurable_headers": {"includes": ["x-user"]}}},
+    {
+        "http": {
+            **{f"disable_{g}": True for g in ("assistants", "threads", "runs", "meta")},
+            "disable_webhooks": True,
+            "disable_event_streaming": True,
+            "disable_ui": True,
+        }
+    },
     {"checkpointer": {"backend": "default"}},
     {"checkpointer": {"ttl": {"strategy": "delete", "default_ttl": 60}}},
     {"webhooks": {"env_prefix": "LG_WEBHOOK_"}},
@@ -99,11 +100,11 @@ def test_honoured_settings_say_nothing(extra: dict[str, Any]) -> None:
 
 
 def test_every_refusal_is_named_in_one_line() -> None:
-    project = _project({"auth": {"path": "./auth.py:auth"}, "http": {"app": "./app.py:app"}})
+    project = _project({"auth": {"path": "./auth.py:auth"}, "store": {"path": "./s.py:store"}})
     with pytest.raises(ProjectError) as caught:
         check_supported(project)
     assert "auth.path is set" in caught.value.detail
-    assert "http.app is set" in caught.value.detail
+    assert "store.path is set" in caught.value.detail
 
 
 def test_dev_with_auth_path_refuses_to_start(tmp_path: Path) -> None:

@@ -119,3 +119,19 @@ CANCEL: dict[int | str, dict[str, Any]] = {
     202: {"description": "Cancellation requested (wait=false)"},
     **WAIT,
 }
+
+
+def without_webhooks(app: Any) -> None:
+    """With `http.disable_webhooks`, /openapi.json stops offering a `webhook` field (as the
+    reference's document does); requests that send one are still accepted and validated."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for component in schema.get("components", {}).get("schemas", {}).values():
+                component.get("properties", {}).pop("webhook", None)
+            app.openapi_schema = schema
+        return dict(app.openapi_schema)
+
+    app.openapi = openapi

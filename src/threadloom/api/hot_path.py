@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from threadloom.api.http import error_response, response_for_error
+from threadloom.api.http import BodyTooLarge, error_response, response_for_error
 from threadloom.api.runs import respond_created, respond_stream, respond_wait
 from threadloom.api.schemas import RunCreate
 from threadloom.services.context import ServerContext
@@ -52,23 +52,15 @@ def match(path: str) -> tuple[Responder, str | None] | None:
     return (responder, thread_id) if responder is not None else None
 
 
-class BodyTooLarge(Exception):
-    """The request body grew past the configured limit."""
-
-
-async def read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body; None when the client went away before sending all of it."""
+async def read_body(receive: Receive) -> bytes | None:
+    """The whole request body; None when the client went away before sending all of it.
+    (`receive` raises `BodyTooLarge` past the limit: RequestMiddleware wraps it.)"""
     chunks: list[bytes] = []
-    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
+        chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
 
@@ -93,12 +85,11 @@ async def serve(
     receive: Receive,
     send: Send,
     route: tuple[Responder, str | None],
-    max_body_bytes: int,
 ) -> None:
     try:
-        body = await read_body(receive, max_body_bytes)
-    except BodyTooLarge:
-        await error_response(413, "Request body too large")(scope, receive, send)
+        body = await read_body(receive)
+    except BodyTooLarge as exc:
+        await error_response(413, exc.detail)(scope, receive, send)
         return
     if body is None:
         return  # the client is gone: nothing to answer, no run created

@@ -37,6 +37,14 @@ def error_response(
 NO_BODY = "Invalid JSON in request body"
 
 
+class BodyTooLarge(StarletteHTTPException):
+    """The request body grew past `max_body_bytes` (`HTTP_MAX_REQUEST_BODY_BYTES`): 413, in the
+    reference's words. Raised while the body is being received, so it is never read whole."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body too large (limit: {limit} bytes)")
+
+
 class JSONBodyRoute(APIRoute):
     """The Agent Server API's routes: one that reads a JSON body answers a request without any
     body 422, as the reference does — even where every field is optional and `{}` is fine."""

@@ -6,21 +6,32 @@ import time
 from typing import Any
 
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from threadloom.api import hot_path
-from threadloom.api.http import OPEN_PATHS, api_key_of, error_response, key_allowed
+from threadloom.api.custom_app import CustomApp
+from threadloom.api.http import OPEN_PATHS, BodyTooLarge, api_key_of, error_response, key_allowed
+
+# with `http.mount_prefix`, what still answers at the root (as the reference: health checks)
+ROOT_PATHS = frozenset({"/", "/ok"})
 
 
 class RequestMiddleware:
     """One ASGI layer for what every request needs (each layer costs on every request):
-    - every request body is JSON whatever its Content-Type (Studio sends text/plain);
-    - bodies over the configured size get 413;
+    - `http.mount_prefix`: the API answers under the prefix only; `/` and `/ok` at the root too;
+    - every request body is JSON whatever its Content-Type (Studio sends text/plain), except on
+      the routes of the user's `http.app`;
+    - bodies over the configured size get 413, by Content-Length before anything is read, and
+      while a chunked body is received (it is never read past the limit);
     - `Server-Timing: app;dur=<ms>` on every response: time from receiving the request to
       starting the response, so clients and benchmarks can tell server time from network time;
-    - CORS only for requests that carry an `Origin` (browsers), skipped for everyone else;
+    - CORS only for requests that carry an `Origin` (browsers), skipped for everyone else; with
+      the default policy (any origin) `Origin: null` (sandboxed frames, `file:` pages) is not
+      allowed;
     - with static API keys configured, every route but health and docs needs one (401);
-    - the run-creating routes skip FastAPI's per-request machinery (api/hot_path.py).
+    - the run-creating routes skip FastAPI's per-request machinery (api/hot_path.py), unless
+      `http.disable_runs` removed them or a route of the user's app answers the request.
     """
 
     def __init__(
@@ -30,48 +41,90 @@ class RequestMiddleware:
         max_body_bytes: int,
         cors: dict[str, Any],
         api_keys: list[str] | None = None,
+        refuse_null_origin: bool = False,
+        mount_prefix: str | None = None,
+        custom: CustomApp | None = None,
+        hot_path_enabled: bool = True,
     ) -> None:
         self.app = app
         self.cors = CORSMiddleware(app, **cors)
+        self.null_cors = self.cors
+        if refuse_null_origin:
+            origins = [o for o in cors.get("allow_origins", ()) if o != "*"]
+            self.null_cors = CORSMiddleware(app, **{**cors, "allow_origins": origins})
         self.max_body_bytes = max_body_bytes
         self.api_keys = list(api_keys or [])
+        self.prefix = mount_prefix or ""
+        self.custom = custom
+        self.hot_path = hot_path_enabled
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        path = scope["path"]
+        if self.prefix:
+            routed = self._under_prefix(scope)
+            if routed is None:
+                await error_response(404, "Not Found")(scope, receive, send)
+                return
+            if not routed:  # the prefix itself: to its root, as Starlette's Mount does
+                await RedirectResponse(f"{self.prefix}/", 307)(scope, receive, send)
+                return
+            scope, path = routed
         app: ASGIApp = self.app
-        if self.api_keys and not self._authorised(scope):
+        if self.api_keys and not self._authorised(scope, path):
             await error_response(401, "Missing or invalid API key")(scope, receive, send)
             return
+        origin = None
         if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+            custom_route = self.custom is not None and self.custom.shadows(scope)
             headers = []
             for key, value in scope["headers"]:
-                if (
-                    key == b"content-length"
-                    and value.isdigit()
-                    and int(value) > self.max_body_bytes
-                ):
-                    await error_response(413, "Request body too large")(scope, receive, send)
-                    return
-                if key == b"origin":
-                    app = self.cors
-                if key != b"content-type":
-                    headers.append((key, value))
-            headers.append((b"content-type", b"application/json"))
+                if key == b"content-length":
+                    if value.isdigit() and int(value) > self.max_body_bytes:
+                        too_large = BodyTooLarge(self.max_body_bytes).detail
+                        await error_response(413, too_large)(scope, receive, send)
+                        return
+                elif key == b"origin":
+                    origin = value
+                elif key == b"content-type" and not custom_route:
+                    continue
+                headers.append((key, value))
+            if not custom_route:
+                headers.append((b"content-type", b"application/json"))
             scope = {**scope, "headers": headers}
-            if scope["method"] == "POST" and app is self.app:
-                route = hot_path.match(scope["path"])
+            receive = _limited(receive, self.max_body_bytes)
+            if origin is None and self.hot_path and scope["method"] == "POST" and not custom_route:
+                route = hot_path.match(path)
                 if route is not None:
-                    await hot_path.serve(
-                        app, scope, receive, self._timed(send, start), route, self.max_body_bytes
-                    )
+                    await hot_path.serve(app, scope, receive, self._timed(send, start), route)
                     return
-        elif any(key == b"origin" for key, _ in scope["headers"]):
-            app = self.cors
-
+        else:
+            for key, value in scope["headers"]:
+                if key == b"origin":
+                    origin = value
+                    break
+        if origin is not None:
+            app = self.null_cors if origin == b"null" else self.cors
         await app(scope, receive, self._timed(send, start))
+
+    def _under_prefix(self, scope: Scope) -> tuple[Scope, str] | tuple[()] | None:
+        """(scope for the app, path inside the prefix); () for the bare prefix; None when the
+        path is neither under the prefix nor one of the root paths."""
+        path: str = scope["path"]
+        prefix = self.prefix
+        if path.startswith(prefix):
+            rest = path[len(prefix) :]
+            if not rest:
+                return ()
+            if rest[0] == "/":
+                # Starlette routes on the path less `root_path` (what its Mount does)
+                return {**scope, "root_path": scope.get("root_path", "") + prefix}, rest
+        if path in ROOT_PATHS:
+            return scope, path
+        return None
 
     @staticmethod
     def _timed(send: Send, start: float) -> Send:
@@ -86,10 +139,10 @@ class RequestMiddleware:
 
         return timed_send
 
-    def _authorised(self, scope: Scope) -> bool:
-        if scope["method"] == "OPTIONS" or scope["path"] in OPEN_PATHS:
+    def _authorised(self, scope: Scope, path: str) -> bool:
+        if scope["method"] == "OPTIONS" or path in OPEN_PATHS:
             return True
-        if scope["path"].startswith("/v1/"):
+        if path.startswith("/v1/"):
             return True  # the Letta/SeekrFlow routers check keys in their own dependency
         authorization = x_api_key = None
         for key, value in scope["headers"]:
@@ -98,3 +151,20 @@ class RequestMiddleware:
             elif key == b"x-api-key":
                 x_api_key = value.decode("latin-1")
         return key_allowed(api_key_of(authorization, x_api_key), self.api_keys)
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """`receive` that raises `BodyTooLarge` once the body passes `limit` bytes: the route's
+    error handling answers 413 (the hot path answers it itself)."""
+    size = 0
+
+    async def limited() -> Message:
+        nonlocal size
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                raise BodyTooLarge(limit)
+        return message
+
+    return limited

@@ -23,6 +23,7 @@ def _langgraph_version() -> str | None:
         return None
 
 
+@router.get("/", summary="Health check (for load balancers)", include_in_schema=False)
 @router.get("/ok", summary="Health check")
 async def ok(check_db: int = 0, ctx: ServerContext = Depends(get_ctx)) -> Any:
     if not check_db:

@@ -98,9 +98,10 @@ def load_graph(graph_id: str, spec: GraphSpec, base_dir: Path) -> LoadedGraph:
 
 
 def import_entry_module(
-    graph_id: str, spec: GraphSpec, base_dir: Path
+    graph_id: str | None, spec: GraphSpec, base_dir: Path
 ) -> tuple[types.ModuleType, str | None]:
-    """Import the module an entry names; returns it and its file (for error messages)."""
+    """Import the module an entry names; returns it and its file (for error messages).
+    `graph_id` is None for what is not a graph (`http.app`)."""
     if not spec.is_file:
         try:
             module = importlib.import_module(spec.target)

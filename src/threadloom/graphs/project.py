@@ -174,6 +174,8 @@ class CorsConfig(_Section):
 class HeaderFilterConfig(_Section):
     includes: list[str] | None = None
     excludes: list[str] | None = None
+    include: list[str] | None = None  # aliases the reference accepts too
+    exclude: list[str] | None = None
 
 
 class HttpConfig(_Section):

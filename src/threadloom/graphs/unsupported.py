@@ -10,7 +10,7 @@ auth that starts open to everyone is the failure this module exists to prevent. 
 - **warned**: ignoring it changes nothing a client or an operator relies on (a UI bundle, log
   formatting). The server starts and logs one warning per key.
 
-Keys that are honoured (graphs, env, dependencies, `http.cors`) and build-time keys (a running
+Keys that are honoured (graphs, env, dependencies, most of `http`) and build-time keys (a running
 server has nothing to do with `python_version` or `dockerfile_lines`) are not listed. When a
 feature lands, its keys leave this module in the same change.
 """
@@ -63,52 +63,14 @@ _CHECKS: tuple[_Check, ...] = (
         True,
     ),
     ("encryption.path", _set, "encryption at rest is not supported yet", True),
-    (
-        "http.app",
-        _set,
-        "mounting a custom app is not supported yet; its routes (and their auth) would be missing",
-        True,
-    ),
-    (
-        "http.mount_prefix",
-        _set,
-        "a mount prefix is not supported yet; the API would answer at other paths",
-        True,
-    ),
-    (
-        "http.configurable_headers",
-        _set,
-        "narrowing which headers reach the graph's config is not supported yet",
-        True,
-    ),
-    *(
-        (
-            f"http.disable_{group}",
-            _set,
-            "disabling route groups is not supported yet; the routes would stay open",
-            True,
-        )
-        for group in ("assistants", "threads", "runs", "meta", "event_streaming")
-    ),
-    (
-        "http.disable_webhooks",
-        _set,
-        "disabling webhooks is not supported yet; runs would still call them",
-        True,
-    ),
-    # `http.disable_store`, `disable_mcp`, `disable_a2a` and `disable_ui` are honoured by
-    # construction: Threadloom serves none of those routes yet. The change that adds one must
-    # honour its flag.
-    (
-        "http.middleware_order",
-        _set,
-        "only has a meaning with http.app, which is not supported yet",
-        False,
-    ),
+    # `http.app`, `middleware_order`, `mount_prefix`, `configurable_headers`, `cors` and every
+    # `http.disable_*` are honoured (api/custom_app.py, api/middleware.py, api/route_groups.py;
+    # store, MCP, A2A, UI and v2 event streaming routes are not served at all yet).
     (
         "http.enable_custom_route_auth",
         _set,
-        "only has a meaning with http.app, which is not supported yet",
+        "it decides whether custom auth (auth.path, not supported yet) guards http.app's routes; "
+        "static API keys (THREADLOOM_API_KEYS) guard them either way",
         False,
     ),
     (

@@ -23,8 +23,9 @@ logger = logging.getLogger("threadloom.worker")
 READY_LINE = "threadloom worker ready"
 
 
-async def run_worker(settings: Settings, registry: GraphBuilder) -> None:
-    """Execute runs until SIGTERM/SIGINT, then drain and exit."""
+async def run_worker(settings: Settings, registry: GraphBuilder, *, webhooks: bool = True) -> None:
+    """Execute runs until SIGTERM/SIGINT, then drain and exit (`webhooks=False`:
+    `http.disable_webhooks`)."""
     from threadloom.runtime.broker import build_broker
     from threadloom.services.webhook_payloads import install_webhooks
 
@@ -35,11 +36,11 @@ async def run_worker(settings: Settings, registry: GraphBuilder) -> None:
         await broker.start()
         pool = WorkerPool(storage, broker, registry, settings, worker_id=default_worker_id())
         # runs end here in the cluster, so this process delivers their webhooks and callbacks
-        webhooks = install_webhooks(storage, settings, pool.executor)
+        sender = install_webhooks(storage, settings, pool.executor, enabled=webhooks)
         try:
             await _serve_until_signalled(pool, settings)
         finally:
-            await webhooks.stop()
+            await sender.stop()
     finally:
         with contextlib.suppress(Exception):
             await broker.stop()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from threadloom.services.run_headers import NO_PATTERNS, HeaderPatterns
+
 if TYPE_CHECKING:
     from threadloom.graphs.project import ProjectConfig
     from threadloom.graphs.registry import GraphRegistry
@@ -23,6 +25,7 @@ class ServerContext:
     project: ProjectConfig | None = None
     thread_ttl: ThreadTTLPolicy = field(default_factory=lambda: _no_ttl())
     """Thread TTL (services/thread_ttl.py): the default for new threads and the sweep."""
+    header_patterns: HeaderPatterns = NO_PATTERNS  # `http.configurable_headers`
     extras: dict[str, Any] = field(default_factory=dict)
 
 

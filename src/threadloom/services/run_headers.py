@@ -5,7 +5,7 @@ LangSmith keys of its `baggage` (`langsmith-metadata`, `langsmith-tags`, `langsm
 `x-*` headers and `user-agent` only when that setting includes them — so none by default — and
 `authorization`, `x-api-key`, `x-service-key`, `x-tenant-id` never. `x-request-id` becomes
 `langgraph_request_id`, a fresh id when the request has none. `http.configurable_headers`
-arrives here as `HeaderPatterns`.
+arrives here as `HeaderPatterns` (`header_patterns`), kept on the `ServerContext`.
 """
 
 from __future__ import annotations
@@ -40,6 +40,22 @@ class HeaderPatterns:
 
 
 NO_PATTERNS = HeaderPatterns()  # the default: no header beyond the tracing ones
+
+
+def header_patterns(given: Any) -> HeaderPatterns:
+    """`http.configurable_headers` (`includes`/`excludes`, or their aliases `include`/`exclude`,
+    as the reference reads them) as patterns; names are matched lower-case."""
+    if given is None:
+        return NO_PATTERNS
+
+    def patterns(*names: str) -> tuple[str, ...]:
+        for name in names:
+            value = getattr(given, name, None)
+            if value:
+                return tuple(str(p).lower() for p in value)
+        return ()
+
+    return HeaderPatterns(patterns("includes", "include"), patterns("excludes", "exclude"))
 
 
 def configurable_headers(

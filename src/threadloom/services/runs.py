@@ -164,7 +164,7 @@ def _new_run(
         **base_config.get("configurable", {}),
         **context,
         **run_configurable,
-        **run_headers.configurable_headers(request_headers),
+        **run_headers.configurable_headers(request_headers, ctx.header_patterns),
         "run_id": run_id,
         "thread_id": tid,
         "graph_id": assistant.graph_id,
@@ -178,7 +178,10 @@ def _new_run(
         )
     if checkpoint_id:
         configurable["checkpoint_id"] = checkpoint_id
-    configurable["langgraph_request_id"] = run_headers.request_id(request_headers)
+    request_id = run_headers.request_id(request_headers)
+    configurable["langgraph_request_id"] = request_id
+    if ctx.header_patterns.admits("x-request-id"):  # the reference's request id header
+        configurable.setdefault("x-request-id", request_id)
     config: dict[str, Any] = {
         **{k: v for k, v in base_config.items() if k != "configurable"},
         **{k: v for k, v in run_config.items() if k not in ("configurable", "tags")},

@@ -51,9 +51,12 @@ async def build_payload(storage: Storage, run: Run, values: Any) -> dict[str, An
     return langgraph_payload(run, values)
 
 
-def install_webhooks(storage: Storage, settings: Settings, executor: RunExecutor) -> WebhookSender:
+def install_webhooks(
+    storage: Storage, settings: Settings, executor: RunExecutor, *, enabled: bool = True
+) -> WebhookSender:
     """A sender fed by the executor's post-finish hook (API processes and `threadloom worker`
-    alike: whoever executes a run delivers its webhook). Rolled-back runs send nothing."""
+    alike: whoever executes a run delivers its webhook). Rolled-back runs send nothing, and
+    with `http.disable_webhooks` (`enabled=False`) no run does."""
     sender = WebhookSender(
         storage,
         settings,
@@ -62,7 +65,7 @@ def install_webhooks(storage: Storage, settings: Settings, executor: RunExecutor
     )
 
     def on_finished(run: Run, result: ExecutionResult) -> None:
-        if result.deleted:
+        if result.deleted or not enabled:
             return
         ended = ended_copy(run, result.status, result.stop_reason, result.error)
         sender.submit(ended, result.state_values)  # the whole state, as the reference sends

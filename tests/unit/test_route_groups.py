@@ -1,0 +1,55 @@
+"""`http.disable_*`: which group each route's path belongs to, and that the app drops them."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.server import TEST_PROJECT
+from threadloom.api.route_groups import enabled, group_of
+from threadloom.app import create_app
+from threadloom.graphs.project import parse_project
+from threadloom.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("path", "group"),
+    [
+        ("/threads/{thread_id}/runs", "runs"),
+        ("/threads/{thread_id}/runs/{run_id}/join", "runs"),
+        ("/runs/crons/search", "runs"),
+        ("/threads/{thread_id}/state", "threads"),
+        ("/threads/{thread_id}/stream", "threads"),
+        ("/threads", "threads"),
+        ("/assistants/{assistant_id}/graph", "assistants"),
+        ("/store/items", "store"),
+        ("/mcp", "mcp"),
+        ("/a2a/{assistant_id}", "a2a"),
+        ("/info", "meta"),
+        ("/", "meta"),
+        ("/openapi.json", "meta"),
+        ("/v1/agents/{agent_id}/messages", "runs"),
+        ("/v1/runs/{run_id}", "runs"),
+        ("/v1/threads/{thread_id}/runs/stream", "runs"),
+        ("/v1/threads/{thread_id}/messages", "threads"),
+    ],
+)
+def test_group_of(path: str, group: str) -> None:
+    assert group_of(path) == group
+
+
+def test_ok_stays_whatever_is_disabled() -> None:
+    class R:
+        def __init__(self, path: str) -> None:
+            self.path = path
+
+    kept = enabled([R("/ok"), R("/info"), R("/threads")], frozenset({"meta", "threads"}))
+    assert [r.path for r in kept] == ["/ok"]
+
+
+def test_the_app_serves_no_route_of_a_disabled_group() -> None:
+    raw = {"graphs": {"echo": "./graphs.py:echo"}, "http": {"disable_runs": True}}
+    project = parse_project(raw, base_dir=TEST_PROJECT.parent, warn=False)
+    app = create_app(Settings(config=str(TEST_PROJECT)), project)
+    paths = [getattr(r, "path", "") for r in app.routes]
+    assert "/threads/{thread_id}" in paths and "/assistants" in paths
+    assert not [p for p in paths if group_of(p) == "runs"]
