@@ -13,7 +13,6 @@ import copy
 import dataclasses
 import uuid
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ import pytest
 from threadloom.errors import InvalidInput
 from threadloom.runtime import run_config
 from threadloom.services import runs as run_service
+from threadloom.services.context import ServerContext
 from threadloom.settings import Settings
 from threadloom.storage.records import Assistant, Run
 
@@ -49,7 +49,8 @@ def new_run(
     headers: dict[str, str] | None = None,
     thread_id: str | None = THREAD,
 ) -> Run:
-    ctx: Any = SimpleNamespace(settings=Settings())
+    # the real context type, so every default a service reads is there; no I/O happens here
+    ctx = ServerContext(settings=Settings(), storage=None, broker=None, registry=None)  # type: ignore[arg-type]
     body = {"assistant_id": owner.assistant_id, "input": {}, **payload}
     run, _ = run_service._new_run(ctx, body, owner, thread_id, False, False, headers, None)
     return run
