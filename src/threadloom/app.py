@@ -18,6 +18,9 @@ from threadloom.api.compat import letta as letta_api
 from threadloom.api.compat import seekr as seekr_api
 from threadloom.api.http import install_error_handlers
 from threadloom.api.middleware import RequestMiddleware
+from threadloom.auth import CustomAuth
+from threadloom.auth.loader import load_auth
+from threadloom.auth.openapi import install_security_schemes
 from threadloom.graphs.project import ProjectConfig, graph_configs_from_env, project_from_env
 from threadloom.graphs.registry import GraphRegistry, system_assistant_id
 from threadloom.graphs.unsupported import check_supported
@@ -38,6 +41,19 @@ EXPOSED_HEADERS = [
 ]
 
 
+# every route the server has, hottest first; the auth matrix test walks this same table
+ROUTERS = (
+    runs.router,
+    runs.stateless,
+    threads.router,
+    thread_stream.router,
+    assistants.router,
+    system.router,
+    letta_api.router,
+    seekr_api.router,
+)
+
+
 def load_project_config(settings: Settings) -> ProjectConfig:
     """`langgraph.json` if present; the LangGraph CLI's env JSON (LANGSERVE_GRAPHS…) wins.
 
@@ -51,6 +67,14 @@ def load_project_config(settings: Settings) -> ProjectConfig:
         )
     check_supported(project)
     return project
+
+
+def build_custom_auth(project: ProjectConfig, settings: Settings) -> CustomAuth | None:
+    """`auth.path`'s handlers, loaded before serving (a broken auth file fails start-up)."""
+    auth = load_auth(project)
+    if auth is None:
+        return None
+    return CustomAuth(auth, project, studio=settings.studio_auth)
 
 
 def build_broker(settings: Settings) -> Broker:
@@ -98,6 +122,7 @@ def create_app(
     so a broken graph fails start-up rather than the first request."""
     project = project or load_project_config(settings)
     registry = registry or GraphRegistry.from_project(project, activate=True)
+    custom_auth = build_custom_auth(project, settings)
     graph_configs = graph_configs_from_env()  # read once the project's env is applied
 
     @asynccontextmanager
@@ -109,6 +134,8 @@ def create_app(
         ctx = ServerContext(
             settings=settings, storage=storage, broker=broker, registry=registry, project=project
         )
+        if custom_auth is not None:
+            ctx.extras["custom_auth"] = custom_auth
         app.state.ctx = ctx
         await sync_system_assistants(ctx, graph_configs)
         pool = None
@@ -145,16 +172,7 @@ def create_app(
     install_error_handlers(app)
     # Routes are added flat, hottest first: FastAPI's include_router wraps each router in a
     # matcher that re-scans it per request, which profiling showed at ~0.6 ms a request.
-    for router in (
-        runs.router,
-        runs.stateless,
-        threads.router,
-        thread_stream.router,
-        assistants.router,
-        system.router,
-        letta_api.router,
-        seekr_api.router,
-    ):
+    for router in ROUTERS:
         app.router.routes.extend(router.routes)
     cors: dict[str, Any] = {
         "allow_origins": ["*"],
@@ -169,7 +187,10 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         cors=cors,
         api_keys=settings.api_keys,
+        custom_auth=custom_auth,
     )
+    if custom_auth is not None:
+        install_security_schemes(app, project)
     app.state.settings = settings
     app.state.registry = registry
     return app

@@ -210,6 +210,8 @@ def main() -> None:
 )
 def dev(reload: bool, sqlite_path: Path | None, **opts: Any) -> None:
     """Run the embedded server (SQLite, in-process workers) for development."""
+    # as `langgraph dev`: Studio's requests (x-auth-scheme: langsmith) get in as the Studio user
+    os.environ.setdefault(ENV_PREFIX + "STUDIO_AUTH", "true")
     overrides = {**opts, "sqlite_path": sqlite_path}
     settings = load_settings(**overrides)
     if reload:

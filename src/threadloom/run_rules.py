@@ -85,8 +85,12 @@ def plan_create(
     if found_metadata is None:
         if if_not_exists != "create":
             raise NotFound(f"Thread {run.thread_id} not found")
+        # a new thread starts with the run's metadata too (as the reference's), so what an auth
+        # handler stamped on the run (an owner) is on the thread it made
         return CreatePlan(
-            insert=True, create_thread=True, thread_metadata=dict(thread_metadata or {})
+            insert=True,
+            create_thread=True,
+            thread_metadata={**(thread_metadata or {}), **run.metadata},
         )
     if filters and not flt.evaluate(found_metadata, filters):
         raise NotFound(f"Thread {run.thread_id} not found")

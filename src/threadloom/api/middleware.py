@@ -10,6 +10,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from threadloom.api import hot_path
 from threadloom.api.http import OPEN_PATHS, api_key_of, error_response, key_allowed
+from threadloom.auth import SCOPE_KEY, CustomAuth, is_exempt
+from threadloom.errors import ThreadloomError
 
 
 class RequestMiddleware:
@@ -20,6 +22,8 @@ class RequestMiddleware:
       starting the response, so clients and benchmarks can tell server time from network time;
     - CORS only for requests that carry an `Origin` (browsers), skipped for everyone else;
     - with static API keys configured, every route but health and docs needs one (401);
+    - with custom auth (`auth.path`), every route but health, docs and info is authenticated by
+      the project's handler; the caller rides in the scope to the route's context (auth/);
     - the run-creating routes skip FastAPI's per-request machinery (api/hot_path.py).
     """
 
@@ -30,11 +34,13 @@ class RequestMiddleware:
         max_body_bytes: int,
         cors: dict[str, Any],
         api_keys: list[str] | None = None,
+        custom_auth: CustomAuth | None = None,
     ) -> None:
         self.app = app
         self.cors = CORSMiddleware(app, **cors)
         self.max_body_bytes = max_body_bytes
         self.api_keys = list(api_keys or [])
+        self.custom_auth = custom_auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -45,6 +51,11 @@ class RequestMiddleware:
         if self.api_keys and not self._authorised(scope):
             await error_response(401, "Missing or invalid API key")(scope, receive, send)
             return
+        if self.custom_auth is not None and not is_exempt(scope["method"], scope["path"]):
+            authenticated = await self._authenticate(scope, receive, send)
+            if authenticated is None:
+                return
+            scope, receive = authenticated
         if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
             headers = []
             for key, value in scope["headers"]:
@@ -72,6 +83,30 @@ class RequestMiddleware:
             app = self.cors
 
         await app(scope, receive, self._timed(send, start))
+
+    async def _authenticate(
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> tuple[Scope, Receive] | None:
+        """The scope with its caller (and a `receive` that replays a body the handler read);
+        None when the answer (401/403/…) has been sent."""
+        assert self.custom_auth is not None
+        authenticator = self.custom_auth.authenticator
+        body = None
+        if authenticator.wants_body and scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+            try:
+                body = await hot_path.read_body(receive, self.max_body_bytes)
+            except hot_path.BodyTooLarge:
+                await error_response(413, "Request body too large")(scope, receive, send)
+                return None
+            if body is None:
+                return None  # the client went away
+            receive = hot_path.replay(body, receive)
+        try:
+            caller = await authenticator.authenticate(scope, receive, body)
+        except ThreadloomError as exc:
+            await error_response(exc.status_code, exc.detail, exc.headers)(scope, receive, send)
+            return None
+        return {**scope, SCOPE_KEY: caller}, receive
 
     @staticmethod
     def _timed(send: Send, start: float) -> Send:

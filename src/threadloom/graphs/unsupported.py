@@ -10,7 +10,7 @@ auth that starts open to everyone is the failure this module exists to prevent. 
 - **warned**: ignoring it changes nothing a client or an operator relies on (a UI bundle, log
   formatting). The server starts and logs one warning per key.
 
-Keys that are honoured (graphs, env, dependencies, `http.cors`) and build-time keys (a running
+Keys that are honoured (graphs, env, dependencies, `http.cors`, `auth`) and build-time keys (a running
 server has nothing to do with `python_version` or `dockerfile_lines`) are not listed. When a
 feature lands, its keys leave this module in the same change.
 """
@@ -56,11 +56,11 @@ _Check = tuple[str, Callable[[Any], bool], str, bool]
 # (key, "is this value one we cannot honour?", why, refused)
 _CHECKS: tuple[_Check, ...] = (
     (
-        "auth.path",
+        "auth.allow_langsmith_api_keys",
         _set,
-        "custom auth is not supported yet, and serving without it would let every caller in "
-        "(remove auth.path, or protect the server with THREADLOOM_API_KEYS)",
-        True,
+        "LangSmith API keys cannot be checked by a self-hosted server; requests go to the "
+        "custom auth handler (or use THREADLOOM_API_KEYS)",
+        False,
     ),
     ("encryption.path", _set, "encryption at rest is not supported yet", True),
     (
@@ -203,7 +203,7 @@ _CHECKS: tuple[_Check, ...] = (
 )
 
 # auth keys that only mean something beside auth.path
-_AUTH_COMPANIONS = ("disable_studio_auth", "allow_langsmith_api_keys", "openapi", "cache")
+_AUTH_COMPANIONS = ("disable_studio_auth", "openapi", "cache")
 
 
 def find_unsupported(project: ProjectConfig) -> list[Unsupported]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from threadloom.auth.users import RequestAuth
     from threadloom.graphs.project import ProjectConfig
     from threadloom.graphs.registry import GraphRegistry
     from threadloom.runtime.broker import Broker
@@ -21,3 +22,6 @@ class ServerContext:
     registry: GraphRegistry
     project: ProjectConfig | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # the request's caller under custom auth (None: the server itself, or no custom auth);
+    # with one, `storage` is the guarded view for that caller (auth/guarded.py)
+    caller: RequestAuth | None = None
