@@ -27,7 +27,6 @@ GRAPH = "from langgraph.graph import StateGraph, MessagesState, START\n" + (
 )
 
 REFUSED: list[dict[str, Any]] = [
-    {"auth": {"path": "./auth.py:auth"}},
     {"encryption": {"path": "./enc.py:encryption"}},
     {"http": {"app": "./app.py:app"}},
     {"http": {"mount_prefix": "/api"}},
@@ -64,6 +63,7 @@ WARNED: list[dict[str, Any]] = [
 
 HONOURED: list[dict[str, Any]] = [
     {},
+    {"auth": {"path": "./auth.py:auth", "disable_studio_auth": True, "openapi": {}}},
     {"http": {"cors": {"allow_origins": ["https://app.example"]}}},
     {"http": {"disable_store": True, "disable_mcp": True, "disable_a2a": True}},
     {"checkpointer": {"backend": "default"}},
@@ -107,10 +107,10 @@ def test_honoured_settings_say_nothing(extra: dict[str, Any]) -> None:
 
 
 def test_every_refusal_is_named_in_one_line() -> None:
-    project = _project({"auth": {"path": "./auth.py:auth"}, "http": {"app": "./app.py:app"}})
+    project = _project({"encryption": {"path": "./e.py:e"}, "http": {"app": "./app.py:app"}})
     with pytest.raises(ProjectError) as caught:
         check_supported(project)
-    assert "auth.path is set" in caught.value.detail
+    assert "encryption.path is set" in caught.value.detail
     assert "http.app is set" in caught.value.detail
 
 
@@ -143,24 +143,31 @@ def _start(
 AUTH_PROJECT = {"graphs": {"agent": "./agent.py:graph"}, "auth": {"path": "./auth.py:auth"}}
 
 
-def test_dev_with_auth_path_refuses_to_start(tmp_path: Path) -> None:
+def test_dev_with_a_missing_auth_file_refuses_to_start(tmp_path: Path) -> None:
+    """Custom auth that cannot be loaded never becomes a server open to everyone."""
     result = _start(tmp_path, "dev", AUTH_PROJECT)
     assert result.returncode != 0
-    assert "refusing to start: auth.path is set" in result.stderr
+    assert "auth.path './auth.py:auth': file not found" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_auth_from_the_clis_env_variable_is_refused_too(tmp_path: Path) -> None:
+def test_auth_without_an_authenticate_handler_refuses_to_start(tmp_path: Path) -> None:
+    (tmp_path / "auth.py").write_text("from langgraph_sdk import Auth\nauth = Auth()\n")
+    result = _start(tmp_path, "dev", AUTH_PROJECT)
+    assert result.returncode != 0
+    assert "no @auth.authenticate handler" in result.stderr
+
+
+def test_auth_from_the_clis_env_variable_is_loaded_too(tmp_path: Path) -> None:
     project = {"graphs": {"agent": "./agent.py:graph"}}
     result = _start(tmp_path, "dev", project, {"LANGGRAPH_AUTH": '{"path": "./auth.py:auth"}'})
     assert result.returncode != 0
-    assert "auth.path is set" in result.stderr
+    assert "auth.path './auth.py:auth': file not found" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["serve", "worker"])
-def test_cluster_processes_with_auth_path_refuse_to_start(tmp_path: Path, command: str) -> None:
+def test_serve_with_a_missing_auth_file_refuses_to_start(tmp_path: Path) -> None:
     env = {"THREADLOOM_DATABASE_URL": require_postgres(), "THREADLOOM_REDIS_URL": require_redis()}
-    result = _start(tmp_path, command, AUTH_PROJECT, env)
+    result = _start(tmp_path, "serve", AUTH_PROJECT, env)
     assert result.returncode != 0
-    assert "refusing to start: auth.path is set" in result.stderr
+    assert "auth.path './auth.py:auth': file not found" in result.stderr
     assert "Traceback" not in result.stderr
