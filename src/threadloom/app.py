@@ -27,6 +27,9 @@ from threadloom.api.docs import without_webhooks
 from threadloom.api.http import install_error_handlers
 from threadloom.api.middleware import RequestMiddleware
 from threadloom.api.route_groups import disabled_groups, enabled
+from threadloom.auth import CustomAuth
+from threadloom.auth.loader import load_auth
+from threadloom.auth.openapi import install_security_schemes
 from threadloom.graphs.project import (
     CorsConfig,
     ProjectConfig,
@@ -53,6 +56,19 @@ EXPOSED_HEADERS = [
     "location",
     "server-timing",
 ]
+
+
+# every route the server has, hottest first; the auth matrix test walks this same table
+ROUTERS = (
+    runs.router,
+    runs.stateless,
+    threads.router,
+    thread_stream.router,
+    assistants.router,
+    system.router,
+    letta_api.router,
+    seekr_api.router,
+)
 
 
 def cors_options(project: ProjectConfig) -> tuple[dict[str, Any], bool]:
@@ -84,6 +100,14 @@ def load_project_config(settings: Settings) -> ProjectConfig:
     return project
 
 
+def build_custom_auth(project: ProjectConfig, settings: Settings) -> CustomAuth | None:
+    """`auth.path`'s handlers, loaded before serving (a broken auth file fails start-up)."""
+    auth = load_auth(project)
+    if auth is None:
+        return None
+    return CustomAuth(auth, project, studio=settings.studio_auth)
+
+
 async def sync_system_assistants(
     ctx: ServerContext, configs: dict[str, dict[str, Any]] | None = None
 ) -> None:
@@ -110,6 +134,7 @@ def create_app(
     so a broken graph fails start-up rather than the first request."""
     project = project or load_project_config(settings)
     registry = registry or GraphRegistry.from_project(project, activate=True)
+    custom_auth = build_custom_auth(project, settings)
     graph_configs = graph_configs_from_env()  # read once the project's env is applied
     thread_ttl = policy_for(project)  # likewise: the project's env may set LANGGRAPH_THREAD_TTL
     http = project.http
@@ -131,6 +156,8 @@ def create_app(
             thread_ttl=thread_ttl,
             header_patterns=header_patterns(http.configurable_headers if http else None),
         )
+        if custom_auth is not None:
+            ctx.extras["custom_auth"] = custom_auth
         app.state.ctx = ctx
         await sync_system_assistants(ctx, graph_configs)
         sweeper = ThreadTTLSweeper(storage, broker, thread_ttl)
@@ -170,16 +197,7 @@ def create_app(
     install_error_handlers(app)
     # Routes are added flat, hottest first: FastAPI's include_router wraps each router in a
     # matcher that re-scans it per request, which profiling showed at ~0.6 ms a request.
-    for router in (
-        runs.router,
-        runs.stateless,
-        threads.router,
-        thread_stream.router,
-        assistants.router,
-        system.router,
-        letta_api.router,
-        seekr_api.router,
-    ):
+    for router in ROUTERS:
         app.router.routes.extend(router.routes)
     disabled = disabled_groups(http)
     app.router.routes[:] = enabled(app.router.routes, disabled)
@@ -199,8 +217,11 @@ def create_app(
         # the fast path skips what is inside RequestMiddleware: not the user's middleware
         hot_path_enabled="runs" not in disabled
         and (custom is None or custom.middleware_first or not custom.app.user_middleware),
+        custom_auth=custom_auth,
     )
     app.user_middleware[:] = with_custom_middleware(custom, ours)
+    if custom_auth is not None:
+        install_security_schemes(app, project)
     app.state.settings = settings
     app.state.registry = registry
     return app

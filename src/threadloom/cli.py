@@ -57,12 +57,14 @@ def _check_port(host: str, port: int) -> None:
 def _preload(settings: Settings) -> Any:
     """Load the project and import its graphs now, so errors are one readable line."""
     from threadloom.app import load_project_config
+    from threadloom.auth.loader import load_auth
     from threadloom.errors import ThreadloomError
     from threadloom.graphs.registry import GraphRegistry
 
     try:
         project = load_project_config(settings)
         registry = GraphRegistry.from_project(project, activate=True)
+        load_auth(project)  # a broken auth.path: one line, and no server open to everyone
     except ThreadloomError as exc:
         _fail(exc.detail)
     except FileNotFoundError as exc:
@@ -214,6 +216,8 @@ def main() -> None:
 )
 def dev(reload: bool, sqlite_path: Path | None, **opts: Any) -> None:
     """Run the embedded server (SQLite, in-process workers) for development."""
+    # as `langgraph dev`: Studio's requests (x-auth-scheme: langsmith) get in as the Studio user
+    os.environ.setdefault(ENV_PREFIX + "STUDIO_AUTH", "true")
     overrides = {**opts, "sqlite_path": sqlite_path}
     settings = load_settings(**overrides)
     if reload:

@@ -10,6 +10,7 @@ class ThreadloomError(Exception):
     """Base class: `detail` is safe to show to clients."""
 
     status_code = 500
+    headers: dict[str, str] | None = None
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -18,6 +19,24 @@ class ThreadloomError(Exception):
 
 class NotFound(ThreadloomError):
     status_code = 404
+
+
+class Forbidden(ThreadloomError):
+    """An authorization handler said no (403)."""
+
+    status_code = 403
+
+
+class Rejected(ThreadloomError):
+    """A custom auth handler raised `Auth.exceptions.HTTPException`: its status, detail and
+    headers go to the client as given (a 401 stays a 401)."""
+
+    def __init__(
+        self, status_code: int, detail: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status_code = status_code
+        self.headers = headers
 
 
 class Conflict(ThreadloomError):

@@ -86,7 +86,9 @@ def plan_create(
         if if_not_exists != "create":
             raise NotFound(f"Thread {run.thread_id} not found")
         return CreatePlan(
-            insert=True, create_thread=True, thread_metadata=dict(thread_metadata or {})
+            insert=True,
+            create_thread=True,
+            thread_metadata=new_thread_metadata(run, thread_metadata),
         )
     if filters and not flt.evaluate(found_metadata, filters):
         raise NotFound(f"Thread {run.thread_id} not found")
@@ -105,6 +107,12 @@ def plan_create(
         cancel_action=action,
         thread_metadata=merged_thread_metadata(found_metadata, thread_metadata),
     )
+
+
+def new_thread_metadata(run: Run, thread_metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A thread a run creates starts with the run's metadata too (as the reference's), so what
+    an auth handler stamped on the run (its owner) is on the thread it made."""
+    return {**(thread_metadata or {}), **run.metadata}
 
 
 def merged_thread_metadata(

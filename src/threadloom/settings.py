@@ -41,6 +41,14 @@ class Settings(BaseSettings):
         "nodes run in threads, and that hand-off measured slower under uvloop",
     )
 
+    # custom auth
+    studio_auth: bool = Field(
+        default=False,
+        description="Let requests with `x-auth-scheme: langsmith` in as the Studio user, as "
+        "`langgraph dev` does (on under `threadloom dev`; `auth.disable_studio_auth` turns it "
+        "off). Never for a server others can reach: the header proves nothing",
+    )
+
     # storage: SQLite file by default, PostgreSQL when a URL is given
     database_url: str | None = Field(
         default=None,

@@ -20,6 +20,7 @@ from langgraph_sdk.client import LangGraphClient
 from tests.support.cluster import ClusterBackends
 from tests.support.server import TEST_PROJECT, ServerProcess
 
+AUTH_PROJECT = TEST_PROJECT.with_name("langgraph_auth.json")
 SHAPES = [s.strip() for s in os.environ.get("THREADLOOM_E2E_SHAPES", "sqlite,postgres").split(",")]
 
 
@@ -30,15 +31,15 @@ def shape(request: pytest.FixtureRequest) -> str:
 
 
 def _make_server(
-    shape: str, db: Path, *, fast_leases: bool
+    shape: str, db: Path, *, fast_leases: bool, config: Path = TEST_PROJECT
 ) -> tuple[ServerProcess, ClusterBackends | None]:
     if shape == "sqlite":
-        return ServerProcess(TEST_PROJECT, db), None
+        return ServerProcess(config, db), None
     if shape != "postgres":
         raise ValueError(f"unknown THREADLOOM_E2E_SHAPES entry {shape!r}")
     backends = ClusterBackends.create()
     env = backends.env(fast_leases=fast_leases)
-    return ServerProcess(TEST_PROJECT, db, command="serve", env=env), backends
+    return ServerProcess(config, db, command="serve", env=env), backends
 
 
 class _Servers:
@@ -50,14 +51,15 @@ class _Servers:
         self.procs: dict[str, ServerProcess] = {}
         self.backends: list[ClusterBackends] = []
 
-    def get(self, shape: str) -> ServerProcess:
-        proc = self.procs.get(shape)
+    def get(self, shape: str, config: Path = TEST_PROJECT) -> ServerProcess:
+        key = shape if config == TEST_PROJECT else f"{shape}:{config.name}"
+        proc = self.procs.get(key)
         if proc is None:
             db = self.tmp_path_factory.mktemp(f"e2e-{shape}") / "threadloom.db"
-            proc, backends = _make_server(shape, db, fast_leases=False)
+            proc, backends = _make_server(shape, db, fast_leases=False, config=config)
             if backends is not None:
                 self.backends.append(backends)
-            self.procs[shape] = proc
+            self.procs[key] = proc
             proc.start()
         return proc
 
@@ -80,6 +82,12 @@ def _servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Servers]:
 @pytest.fixture(scope="session")
 def server(shape: str, _servers: _Servers) -> ServerProcess:
     return _servers.get(shape)
+
+
+@pytest.fixture(scope="session")
+def auth_server(shape: str, _servers: _Servers) -> ServerProcess:
+    """A server whose project has custom auth (tests/e2e/project/langgraph_auth.json)."""
+    return _servers.get(shape, AUTH_PROJECT)
 
 
 @pytest.fixture

@@ -16,10 +16,15 @@ GRAPH = "from langgraph.graph import StateGraph, MessagesState, START\n" + (
     "graph = StateGraph(MessagesState).add_node('n', lambda s: {}).add_edge(START, 'n').compile()\n"
 )
 
-# a project with a setting every command refuses to start with
+# a project with custom auth (its auth.py is the test's to write, or missing)
 AUTH_PROJECT: dict[str, Any] = {
     "graphs": {"agent": "./agent.py:graph"},
     "auth": {"path": "./auth.py:auth"},
+}
+# a project with a setting every command refuses to start with
+REFUSING_PROJECT: dict[str, Any] = {
+    "graphs": {"agent": "./agent.py:graph"},
+    "encryption": {"path": "./encryption.py:encryption"},
 }
 
 

@@ -15,6 +15,8 @@ from threadloom.api.middleware import RequestMiddleware
 from threadloom.api.runs import respond_created, respond_stream, respond_wait
 from threadloom.errors import NotFound
 
+THE_CTX = SimpleNamespace(extras={})  # a server context without custom auth
+
 
 @pytest.mark.parametrize(
     ("path", "expected"),
@@ -93,7 +95,7 @@ async def call(
             "method": "POST",
             "path": path,
             "headers": [(b"content-type", b"text/plain"), (b"x-request-id", b"req-7")],
-            "app": SimpleNamespace(state=SimpleNamespace(ctx="the-ctx")),
+            "app": SimpleNamespace(state=SimpleNamespace(ctx=THE_CTX)),
         }
         await middleware(scope, receive, send)
     finally:
@@ -102,7 +104,7 @@ async def call(
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     if calls:
-        assert calls[0][0] == "the-ctx"
+        assert calls[0][0] is THE_CTX
         # every request header reaches the responder (the run's header rule picks from them)
         assert calls[0][3]["x-request-id"] == "req-7" and "content-type" in calls[0][3]
     return start["status"], orjson.loads(body), dict(start["headers"])

@@ -13,13 +13,12 @@ from typing import Any
 
 import pytest
 
-from tests.support.cli import AUTH_PROJECT, run_cli
+from tests.support.cli import AUTH_PROJECT, REFUSING_PROJECT, run_cli
 from threadloom.graphs.errors import ProjectError
 from threadloom.graphs.project import parse_project
 from threadloom.graphs.unsupported import check_supported, find_unsupported
 
 REFUSED: list[dict[str, Any]] = [
-    {"auth": {"path": "./auth.py:auth"}},
     {"encryption": {"path": "./enc.py:encryption"}},
     {"store": {"index": {"dims": 4, "embed": "openai:text-embedding-3-small"}}},
     {"store": {"ttl": {"default_ttl": 10}}},
@@ -35,17 +34,19 @@ REFUSED: list[dict[str, Any]] = [
 
 WARNED: list[dict[str, Any]] = [
     {"http": {"logging_headers": {"excludes": ["authorization"]}}},
-    {"http": {"enable_custom_route_auth": True}},
     {"priority": {"path": "./priority.py:priority"}},
     {"ui": {"agent": "./ui.tsx"}},
     {"ui_config": {"shared": ["react"]}},
     {"disable_persistence": True},
     {"auth": {"disable_studio_auth": True}},
     {"webhooks": {"env_prefix": "MY_HOOK_"}},
+    {"auth": {"allow_langsmith_api_keys": True, "path": "./auth.py:auth"}},
 ]
 
 HONOURED: list[dict[str, Any]] = [
     {},
+    {"auth": {"path": "./auth.py:auth", "disable_studio_auth": True, "openapi": {}}},
+    {"http": {"app": "./app.py:app", "enable_custom_route_auth": True}},
     {"http": {"cors": {"allow_origins": ["https://app.example"]}}},
     {"http": {"disable_store": True, "disable_mcp": True, "disable_a2a": True}},
     {"http": {"app": "./app.py:app", "middleware_order": "auth_first", "mount_prefix": "/api"}},
@@ -100,22 +101,37 @@ def test_honoured_settings_say_nothing(extra: dict[str, Any]) -> None:
 
 
 def test_every_refusal_is_named_in_one_line() -> None:
-    project = _project({"auth": {"path": "./auth.py:auth"}, "store": {"path": "./s.py:store"}})
+    project = _project({"encryption": {"path": "./e.py:e"}, "store": {"path": "./s.py:store"}})
     with pytest.raises(ProjectError) as caught:
         check_supported(project)
-    assert "auth.path is set" in caught.value.detail
+    assert "encryption.path is set" in caught.value.detail
     assert "store.path is set" in caught.value.detail
 
 
-def test_dev_with_auth_path_refuses_to_start(tmp_path: Path) -> None:
+def test_dev_with_a_missing_auth_file_refuses_to_start(tmp_path: Path) -> None:
+    """Custom auth that cannot be loaded never becomes a server open to everyone."""
     result = run_cli(tmp_path, "dev", AUTH_PROJECT)
     assert result.returncode != 0
-    assert "refusing to start: auth.path is set" in result.stderr
+    assert "auth.path './auth.py:auth': file not found" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_auth_from_the_clis_env_variable_is_refused_too(tmp_path: Path) -> None:
+def test_auth_without_an_authenticate_handler_refuses_to_start(tmp_path: Path) -> None:
+    (tmp_path / "auth.py").write_text("from langgraph_sdk import Auth\nauth = Auth()\n")
+    result = run_cli(tmp_path, "dev", AUTH_PROJECT)
+    assert result.returncode != 0
+    assert "no @auth.authenticate handler" in result.stderr
+
+
+def test_auth_from_the_clis_env_variable_is_loaded_too(tmp_path: Path) -> None:
     project = {"graphs": {"agent": "./agent.py:graph"}}
     result = run_cli(tmp_path, "dev", project, {"LANGGRAPH_AUTH": '{"path": "./auth.py:auth"}'})
     assert result.returncode != 0
-    assert "auth.path is set" in result.stderr
+    assert "auth.path './auth.py:auth': file not found" in result.stderr
+
+
+def test_dev_with_a_refused_setting_refuses_to_start(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "dev", REFUSING_PROJECT)
+    assert result.returncode != 0
+    assert "refusing to start: encryption.path is set" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
+from threadloom.auth import request_context
 from threadloom.services.context import ServerContext
 
 
 async def get_ctx(request: Request) -> ServerContext:
-    ctx: ServerContext = request.app.state.ctx
-    return ctx
+    """The server context, scoped to the request's caller under custom auth (its storage then
+    asks the project's auth handlers about everything the route reads or writes)."""
+    return request_context(request.app.state.ctx, request.scope)
 
 
 def pagination_headers(response: Response, *, total: int, offset: int, count: int) -> None:

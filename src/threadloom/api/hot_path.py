@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from threadloom.api.http import BodyTooLarge, error_response, response_for_error
 from threadloom.api.runs import respond_created, respond_stream, respond_wait
 from threadloom.api.schemas import RunCreate
+from threadloom.auth import request_context
 from threadloom.services.context import ServerContext
 
 Responder = Callable[[ServerContext, RunCreate, str | None, Mapping[str, str]], Awaitable[Response]]
@@ -103,7 +104,6 @@ async def serve(
     headers: dict[str, str] = {}
     for key, value in scope["headers"]:
         headers.setdefault(key.decode("latin-1"), value.decode("latin-1"))
-    ctx: ServerContext = scope["app"].state.ctx
     started = False
 
     async def tracking_send(message: Message) -> None:
@@ -112,6 +112,7 @@ async def serve(
         await send(message)
 
     try:
+        ctx: ServerContext = request_context(scope["app"].state.ctx, scope)
         response = await responder(ctx, payload, thread_id, headers)
         await response(scope, receive, tracking_send)
     except Exception as exc:

@@ -78,7 +78,7 @@ def response_for_error(exc: Exception, method: str, path: str) -> Response:
     and HTTP errors, 503 while a backing service is away, otherwise a logged 500 (never the
     traceback)."""
     if isinstance(exc, ThreadloomError):
-        return error_response(exc.status_code, exc.detail)
+        return error_response(exc.status_code, exc.detail, exc.headers)
     if isinstance(exc, StarletteHTTPException):
         return error_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
     from threadloom.storage.errors import is_unavailable

@@ -12,6 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from threadloom.api import hot_path
 from threadloom.api.custom_app import CustomApp
 from threadloom.api.http import OPEN_PATHS, BodyTooLarge, api_key_of, error_response, key_allowed
+from threadloom.auth import SCOPE_KEY, CustomAuth, is_exempt
+from threadloom.errors import ThreadloomError
 
 # with `http.mount_prefix`, what still answers at the root (as the reference: health checks)
 ROOT_PATHS = frozenset({"/", "/ok"})
@@ -30,6 +32,10 @@ class RequestMiddleware:
       the default policy (any origin) `Origin: null` (sandboxed frames, `file:` pages) is not
       allowed;
     - with static API keys configured, every route but health and docs needs one (401);
+    - with custom auth (`auth.path`), every route but health, docs and info is authenticated by
+      the project's handler (a route of the user's `http.app` only with
+      `http.enable_custom_route_auth`); the caller rides in the scope to the route's context
+      (auth/);
     - the run-creating routes skip FastAPI's per-request machinery (api/hot_path.py), unless
       `http.disable_runs` removed them or a route of the user's app answers the request.
     """
@@ -45,6 +51,7 @@ class RequestMiddleware:
         mount_prefix: str | None = None,
         custom: CustomApp | None = None,
         hot_path_enabled: bool = True,
+        custom_auth: CustomAuth | None = None,
     ) -> None:
         self.app = app
         self.cors = CORSMiddleware(app, **cors)
@@ -57,6 +64,7 @@ class RequestMiddleware:
         self.prefix = mount_prefix or ""
         self.custom = custom
         self.hot_path = hot_path_enabled
+        self.custom_auth = custom_auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,6 +86,9 @@ class RequestMiddleware:
             await error_response(401, "Missing or invalid API key")(scope, receive, send)
             return
         origin = None
+        guard = self.custom_auth is not None and not is_exempt(scope["method"], path)
+        if guard and self.custom is not None and not self.custom.guarded(scope):
+            guard = False  # a user's route without `http.enable_custom_route_auth`
         if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
             custom_route = self.custom is not None and self.custom.shadows(scope)
             headers = []
@@ -96,6 +107,12 @@ class RequestMiddleware:
                 headers.append((b"content-type", b"application/json"))
             scope = {**scope, "headers": headers}
             receive = _limited(receive, self.max_body_bytes)
+            if guard:
+                authenticated = await self._authenticate(scope, receive, send)
+                if authenticated is None:
+                    return
+                scope, receive = authenticated
+                guard = False
             if origin is None and self.hot_path and scope["method"] == "POST" and not custom_route:
                 route = hot_path.match(path)
                 if route is not None:
@@ -106,6 +123,11 @@ class RequestMiddleware:
                 if key == b"origin":
                     origin = value
                     break
+        if guard:
+            authenticated = await self._authenticate(scope, receive, send)
+            if authenticated is None:
+                return
+            scope, receive = authenticated
         if origin is not None:
             app = self.null_cors if origin == b"null" else self.cors
         await app(scope, receive, self._timed(send, start))
@@ -125,6 +147,30 @@ class RequestMiddleware:
         if path in ROOT_PATHS:
             return scope, path
         return None
+
+    async def _authenticate(
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> tuple[Scope, Receive] | None:
+        """The scope with its caller (and a `receive` that replays a body the handler read);
+        None when the answer (401/403/…) has been sent."""
+        assert self.custom_auth is not None
+        authenticator = self.custom_auth.authenticator
+        body = None
+        if authenticator.wants_body and scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+            try:
+                body = await hot_path.read_body(receive)
+            except BodyTooLarge as exc:
+                await error_response(413, exc.detail)(scope, receive, send)
+                return None
+            if body is None:
+                return None  # the client went away
+            receive = hot_path.replay(body, receive)
+        try:
+            caller = await authenticator.authenticate(scope, receive, body)
+        except ThreadloomError as exc:
+            await error_response(exc.status_code, exc.detail, exc.headers)(scope, receive, send)
+            return None
+        return {**scope, SCOPE_KEY: caller}, receive
 
     @staticmethod
     def _timed(send: Send, start: float) -> Send:

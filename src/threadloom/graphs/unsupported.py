@@ -10,8 +10,9 @@ auth that starts open to everyone is the failure this module exists to prevent. 
 - **warned**: ignoring it changes nothing a client or an operator relies on (a UI bundle, log
   formatting). The server starts and logs one warning per key.
 
-Keys that are honoured (graphs, env, dependencies, most of `http`) and build-time keys (a running
-server has nothing to do with `python_version` or `dockerfile_lines`) are not listed. When a
+Keys that are honoured (graphs, env, dependencies, `auth`, most of `http`, `checkpointer.ttl`) and
+build-time keys (a running server has nothing to do with `python_version` or `dockerfile_lines`)
+are not listed. When a
 feature lands, its keys leave this module in the same change.
 """
 
@@ -56,23 +57,16 @@ _Check = tuple[str, Callable[[Any], bool], str, bool]
 # (key, "is this value one we cannot honour?", why, refused)
 _CHECKS: tuple[_Check, ...] = (
     (
-        "auth.path",
+        "auth.allow_langsmith_api_keys",
         _set,
-        "custom auth is not supported yet, and serving without it would let every caller in "
-        "(remove auth.path, or protect the server with THREADLOOM_API_KEYS)",
-        True,
-    ),
-    ("encryption.path", _set, "encryption at rest is not supported yet", True),
-    # `http.app`, `middleware_order`, `mount_prefix`, `configurable_headers`, `cors` and every
-    # `http.disable_*` are honoured (api/custom_app.py, api/middleware.py, api/route_groups.py;
-    # store, MCP, A2A, UI and v2 event streaming routes are not served at all yet).
-    (
-        "http.enable_custom_route_auth",
-        _set,
-        "it decides whether custom auth (auth.path, not supported yet) guards http.app's routes; "
-        "static API keys (THREADLOOM_API_KEYS) guard them either way",
+        "LangSmith API keys cannot be checked by a self-hosted server; requests go to the "
+        "custom auth handler (or use THREADLOOM_API_KEYS)",
         False,
     ),
+    ("encryption.path", _set, "encryption at rest is not supported yet", True),
+    # `http.app`, `middleware_order`, `enable_custom_route_auth`, `mount_prefix`,
+    # `configurable_headers`, `cors` and every `http.disable_*` are honoured (api/custom_app.py, api/middleware.py, api/route_groups.py;
+    # store, MCP, A2A, UI and v2 event streaming routes are not served at all yet).
     (
         "http.logging_headers",
         _set,
@@ -159,7 +153,7 @@ _CHECKS: tuple[_Check, ...] = (
 )
 
 # auth keys that only mean something beside auth.path
-_AUTH_COMPANIONS = ("disable_studio_auth", "allow_langsmith_api_keys", "openapi", "cache")
+_AUTH_COMPANIONS = ("disable_studio_auth", "openapi", "cache")
 
 
 def find_unsupported(project: ProjectConfig) -> list[Unsupported]:

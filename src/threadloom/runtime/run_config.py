@@ -13,6 +13,7 @@ from uuid import UUID
 
 from langgraph.types import Command, Send
 
+from threadloom.auth.users import AuthUser
 from threadloom.storage.records import Run
 
 # checkpoint keys a client may set to start from (fork) a given checkpoint
@@ -74,6 +75,11 @@ def build_config(
         graph_id=graph_id,
         assistant_id=run.assistant_id,
     )
+    user = configurable.get("langgraph_auth_user")
+    if isinstance(
+        user, dict
+    ):  # stored as JSON; the graph gets a user (`.identity`, `["identity"]`)
+        configurable["langgraph_auth_user"] = AuthUser.from_json(user)
     config["configurable"] = configurable
     config["metadata"] = {
         **(config.get("metadata") or {}),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from threadloom.services.run_headers import NO_PATTERNS, HeaderPatterns
 
 if TYPE_CHECKING:
+    from threadloom.auth.users import RequestAuth
     from threadloom.graphs.project import ProjectConfig
     from threadloom.graphs.registry import GraphRegistry
     from threadloom.runtime.broker import Broker
@@ -27,6 +28,9 @@ class ServerContext:
     """Thread TTL (services/thread_ttl.py): the default for new threads and the sweep."""
     header_patterns: HeaderPatterns = NO_PATTERNS  # `http.configurable_headers`
     extras: dict[str, Any] = field(default_factory=dict)
+    # the request's caller under custom auth (None: the server itself, or no custom auth);
+    # with one, `storage` is the guarded view for that caller (auth/guarded.py)
+    caller: RequestAuth | None = None
 
 
 def _no_ttl() -> ThreadTTLPolicy:

@@ -182,6 +182,10 @@ def _new_run(
     configurable["langgraph_request_id"] = request_id
     if ctx.header_patterns.admits("x-request-id"):  # the reference's request id header
         configurable.setdefault("x-request-id", request_id)
+    if ctx.caller is not None:  # custom auth: the graph sees who asked (runtime/run_config.py)
+        configurable["langgraph_auth_user"] = ctx.caller.user.to_json()
+        configurable["langgraph_auth_user_id"] = ctx.caller.user.identity
+        configurable["langgraph_auth_permissions"] = list(ctx.caller.permissions)
     config: dict[str, Any] = {
         **{k: v for k, v in base_config.items() if k != "configurable"},
         **{k: v for k, v in run_config.items() if k not in ("configurable", "tags")},
@@ -288,7 +292,8 @@ async def stream_of(ctx: ServerContext, run_id: str) -> tuple[str, Run | None]:
     run = await ctx.storage.runs.get(rid)
     if run is not None:
         return rid, run
-    if await ctx.broker.is_finished(rid):
+    # a run no longer stored has no thread to authorize against: under custom auth it is gone
+    if ctx.caller is None and await ctx.broker.is_finished(rid):
         return rid, None
     raise NotFound(f"Run {run_id} not found")
 
@@ -376,8 +381,11 @@ async def output_of_deleted(ctx: ServerContext, run_id: str) -> dict[str, Any] |
     the SDK rejoins a cut `/wait` there, and the run may have ended meanwhile."""
     rid = parse_uuid(run_id, "run_id")
     # a run still stored was looked for on the wrong thread: that stays a 404
+    # (under custom auth a run no longer stored has no thread to authorize against: gone)
     outcome = (
-        None if await ctx.storage.runs.get(rid) else await ctx.broker.outcome(rid, follow=False)
+        None
+        if ctx.caller is not None or await ctx.storage.runs.get(rid)
+        else await ctx.broker.outcome(rid, follow=False)
     )
     if outcome is None:
         raise NotFound(f"Run {run_id} not found")

@@ -152,7 +152,8 @@ async def add_message(
         raise Unprocessable("content must be a string or a list of content parts")
     thread = await get_thread(ctx, thread_id)
     if not thread.metadata.get("graph_id"):
-        assistant = await assistant_service.get(ctx, resolve_agent(ctx, None))
+        # the server's default agent, not one the caller reads: unguarded under custom auth
+        assistant = await assistant_service.get_for_run(ctx, resolve_agent(ctx, None))
         thread = await thread_service.update(
             ctx,
             thread.thread_id,

@@ -69,7 +69,8 @@ async def _build_config(ctx: ServerContext, thread: Thread, graph_id: str) -> di
     base: list[dict[str, Any] | None] = []
     if ctx.registry.is_factory(graph_id):
         assistant_id = thread.metadata.get("assistant_id")
-        assistant = await ctx.storage.assistants.get(assistant_id) if assistant_id else None
+        # the server's own read (which graph the thread runs), not the caller's: unguarded
+        assistant = await ctx.storage.assistants.get_for_run(assistant_id) if assistant_id else None
         if assistant is not None and assistant.graph_id == graph_id:
             base.append(assistant.config)
         base.append(thread.config)

@@ -97,7 +97,7 @@ async def create_run_on_new_thread(
     run.status = "pending"
     params: dict[str, Any] = {
         "thread_id": run.thread_id,
-        "metadata": jsonb(dict(thread_metadata or {})),
+        "metadata": jsonb(rules.new_thread_metadata(run, thread_metadata)),
         "sync": "on" if durable else "off",
         "aid": assistant.assistant_id if assistant is not None else None,
         "aversion": assistant.version if assistant is not None else None,
