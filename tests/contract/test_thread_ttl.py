@@ -13,18 +13,18 @@ from tests.contract.test_persistence import _config, _graph, _history
 from threadloom.storage.base import Storage
 from threadloom.storage.records import ThreadTTL
 
-NOW = datetime.now(UTC)
-PAST = NOW - timedelta(minutes=1)
 
-
-def _ttl(strategy: str = "delete", expires_at: datetime = PAST) -> ThreadTTL:
-    return ThreadTTL(strategy, 5.0, expires_at=expires_at)  # type: ignore[arg-type]
+def _ttl(strategy: str = "delete", expires_at: datetime | None = None) -> ThreadTTL:
+    """A 5-minute TTL that ran out a minute ago (or at `expires_at`)."""
+    at = expires_at or datetime.now(UTC) - timedelta(minutes=1)
+    return ThreadTTL(strategy, 5.0, expires_at=at)  # type: ignore[arg-type]
 
 
 async def test_an_expired_thread_is_gone_for_readers_before_any_sweep(storage: Storage) -> None:
+    now = datetime.now(UTC)
     await storage.threads.create(thread_id="gone", metadata={"k": 1}, ttl=_ttl())
     await storage.threads.create(thread_id="kept", metadata={"k": 1}, ttl=_ttl("keep_latest"))
-    future = NOW + timedelta(minutes=5)
+    future = now + timedelta(minutes=5)
     await storage.threads.create(thread_id="live", metadata={"k": 1}, ttl=_ttl(expires_at=future))
     await storage.threads.create(thread_id="plain", metadata={"k": 1})
     assert await storage.threads.get("gone") is None
@@ -37,6 +37,7 @@ async def test_an_expired_thread_is_gone_for_readers_before_any_sweep(storage: S
 
 
 async def test_a_sweep_deletes_a_thread_with_its_runs_and_checkpoints(storage: Storage) -> None:
+    now = datetime.now(UTC)
     graph = _graph(storage)
     await graph.ainvoke({"items": ["a"]}, _config("old", "r0"))
     await storage.threads.create(thread_id="old", metadata={}, ttl=_ttl())
@@ -47,29 +48,31 @@ async def test_a_sweep_deletes_a_thread_with_its_runs_and_checkpoints(storage: S
     )
     await graph.ainvoke({"items": ["b"]}, _config("other", "r1"))  # another thread's stay
     # the run refreshed the TTL: it is due again five minutes from its activity
-    assert await storage.threads.sweep_expired(NOW, 10) == []
-    (swept,) = await storage.threads.sweep_expired(NOW + timedelta(minutes=6), 10)
+    assert await storage.threads.sweep_expired(now, 10) == []
+    (swept,) = await storage.threads.sweep_expired(now + timedelta(minutes=6), 10)
     assert (swept.thread_id, swept.strategy, swept.run_ids) == ("old", "delete", [run.run_id])
     assert await storage.runs.get(run.run_id) is None
     assert await _history(storage, "old") == []
     assert await _history(storage, "other")
-    assert await storage.threads.sweep_expired(NOW + timedelta(minutes=6), 10) == []
+    assert await storage.threads.sweep_expired(now + timedelta(minutes=6), 10) == []
 
 
 async def test_keep_latest_moves_the_expiry_on_and_keeps_the_thread(storage: Storage) -> None:
+    now = datetime.now(UTC)
     await storage.threads.create(thread_id="k", metadata={}, ttl=_ttl("keep_latest"))
-    (swept,) = await storage.threads.sweep_expired(NOW, 10)
+    (swept,) = await storage.threads.sweep_expired(now, 10)
     assert (swept.thread_id, swept.strategy, swept.run_ids) == ("k", "keep_latest", [])
     thread = await storage.threads.get("k")
     assert thread is not None and thread.ttl is not None and thread.ttl.expires_at is not None
-    assert thread.ttl.expires_at >= NOW + timedelta(minutes=4)
-    assert await storage.threads.sweep_expired(NOW, 10) == []  # not again until it expires
+    assert thread.ttl.expires_at >= now + timedelta(minutes=4)
+    assert await storage.threads.sweep_expired(now, 10) == []  # not again until it expires
 
 
 async def test_a_busy_thread_waits_until_it_is_idle(storage: Storage) -> None:
+    now = datetime.now(UTC)
     await storage.threads.create(thread_id="busy", metadata={}, ttl=_ttl())
     run = (await storage.runs.create_run(make_run("busy"))).run
-    later = NOW + timedelta(minutes=10)
+    later = now + timedelta(minutes=10)
     assert await storage.threads.sweep_expired(later, 10) == []  # a pending run holds it
     await storage.runs.claim(worker_id="w", limit=1, lease_seconds=30)
     assert await storage.threads.sweep_expired(later, 10) == []  # and a running one
@@ -81,25 +84,27 @@ async def test_a_busy_thread_waits_until_it_is_idle(storage: Storage) -> None:
 
 
 async def test_sweeps_are_bounded_and_oldest_first(storage: Storage) -> None:
+    now = datetime.now(UTC)
     for i in range(5):
-        at = PAST - timedelta(minutes=5 - i)
+        at = now - timedelta(minutes=6 - i)
         await storage.threads.create(thread_id=f"t{i}", metadata={}, ttl=_ttl(expires_at=at))
-    first = await storage.threads.sweep_expired(NOW, 2)
+    first = await storage.threads.sweep_expired(now, 2)
     assert [s.thread_id for s in first] == ["t0", "t1"]
-    rest = await storage.threads.sweep_expired(NOW, 10)
+    rest = await storage.threads.sweep_expired(now, 10)
     assert [s.thread_id for s in rest] == ["t2", "t3", "t4"]
 
 
 async def test_concurrent_sweepers_take_each_thread_once(
     storage: Storage, reopen: Callable[[], Awaitable[Storage]]
 ) -> None:
+    now = datetime.now(UTC)
     for i in range(40):
         await storage.threads.create(thread_id=f"t{i:02}", metadata={}, ttl=_ttl())
     other = await reopen()
     await other.open()
     try:
         batches = await asyncio.gather(
-            *(s.threads.sweep_expired(NOW, 7) for s in (storage, other) for _ in range(4))
+            *(s.threads.sweep_expired(now, 7) for s in (storage, other) for _ in range(4))
         )
     finally:
         await other.close()

@@ -25,7 +25,8 @@ B = {"Authorization": "Bearer token-b"}
 HI = {"messages": [{"role": "user", "content": "hi"}]}
 LONG = {"seconds": 30}  # a slow run that is still going when its cancel arrives
 
-EXEMPT = {("GET", "/ok"), ("GET", "/info")}  # health and info stay open, as the reference
+# health and info stay open, as the reference
+EXEMPT = {("GET", "/"), ("GET", "/ok"), ("GET", "/info")}
 
 
 @dataclass

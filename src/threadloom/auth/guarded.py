@@ -34,7 +34,7 @@ GUARDED: dict[str, frozenset[str]] = {
 }
 # repository methods that are the server's own (workers, snapshots after a guarded read)
 PASS_THROUGH: dict[str, frozenset[str]] = {
-    "threads": frozenset({"set_snapshot", "expired"}),
+    "threads": frozenset({"set_snapshot", "sweep_expired"}),  # the TTL sweeper is the server's
     "runs": frozenset(
         {
             "inflight",
