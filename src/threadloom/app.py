@@ -13,15 +13,17 @@ from typing import Any
 from fastapi import FastAPI
 
 import threadloom
-from threadloom.api import assistants, runs, system, thread_stream, threads
+from threadloom.api import assistants, runs, store, system, thread_stream, threads
 from threadloom.api.compat import letta as letta_api
 from threadloom.api.compat import seekr as seekr_api
 from threadloom.api.http import install_error_handlers
 from threadloom.api.middleware import RequestMiddleware
 from threadloom.graphs.project import ProjectConfig, graph_configs_from_env, project_from_env
 from threadloom.graphs.registry import GraphRegistry, system_assistant_id
+from threadloom.graphs.store_config import store_options, sweep_interval_seconds
 from threadloom.graphs.unsupported import check_supported
 from threadloom.runtime.broker import build_broker
+from threadloom.runtime.store_sweeper import StoreSweeper
 from threadloom.services.assistants import mirror_config_context
 from threadloom.services.context import ServerContext
 from threadloom.settings import Settings
@@ -80,10 +82,11 @@ def create_app(
     project = project or load_project_config(settings)
     registry = registry or GraphRegistry.from_project(project, activate=True)
     graph_configs = graph_configs_from_env()  # read once the project's env is applied
+    store_index, store_ttl = store_options(project)  # embeddings load now, not on first use
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        storage = create_storage(settings)
+        storage = create_storage(settings, store_index=store_index, store_ttl=store_ttl)
         await storage.open()
         broker = build_broker(settings)
         await broker.start()
@@ -108,9 +111,12 @@ def create_app(
             webhooks = install_webhooks(storage, settings, pool.executor)
             await pool.start()
         app.state.worker_pool = pool
+        sweeper = StoreSweeper(storage, sweep_interval_seconds(project))
+        sweeper.start()
         try:
             yield
         finally:
+            await sweeper.stop()
             if pool is not None:
                 await pool.stop()
                 await webhooks.stop()
@@ -126,7 +132,7 @@ def create_app(
     install_error_handlers(app)
     # Routes are added flat, hottest first: FastAPI's include_router wraps each router in a
     # matcher that re-scans it per request, which profiling showed at ~0.6 ms a request.
-    for router in (
+    routers = [
         runs.router,
         runs.stateless,
         threads.router,
@@ -135,7 +141,10 @@ def create_app(
         system.router,
         letta_api.router,
         seekr_api.router,
-    ):
+    ]
+    if not (project.http and project.http.disable_store):  # `http.disable_store`: no /store
+        routers.append(store.router)
+    for router in routers:
         app.router.routes.extend(router.routes)
     cors: dict[str, Any] = {
         "allow_origins": ["*"],

@@ -60,9 +60,13 @@ def _preload(settings: Settings) -> Any:
     from threadloom.errors import ThreadloomError
     from threadloom.graphs.registry import GraphRegistry
 
+    from threadloom.graphs.store_config import store_options
+    from threadloom.preflight import check_store_extensions
+
     try:
         project = load_project_config(settings)
         registry = GraphRegistry.from_project(project, activate=True)
+        check_store_extensions(settings, store_options(project)[0])
     except ThreadloomError as exc:
         _fail(exc.detail)
     except FileNotFoundError as exc:
@@ -240,14 +244,15 @@ def worker(**opts: Any) -> None:
     if settings.workers < 1:
         _fail("threadloom worker needs --workers of at least 1")
     _preflight(settings)
-    _project, registry = _preload(settings)
+    project, registry = _preload(settings)
     from threadloom.errors import ThreadloomError
+    from threadloom.graphs.store_config import store_options
     from threadloom.preflight import describe
     from threadloom.runtime.standalone import run_worker
     from threadloom.storage.errors import is_unavailable
 
     try:
-        asyncio.run(run_worker(settings, registry))
+        asyncio.run(run_worker(settings, registry, *store_options(project)))
     except ThreadloomError as exc:
         _fail(exc.detail)
     except Exception as exc:

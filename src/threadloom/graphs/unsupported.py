@@ -96,9 +96,9 @@ _CHECKS: tuple[_Check, ...] = (
         "disabling webhooks is not supported yet; runs would still call them",
         True,
     ),
-    # `http.disable_store`, `disable_mcp`, `disable_a2a` and `disable_ui` are honoured by
-    # construction: Threadloom serves none of those routes yet. The change that adds one must
-    # honour its flag.
+    # `http.disable_store` is honoured in app.py (no /store routes). `disable_mcp`,
+    # `disable_a2a` and `disable_ui` are honoured by construction: Threadloom serves none of
+    # those routes yet. The change that adds one must honour its flag.
     (
         "http.middleware_order",
         _set,
@@ -116,18 +116,6 @@ _CHECKS: tuple[_Check, ...] = (
         _set,
         "Threadloom does not log request headers, so there is nothing to filter",
         False,
-    ),
-    (
-        "store.index",
-        _set,
-        "semantic search in the store is not supported yet; searches by query would not rank",
-        True,
-    ),
-    (
-        "store.ttl",
-        _set,
-        "store item TTL is not supported yet; expired items would never be deleted",
-        True,
     ),
     ("store.path", _set, "a custom store implementation is not supported yet", True),
     (

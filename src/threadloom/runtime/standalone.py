@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 import signal
 
 from threadloom.runtime.executor import GraphBuilder
@@ -23,12 +24,18 @@ logger = logging.getLogger("threadloom.worker")
 READY_LINE = "threadloom worker ready"
 
 
-async def run_worker(settings: Settings, registry: GraphBuilder) -> None:
-    """Execute runs until SIGTERM/SIGINT, then drain and exit."""
+async def run_worker(
+    settings: Settings,
+    registry: GraphBuilder,
+    store_index: dict[str, Any] | None = None,
+    store_ttl: dict[str, Any] | None = None,
+) -> None:
+    """Execute runs until SIGTERM/SIGINT, then drain and exit. `store_index` / `store_ttl`:
+    the project's store (`graphs/store_config.store_options`), as the API processes have it."""
     from threadloom.runtime.broker import build_broker
     from threadloom.services.webhook_payloads import install_webhooks
 
-    storage = create_storage(settings)
+    storage = create_storage(settings, store_index=store_index, store_ttl=store_ttl)
     await storage.open()
     broker = build_broker(settings)
     try:

@@ -19,9 +19,11 @@ import time
 from pathlib import Path
 from typing import Any, Literal, cast
 
+import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg.rows import DictRow
 
+from threadloom.storage.errors import PGVECTOR_MISSING, MissingExtension
 from threadloom.storage.postgres.db import check_schema, connection_kwargs
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -83,6 +85,30 @@ async def _acquire(conn: AsyncConnection[Any], key: int, wait_seconds: float) ->
         await asyncio.sleep(LOCK_POLL_SECONDS)
 
 
+async def ensure_pgvector(conn: AsyncConnection[DictRow]) -> None:
+    """Create the `vector` extension in `public` (once per database, shared by every schema on
+    `search_path`); a server without it fails start-up with one line saying how to install it."""
+    row = await (
+        await conn.execute("SELECT 1 AS ok FROM pg_extension WHERE extname = 'vector'")
+    ).fetchone()
+    if row is not None:
+        return
+    available = await (
+        await conn.execute("SELECT 1 AS ok FROM pg_available_extensions WHERE name = 'vector'")
+    ).fetchone()
+    if available is None:
+        raise MissingExtension(PGVECTOR_MISSING)
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
+    except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject):
+        pass  # another schema's migration created it at the same moment
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise MissingExtension(
+            f"store.index needs the pgvector extension, and this role may not create it ({exc});"
+            " run `CREATE EXTENSION vector SCHEMA public` as a superuser once"
+        ) from None
+
+
 async def migrate(
     url: str,
     *,
@@ -108,6 +134,8 @@ async def migrate(
                 )
             await asyncio.to_thread(_alembic_upgrade, url, schema, revision)
             await AsyncPostgresSaver(conn).setup()
+            if store_index:
+                await ensure_pgvector(conn)
             await AsyncPostgresStore(conn, index=cast(Any, store_index)).setup()
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))

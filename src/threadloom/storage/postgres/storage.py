@@ -129,6 +129,15 @@ class PostgresStorage(Storage):
             await store.stop_ttl_sweeper(timeout=1.0)
         await pool.close()
 
+    async def sweep_store(self) -> int:
+        async with self.db.transaction() as cur:
+            await cur.execute(q.TRY_STORE_SWEEP_LOCK, {"key": q.store_sweep_lock_key(self.schema)})
+            row = await cur.fetchone()
+            if not row or not row["locked"]:
+                return 0  # another process is sweeping this schema right now
+            await cur.execute(q.DELETE_EXPIRED_STORE_ITEMS)
+            return int(cur.rowcount or 0)
+
     async def ping(self) -> None:
         try:
             await self.db.fetchone("SELECT 1 AS ok")
