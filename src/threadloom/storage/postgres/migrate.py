@@ -109,6 +109,20 @@ async def ensure_pgvector(conn: AsyncConnection[DictRow]) -> None:
         ) from None
 
 
+async def _fractional_store_ttl(conn: AsyncConnection[DictRow]) -> None:
+    """LangGraph's store keeps `ttl_minutes` as INT, so a TTL of 0.5 minutes became 0 and its
+    first refresh expired the item at once; the Store API takes minutes as a number. Widened
+    once, in place (the other backend's column is REAL already)."""
+    row = await (
+        await conn.execute(
+            "SELECT data_type FROM information_schema.columns WHERE table_schema ="
+            " current_schema() AND table_name = 'store' AND column_name = 'ttl_minutes'"
+        )
+    ).fetchone()
+    if row is not None and row["data_type"] == "integer":
+        await conn.execute("ALTER TABLE store ALTER COLUMN ttl_minutes TYPE double precision")
+
+
 async def migrate(
     url: str,
     *,
@@ -137,6 +151,7 @@ async def migrate(
             if store_index:
                 await ensure_pgvector(conn)
             await AsyncPostgresStore(conn, index=cast(Any, store_index)).setup()
+            await _fractional_store_ttl(conn)
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
     finally:

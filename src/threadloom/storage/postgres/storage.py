@@ -30,6 +30,7 @@ from threadloom.storage.postgres.migrate import migrate
 from threadloom.storage.postgres.queue import OfferChannel, RunListener
 from threadloom.storage.postgres.runs import PostgresRunStore
 from threadloom.storage.postgres.saver import PooledPostgresSaver
+from threadloom.storage.postgres.store import PostgresMemoryStore
 from threadloom.storage.postgres.threads import PostgresThreadStore
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class PostgresStorage(Storage):
         conn = cast(Any, pool)
         self.checkpointer = saver = PooledPostgresSaver(conn)
         self.thread_hints = saver.hints
-        self.store = AsyncPostgresStore(
+        self.store = PostgresMemoryStore(
             conn, index=cast(Any, self.store_index), ttl=cast(Any, self.store_ttl)
         )
         cache = AssistantCache()
