@@ -59,7 +59,6 @@ def _preload(settings: Settings) -> Any:
     from threadloom.app import load_project_config
     from threadloom.errors import ThreadloomError
     from threadloom.graphs.registry import GraphRegistry
-
     from threadloom.graphs.store_config import store_options
     from threadloom.preflight import check_store_extensions
 

@@ -54,7 +54,9 @@ async def test_update_keeps_created_at_and_search_lists_newest_first(
     found = await client.store.search_items(ns)
     assert [i["key"] for i in found["items"]] == ["a", "b"]  # newest update first
     assert all(i["score"] is None for i in found["items"])
-    assert [i["key"] for i in (await client.store.search_items(ns, filter={"kind": "y"}))["items"]] == ["b"]
+    assert [
+        i["key"] for i in (await client.store.search_items(ns, filter={"kind": "y"}))["items"]
+    ] == ["b"]
     gt = await client.store.search_items(ns, filter={"n": {"$gt": 2}})
     assert [i["key"] for i in gt["items"]] == ["a"]
     page = await client.store.search_items(ns, limit=1, offset=1)
@@ -160,21 +162,81 @@ BAD_INPUTS: list[tuple[str, str, str, Any, int]] = [
     ("empty label", "PUT", "/store/items", {"namespace": ["a", ""], "key": "k", "value": {}}, 422),
     ("label with dot", "PUT", "/store/items", {"namespace": ["a.b"], "key": "k", "value": {}}, 422),
     ("empty namespace", "PUT", "/store/items", {"namespace": [], "key": "k", "value": {}}, 400),
-    ("langgraph root", "PUT", "/store/items", {"namespace": ["langgraph"], "key": "k", "value": {}}, 400),
-    ("value not object", "PUT", "/store/items", {"namespace": ["a"], "key": "k", "value": [1]}, 422),
+    (
+        "langgraph root",
+        "PUT",
+        "/store/items",
+        {"namespace": ["langgraph"], "key": "k", "value": {}},
+        400,
+    ),
+    (
+        "value not object",
+        "PUT",
+        "/store/items",
+        {"namespace": ["a"], "key": "k", "value": [1]},
+        422,
+    ),
     ("value null", "PUT", "/store/items", {"namespace": ["a"], "key": "k", "value": None}, 422),
     ("missing key", "PUT", "/store/items", {"namespace": ["a"], "value": {}}, 422),
     ("key not string", "PUT", "/store/items", {"namespace": ["a"], "key": 1, "value": {}}, 422),
-    ("index true", "PUT", "/store/items", {"namespace": ["a"], "key": "k", "value": {}, "index": True}, 422),
-    ("negative ttl", "PUT", "/store/items", {"namespace": ["a"], "key": "k", "value": {}, "ttl": -1}, 422),
-    ("huge ttl", "PUT", "/store/items", {"namespace": ["a"], "key": "k", "value": {}, "ttl": 1e300}, 422),
+    (
+        "index true",
+        "PUT",
+        "/store/items",
+        {"namespace": ["a"], "key": "k", "value": {}, "index": True},
+        422,
+    ),
+    (
+        "negative ttl",
+        "PUT",
+        "/store/items",
+        {"namespace": ["a"], "key": "k", "value": {}, "ttl": -1},
+        422,
+    ),
+    (
+        "huge ttl",
+        "PUT",
+        "/store/items",
+        {"namespace": ["a"], "key": "k", "value": {}, "ttl": 1e300},
+        422,
+    ),
     ("get without key", "GET", "/store/items?namespace=a", None, 400),
     ("get empty label", "GET", "/store/items?namespace=a..b&key=k", None, 422),
-    ("search negative limit", "POST", "/store/items/search", {"namespace_prefix": ["a"], "limit": -1}, 422),
-    ("search huge limit", "POST", "/store/items/search", {"namespace_prefix": ["a"], "limit": 10**12}, 422),
-    ("search negative offset", "POST", "/store/items/search", {"namespace_prefix": ["a"], "offset": -1}, 422),
-    ("search bad operator", "POST", "/store/items/search", {"namespace_prefix": ["a"], "filter": {"n": {"$foo": 1}}}, 422),
-    ("search bad filter key", "POST", "/store/items/search", {"namespace_prefix": ["a"], "filter": {"a'b": 1}}, 422),
+    (
+        "search negative limit",
+        "POST",
+        "/store/items/search",
+        {"namespace_prefix": ["a"], "limit": -1},
+        422,
+    ),
+    (
+        "search huge limit",
+        "POST",
+        "/store/items/search",
+        {"namespace_prefix": ["a"], "limit": 10**12},
+        422,
+    ),
+    (
+        "search negative offset",
+        "POST",
+        "/store/items/search",
+        {"namespace_prefix": ["a"], "offset": -1},
+        422,
+    ),
+    (
+        "search bad operator",
+        "POST",
+        "/store/items/search",
+        {"namespace_prefix": ["a"], "filter": {"n": {"$foo": 1}}},
+        422,
+    ),
+    (
+        "search bad filter key",
+        "POST",
+        "/store/items/search",
+        {"namespace_prefix": ["a"], "filter": {"a'b": 1}},
+        422,
+    ),
     ("namespaces negative limit", "POST", "/store/namespaces", {"limit": -1}, 422),
     ("namespaces zero depth", "POST", "/store/namespaces", {"max_depth": 0}, 422),
     ("delete without key", "DELETE", "/store/items", {"namespace": ["a"]}, 422),
@@ -190,7 +252,38 @@ async def test_bad_input_is_4xx_with_detail_and_writes_nothing(
     http: httpx.AsyncClient, method: str, path: str, body: Any, status: int
 ) -> None:
     before = (await http.post("/store/namespaces", json={"prefix": ["a"]})).json()
-    r = await http.request(method, path, json=body) if body is not None else await http.request(method, path)
+    r = (
+        await http.request(method, path, json=body)
+        if body is not None
+        else await http.request(method, path)
+    )
     assert r.status_code == status, r.text
     assert isinstance(r.json()["detail"], str) and r.json()["detail"]
     assert (await http.post("/store/namespaces", json={"prefix": ["a"]})).json() == before
+
+
+async def test_example_memory_agent_recalls_a_fact_in_a_later_thread(
+    client: LangGraphClient,
+) -> None:
+    user = {"configurable": {"user_id": "u-" + uuid.uuid4().hex[:8]}}
+
+    async def say(text: str) -> str:
+        thread = await client.threads.create()  # a new conversation every time
+        out = await client.runs.wait(
+            thread["thread_id"],
+            "example_memory",
+            input={"messages": [{"role": "user", "content": text}]},
+            config=user,
+        )
+        assert isinstance(out, dict)
+        return str(out["messages"][-1]["content"])
+
+    assert await say("I live in Lisbon") == "Noted: I live in Lisbon"
+    assert await say("My favourite food is sushi") == "Noted: My favourite food is sushi"
+    assert await say("Where do I live?") == "You told me: I live in Lisbon"
+    ns = ["memories", user["configurable"]["user_id"]]
+    memories = (await client.store.search_items(ns, query="city"))["items"]
+    assert {m["value"]["text"] for m in memories} == {
+        "I live in Lisbon",
+        "My favourite food is sushi",
+    }

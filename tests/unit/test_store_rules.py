@@ -54,8 +54,12 @@ def test_bad_embed_specs_are_one_line_project_errors(
 
 def test_store_options_always_hide_expired_items() -> None:
     index, ttl = store_options(
-        _project({"index": {"dims": 64, "embed": "threadloom:wordllama-64", "fields": ["text"]},
-                  "ttl": {"default_ttl": 5, "refresh_on_read": False}})
+        _project(
+            {
+                "index": {"dims": 64, "embed": "threadloom:wordllama-64", "fields": ["text"]},
+                "ttl": {"default_ttl": 5, "refresh_on_read": False},
+            }
+        )
     )
     assert index is not None and index["dims"] == 64
     assert index["fields"] == index["text_fields"] == ["text"]

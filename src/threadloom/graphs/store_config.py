@@ -41,9 +41,7 @@ def resolve_embeddings(spec: str, base_dir: Path) -> Embeddings:
         return builtin_embeddings(spec[len(BUILTIN_PREFIX) :], where)
     target, sep, attr = spec.rpartition(":")
     if not sep or not target or not attr:
-        raise ProjectError(
-            f"{where}: expected 'provider:model', './file.py:name' or 'module:name'"
-        )
+        raise ProjectError(f"{where}: expected 'provider:model', './file.py:name' or 'module:name'")
     if target.endswith(".py") or "/" in target:
         path = Path(target)
         path = path if path.is_absolute() else (base_dir / path).resolve()
@@ -71,14 +69,14 @@ def _as_embeddings(obj: Any, where: str) -> Embeddings:
 
 def _init_provider(spec: str, where: str) -> Embeddings:
     try:
-        from langchain.embeddings import init_embeddings  # type: ignore[import-not-found]
+        from langchain.embeddings import init_embeddings
     except ImportError:
         raise ProjectError(
             f"{where}: a 'provider:model' embedding needs `langchain` and the provider's package"
             " (pip install langchain langchain-<provider>), or use threadloom:wordllama"
         ) from None
     try:
-        return init_embeddings(spec)  # type: ignore[no-any-return]
+        return init_embeddings(spec)
     except Exception as exc:
         raise ProjectError(f"{where}: {exc}") from None
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 import signal
+from typing import Any
 
 from threadloom.runtime.executor import GraphBuilder
 from threadloom.runtime.worker import WorkerPool, default_worker_id

@@ -80,7 +80,7 @@ def check_offset(offset: int | None) -> int:
 MAX_TTL_MINUTES = 100 * 366 * 24 * 60
 
 
-def check_ttl(ttl: float | None | NotProvided) -> float | None | NotProvided:
+def check_ttl(ttl: float | NotProvided | None) -> float | NotProvided | None:
     if isinstance(ttl, int | float) and not 0 < ttl <= MAX_TTL_MINUTES:
         raise Unprocessable(
             f"ttl must be a positive number of minutes up to {MAX_TTL_MINUTES}, got {ttl}"
@@ -165,7 +165,7 @@ async def put_item(
     value: dict[str, Any],
     *,
     index: Literal[False] | list[str] | None = None,
-    ttl: float | None | NotProvided = NOT_PROVIDED,
+    ttl: float | NotProvided | None = NOT_PROVIDED,
 ) -> None:
     """Store or replace an item. `ttl` left out takes `store.ttl.default_ttl`; `None` never
     expires."""

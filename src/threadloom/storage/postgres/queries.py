@@ -321,9 +321,7 @@ ON CONFLICT DO NOTHING
 
 # --- long-term memory store ------------------------------------------------------------------
 TRY_STORE_SWEEP_LOCK = "SELECT pg_try_advisory_xact_lock(%(key)s) AS locked"
-DELETE_EXPIRED_STORE_ITEMS = (
-    "DELETE FROM store WHERE expires_at IS NOT NULL AND expires_at < NOW()"
-)
+DELETE_EXPIRED_STORE_ITEMS = "DELETE FROM store WHERE expires_at IS NOT NULL AND expires_at < NOW()"
 
 
 def store_sweep_lock_key(schema: str | None) -> int:

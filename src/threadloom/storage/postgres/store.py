@@ -19,7 +19,9 @@ class PostgresMemoryStore(AsyncPostgresStore):
         queries, embedding_request = super()._prepare_batch_PUT_queries(put_ops)
         if not self.index_config:
             return queries, embedding_request
-        keys = sorted({(".".join(op.namespace), op.key) for _, op in put_ops if op.value is not None})
+        keys = sorted(
+            {(".".join(op.namespace), op.key) for _, op in put_ops if op.value is not None}
+        )
         if not keys:
             return queries, embedding_request
         drop = (

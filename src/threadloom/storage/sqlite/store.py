@@ -46,7 +46,7 @@ def vector_connection(path: str, busy_timeout_ms: int) -> Any:
     module: Any = sqlite3
     if not hasattr(sqlite3.Connection, "enable_load_extension"):
         try:
-            import pysqlite3.dbapi2 as module  # type: ignore[import-not-found, no-redef]
+            import pysqlite3.dbapi2 as module  # type: ignore[no-redef]
         except ImportError:
             raise MissingExtension(SQLITE_VEC_MISSING) from None
     conn = module.connect(path, isolation_level=None, check_same_thread=False)
