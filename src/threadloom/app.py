@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 import threadloom
-from threadloom.api import assistants, runs, system, thread_stream, threads
+from threadloom.api import assistants, runs, store, system, thread_stream, threads
 from threadloom.api.compat import letta as letta_api
 from threadloom.api.compat import seekr as seekr_api
 from threadloom.api.custom_app import (
@@ -37,8 +37,10 @@ from threadloom.graphs.project import (
     project_from_env,
 )
 from threadloom.graphs.registry import GraphRegistry, system_assistant_id
+from threadloom.graphs.store_config import store_options, sweep_interval_seconds
 from threadloom.graphs.unsupported import check_supported
 from threadloom.runtime.broker import build_broker
+from threadloom.runtime.store_sweeper import StoreSweeper
 from threadloom.runtime.ttl_sweeper import ThreadTTLSweeper
 from threadloom.services.assistants import mirror_config_context
 from threadloom.services.context import ServerContext
@@ -68,6 +70,7 @@ ROUTERS = (
     system.router,
     letta_api.router,
     seekr_api.router,
+    store.router,  # `http.disable_store` drops it with its group (api/route_groups.py)
 )
 
 
@@ -140,10 +143,11 @@ def create_app(
     http = project.http
     custom = load_custom_app(http, project.base_dir) if http else None
     webhooks_enabled = not (http and http.disable_webhooks)
+    store_index, store_ttl = store_options(project)  # embeddings load now, not on first use
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        storage = create_storage(settings)
+        storage = create_storage(settings, store_index=store_index, store_ttl=store_ttl)
         await storage.open()
         broker = build_broker(settings)
         await broker.start()
@@ -160,8 +164,8 @@ def create_app(
             ctx.extras["custom_auth"] = custom_auth
         app.state.ctx = ctx
         await sync_system_assistants(ctx, graph_configs)
-        sweeper = ThreadTTLSweeper(storage, broker, thread_ttl)
-        sweeper.start()
+        thread_sweeper = ThreadTTLSweeper(storage, broker, thread_ttl)
+        thread_sweeper.start()
         pool = None
         if settings.workers > 0:
             from threadloom.runtime.worker import WorkerPool
@@ -178,10 +182,13 @@ def create_app(
             webhooks = install_webhooks(storage, settings, pool.executor, enabled=webhooks_enabled)
             await pool.start()
         app.state.worker_pool = pool
+        store_sweeper = StoreSweeper(storage, sweep_interval_seconds(project))
+        store_sweeper.start()
         try:
             yield
         finally:
-            await sweeper.stop()
+            await store_sweeper.stop()
+            await thread_sweeper.stop()
             if pool is not None:
                 await pool.stop()
                 await webhooks.stop()

@@ -60,11 +60,14 @@ def _preload(settings: Settings) -> Any:
     from threadloom.auth.loader import load_auth
     from threadloom.errors import ThreadloomError
     from threadloom.graphs.registry import GraphRegistry
+    from threadloom.graphs.store_config import store_options
+    from threadloom.preflight import check_store_extensions
 
     try:
         project = load_project_config(settings)
         registry = GraphRegistry.from_project(project, activate=True)
         load_auth(project)  # a broken auth.path: one line, and no server open to everyone
+        check_store_extensions(settings, store_options(project)[0])
     except ThreadloomError as exc:
         _fail(exc.detail)
     except FileNotFoundError as exc:
@@ -250,6 +253,7 @@ def worker(**opts: Any) -> None:
     _preflight(settings)
     project, registry = _preload(settings)
     from threadloom.errors import ThreadloomError
+    from threadloom.graphs.store_config import store_options
     from threadloom.preflight import describe
     from threadloom.runtime.standalone import run_worker
     from threadloom.storage.errors import is_unavailable
@@ -259,6 +263,7 @@ def worker(**opts: Any) -> None:
             run_worker(
                 settings,
                 registry,
+                *store_options(project),
                 webhooks=not (project.http and project.http.disable_webhooks),
             )
         )

@@ -81,3 +81,28 @@ async def check_backends(settings: Settings) -> None:
         await check_postgres(settings.database_url)
     if settings.redis_url:
         await check_redis(settings.redis_url)
+
+
+def check_store_extensions(settings: Settings, store_index: object | None) -> None:
+    """With `store.index`, the database must do vectors: pgvector on PostgreSQL, loadable
+    sqlite-vec on SQLite. Raises `MissingExtension` with one line saying how to get it."""
+    if store_index is None:
+        return
+    from threadloom.storage.errors import PGVECTOR_MISSING, MissingExtension
+
+    if not settings.database_url:
+        from threadloom.storage.sqlite.store import vector_connection
+
+        vector_connection(":memory:", 0).close()
+        return
+    import psycopg
+
+    try:
+        with psycopg.connect(settings.database_url, connect_timeout=5) as conn:
+            row = conn.execute(
+                "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"
+            ).fetchone()
+    except psycopg.Error:
+        return  # reachability is check_backends' to report; migrate reports it again
+    if row is None:
+        raise MissingExtension(PGVECTOR_MISSING)

@@ -193,3 +193,23 @@ async def test_studio_requests(shape: str, raw: httpx.AsyncClient) -> None:
         assert (await raw.post("/threads/search", json={}, headers=studio)).json() == []
     else:
         assert response.status_code == 401
+
+
+async def test_a_store_handler_rewrites_every_namespace(
+    alice: LangGraphClient, bob: LangGraphClient
+) -> None:
+    """`@auth.on.store` prefixes the caller's identity: each user's memory is their own, and
+    the same namespace names two users' items apart."""
+    await alice.store.put_item(["notes"], "city", {"text": "Lisbon"})
+    await bob.store.put_item(["notes"], "city", {"text": "Porto"})
+    mine = await alice.store.get_item(["notes"], "city")
+    assert mine is not None and mine["value"] == {"text": "Lisbon"}
+    assert mine["namespace"] == ["alice", "notes"]
+    found = await bob.store.search_items(["notes"])
+    assert [item["value"] for item in found["items"]] == [{"text": "Porto"}]
+    spaces = await alice.store.list_namespaces()
+    assert spaces["namespaces"] == [["alice", "notes"]]
+    await bob.store.delete_item(["notes"], "city")
+    again = await alice.store.get_item(["notes"], "city")
+    assert again is not None  # bob deleted his own item only
+    assert await bob.store.get_item(["notes"], "city") is None

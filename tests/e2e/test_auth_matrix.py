@@ -9,6 +9,7 @@ objects; B, the owner, succeeds. A route added later without a case here fails
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,6 +138,17 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/threads/{thread_id}/runs/{run_id}"): Case(),
     ("POST", "/v1/threads/{thread_id}/runs/{run_id}/cancel"): Case(needs=INFLIGHT),
     ("GET", "/v1/threads/{thread_id}/runs/{run_id}/attach"): Case(),
+    # the store: each user's namespaces are their own (the handler prefixes the caller), so A
+    # works in A's and never sees B's item
+    ("PUT", "/store/items"): Case(
+        {"namespace": ["notes"], "key": "k", "value": {"x": 1}}, owner=(204,), collection=True
+    ),
+    ("GET", "/store/items"): Case(query={"namespace": "notes", "key": "k"}, collection=True),
+    ("DELETE", "/store/items"): Case(
+        {"namespace": ["notes"], "key": "k"}, owner=(204,), collection=True
+    ),
+    ("POST", "/store/items/search"): Case({"namespace_prefix": ["notes"]}, collection=True),
+    ("POST", "/store/namespaces"): Case({}, collection=True),
 }
 
 
@@ -199,7 +211,11 @@ async def _world(http: httpx.AsyncClient, needs: frozenset[str]) -> World:
         "checkpoint_id": history[0]["checkpoint"]["checkpoint_id"],
         "message_id": state["values"]["messages"][-1]["id"],
         "namespace": "none",
+        "secret": f"secret-{uuid.uuid4()}",
     }
+    memory = {"namespace": ["notes"], "key": "k", "value": {"secret": ids["secret"]}}
+    put = await http.put("/store/items", json=memory, headers=B)
+    assert put.status_code == 204, put.text
     if "inflight" in needs:
         slow = (await http.post("/assistants", json={"graph_id": "slow"}, headers=B)).json()
         ids["agent_id"] = slow["assistant_id"]
@@ -244,7 +260,7 @@ async def test_route_is_guarded(auth_http: httpx.AsyncClient, method: str, path:
     status, text = await _call(auth_http, method, path, case, world, A)
     if case.collection:
         assert status < 300, f"{method} {path}: A got {status} {text}"
-        for key in ("thread_id", "run_id", "assistant_id"):
+        for key in ("thread_id", "run_id", "assistant_id", "secret"):
             assert world.ids[key] not in text, f"{method} {path}: A saw B's {key}: {text}"
         if path == "/threads/prune":
             assert '"pruned_count":0' in text.replace(" ", "")

@@ -20,8 +20,6 @@ from threadloom.graphs.unsupported import check_supported, find_unsupported
 
 REFUSED: list[dict[str, Any]] = [
     {"encryption": {"path": "./enc.py:encryption"}},
-    {"store": {"index": {"dims": 4, "embed": "openai:text-embedding-3-small"}}},
-    {"store": {"ttl": {"default_ttl": 10}}},
     {"store": {"path": "./store.py:store"}},
     {"checkpointer": {"path": "./saver.py:saver"}},
     {"checkpointer": {"uri": "postgresql://elsewhere/db"}},
@@ -45,6 +43,7 @@ WARNED: list[dict[str, Any]] = [
 
 HONOURED: list[dict[str, Any]] = [
     {},
+    {"store": {"index": {"dims": 4, "embed": "threadloom:wordllama"}, "ttl": {"default_ttl": 10}}},
     {"auth": {"path": "./auth.py:auth", "disable_studio_auth": True, "openapi": {}}},
     {"http": {"app": "./app.py:app", "enable_custom_route_auth": True}},
     {"http": {"cors": {"allow_origins": ["https://app.example"]}}},

@@ -52,11 +52,18 @@ class CustomAuth:
         self.policy = Policy(auth)
 
     def context_for(self, ctx: ServerContext, caller: RequestAuth) -> ServerContext:
-        """The server context one request works in: its caller and the storage it may see."""
+        """The server context one request works in: its caller, the storage it may see, and
+        the `@auth.on.store` decision every store action asks (services/store.py)."""
+        policy = self.policy
+
+        async def store_authorize(action: str, value: dict[str, Any]) -> dict[str, Any] | None:
+            return await policy.authorize(caller, "store", action, value)
+
         return dataclasses.replace(
             ctx,
             storage=GuardedStorage(ctx.storage, self.policy, caller),  # type: ignore[arg-type]
             caller=caller,
+            extras={**ctx.extras, "store_authorize": store_authorize},
         )
 
 

@@ -103,7 +103,7 @@ class IndexConfig(_Section):
 
 class StoreTTLConfig(_Section):
     refresh_on_read: bool = True
-    default_ttl: float | None = Field(default=None, ge=0, description="minutes")
+    default_ttl: float | None = Field(default=None, gt=0, description="minutes")
     sweep_interval_minutes: int | None = Field(default=None, gt=0)
 
 

@@ -10,7 +10,7 @@ auth that starts open to everyone is the failure this module exists to prevent. 
 - **warned**: ignoring it changes nothing a client or an operator relies on (a UI bundle, log
   formatting). The server starts and logs one warning per key.
 
-Keys that are honoured (graphs, env, dependencies, `auth`, most of `http`, `checkpointer.ttl`) and
+Keys that are honoured (graphs, env, dependencies, `auth`, most of `http`, `checkpointer.ttl`, `store`) and
 build-time keys (a running server has nothing to do with `python_version` or `dockerfile_lines`)
 are not listed. When a
 feature lands, its keys leave this module in the same change.
@@ -72,18 +72,6 @@ _CHECKS: tuple[_Check, ...] = (
         _set,
         "Threadloom does not log request headers, so there is nothing to filter",
         False,
-    ),
-    (
-        "store.index",
-        _set,
-        "semantic search in the store is not supported yet; searches by query would not rank",
-        True,
-    ),
-    (
-        "store.ttl",
-        _set,
-        "store item TTL is not supported yet; expired items would never be deleted",
-        True,
     ),
     ("store.path", _set, "a custom store implementation is not supported yet", True),
     (

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from typing import Any
 
 from threadloom.runtime.executor import GraphBuilder
 from threadloom.runtime.worker import WorkerPool, default_worker_id
@@ -23,13 +24,21 @@ logger = logging.getLogger("threadloom.worker")
 READY_LINE = "threadloom worker ready"
 
 
-async def run_worker(settings: Settings, registry: GraphBuilder, *, webhooks: bool = True) -> None:
-    """Execute runs until SIGTERM/SIGINT, then drain and exit (`webhooks=False`:
-    `http.disable_webhooks`)."""
+async def run_worker(
+    settings: Settings,
+    registry: GraphBuilder,
+    store_index: dict[str, Any] | None = None,
+    store_ttl: dict[str, Any] | None = None,
+    *,
+    webhooks: bool = True,
+) -> None:
+    """Execute runs until SIGTERM/SIGINT, then drain and exit. `store_index` / `store_ttl`:
+    the project's store (`graphs/store_config.store_options`), as the API processes have it;
+    `webhooks=False`: `http.disable_webhooks`."""
     from threadloom.runtime.broker import build_broker
     from threadloom.services.webhook_payloads import install_webhooks
 
-    storage = create_storage(settings)
+    storage = create_storage(settings, store_index=store_index, store_ttl=store_ttl)
     await storage.open()
     broker = build_broker(settings)
     try:

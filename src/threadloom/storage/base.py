@@ -482,6 +482,12 @@ class Storage(abc.ABC):
     async def ping(self) -> None:
         """Raise if the database is unreachable."""
 
+    @abc.abstractmethod
+    async def sweep_store(self) -> int:
+        """Delete the long-term memory items whose TTL has passed; returns how many. Reads never
+        see such items anyway; this reclaims their space. Safe to call from many processes at
+        once: on a shared database only one sweeps at a time, the others return 0."""
+
     def worker_session(
         self,
         *,

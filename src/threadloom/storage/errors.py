@@ -4,7 +4,22 @@ from __future__ import annotations
 
 import sqlite3
 
-from threadloom.errors import Unavailable
+from threadloom.errors import ThreadloomError, Unavailable
+
+PGVECTOR_MISSING = (
+    "store.index needs the PostgreSQL extension pgvector (`vector`), which this server does not"
+    " have: install it (Debian: apt-get install postgresql-<major>-pgvector; or build it from"
+    " source, see docs/deployment.md) or remove store.index from langgraph.json"
+)
+SQLITE_VEC_MISSING = (
+    "store.index needs SQLite extension loading (sqlite-vec), which this Python's sqlite3 module"
+    " does not allow: pip install 'threadloom[memory]' (bundles pysqlite3), use a Python built"
+    " with loadable SQLite extensions, or remove store.index from langgraph.json"
+)
+
+
+class MissingExtension(ThreadloomError):
+    """The database cannot do what the project's configuration asks (start-up error)."""
 
 
 class StaleAssistant(Exception):

@@ -76,6 +76,12 @@ async def on_assistants(ctx: Auth.types.AuthContext, value: Any) -> Any:
     return {"owner": ctx.user.identity}
 
 
+@auth.on.store
+async def on_store(ctx: Auth.types.AuthContext, value: Any) -> None:
+    """Each user's memory lives under their own name: every namespace is rewritten."""
+    value["namespace"] = (ctx.user.identity, *(value.get("namespace") or ()))
+
+
 @auth.on
 async def deny_everything_else(ctx: Auth.types.AuthContext, value: Any) -> bool:
     return False

@@ -19,9 +19,11 @@ import time
 from pathlib import Path
 from typing import Any, Literal, cast
 
+import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg.rows import DictRow
 
+from threadloom.storage.errors import PGVECTOR_MISSING, MissingExtension
 from threadloom.storage.postgres.db import check_schema, connection_kwargs
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -83,6 +85,44 @@ async def _acquire(conn: AsyncConnection[Any], key: int, wait_seconds: float) ->
         await asyncio.sleep(LOCK_POLL_SECONDS)
 
 
+async def ensure_pgvector(conn: AsyncConnection[DictRow]) -> None:
+    """Create the `vector` extension in `public` (once per database, shared by every schema on
+    `search_path`); a server without it fails start-up with one line saying how to install it."""
+    row = await (
+        await conn.execute("SELECT 1 AS ok FROM pg_extension WHERE extname = 'vector'")
+    ).fetchone()
+    if row is not None:
+        return
+    available = await (
+        await conn.execute("SELECT 1 AS ok FROM pg_available_extensions WHERE name = 'vector'")
+    ).fetchone()
+    if available is None:
+        raise MissingExtension(PGVECTOR_MISSING)
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
+    except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject):
+        pass  # another schema's migration created it at the same moment
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise MissingExtension(
+            f"store.index needs the pgvector extension, and this role may not create it ({exc});"
+            " run `CREATE EXTENSION vector SCHEMA public` as a superuser once"
+        ) from None
+
+
+async def _fractional_store_ttl(conn: AsyncConnection[DictRow]) -> None:
+    """LangGraph's store keeps `ttl_minutes` as INT, so a TTL of 0.5 minutes became 0 and its
+    first refresh expired the item at once; the Store API takes minutes as a number. Widened
+    once, in place (the other backend's column is REAL already)."""
+    row = await (
+        await conn.execute(
+            "SELECT data_type FROM information_schema.columns WHERE table_schema ="
+            " current_schema() AND table_name = 'store' AND column_name = 'ttl_minutes'"
+        )
+    ).fetchone()
+    if row is not None and row["data_type"] == "integer":
+        await conn.execute("ALTER TABLE store ALTER COLUMN ttl_minutes TYPE double precision")
+
+
 async def migrate(
     url: str,
     *,
@@ -108,7 +148,10 @@ async def migrate(
                 )
             await asyncio.to_thread(_alembic_upgrade, url, schema, revision)
             await AsyncPostgresSaver(conn).setup()
+            if store_index:
+                await ensure_pgvector(conn)
             await AsyncPostgresStore(conn, index=cast(Any, store_index)).setup()
+            await _fractional_store_ttl(conn)
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
     finally:

@@ -326,3 +326,16 @@ SELECT %(target)s, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channe
 FROM checkpoint_writes WHERE thread_id = %(source)s
 ON CONFLICT DO NOTHING
 """
+
+
+# --- long-term memory store ------------------------------------------------------------------
+TRY_STORE_SWEEP_LOCK = "SELECT pg_try_advisory_xact_lock(%(key)s) AS locked"
+DELETE_EXPIRED_STORE_ITEMS = "DELETE FROM store WHERE expires_at IS NOT NULL AND expires_at < NOW()"
+
+
+def store_sweep_lock_key(schema: str | None) -> int:
+    """The advisory lock one store sweep holds (per schema), so processes sweep in turn."""
+    import hashlib
+
+    digest = hashlib.blake2b(f"threadloom-store-sweep:{schema or ''}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)

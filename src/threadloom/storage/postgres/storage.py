@@ -30,6 +30,7 @@ from threadloom.storage.postgres.migrate import migrate
 from threadloom.storage.postgres.queue import OfferChannel, RunListener
 from threadloom.storage.postgres.runs import PostgresRunStore
 from threadloom.storage.postgres.saver import PooledPostgresSaver
+from threadloom.storage.postgres.store import PostgresMemoryStore
 from threadloom.storage.postgres.threads import PostgresThreadStore
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class PostgresStorage(Storage):
         conn = cast(Any, pool)
         self.checkpointer = saver = PooledPostgresSaver(conn)
         self.thread_hints = saver.hints
-        self.store = AsyncPostgresStore(
+        self.store = PostgresMemoryStore(
             conn, index=cast(Any, self.store_index), ttl=cast(Any, self.store_ttl)
         )
         cache = AssistantCache()
@@ -128,6 +129,15 @@ class PostgresStorage(Storage):
         if isinstance(store, AsyncPostgresStore) and store._ttl_sweeper_task is not None:
             await store.stop_ttl_sweeper(timeout=1.0)
         await pool.close()
+
+    async def sweep_store(self) -> int:
+        async with self.db.transaction() as cur:
+            await cur.execute(q.TRY_STORE_SWEEP_LOCK, {"key": q.store_sweep_lock_key(self.schema)})
+            row = await cur.fetchone()
+            if not row or not row["locked"]:
+                return 0  # another process is sweeping this schema right now
+            await cur.execute(q.DELETE_EXPIRED_STORE_ITEMS)
+            return int(cur.rowcount or 0)
 
     async def ping(self) -> None:
         try:

@@ -1,4 +1,4 @@
-"""LangGraph's SQLite saver and store, with their async methods run inline on the event loop.
+"""LangGraph's SQLite saver (the store is in store.py), with its async methods run inline on the event loop.
 
 SQLite on a local WAL file answers in tens of microseconds. Shipping each call to a worker
 thread (aiosqlite) costs more than the query: a queue hop each way and GIL ping-pong with the
@@ -11,7 +11,7 @@ connection without a lock dance.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -23,8 +23,6 @@ from langgraph.checkpoint.base import (
     DeltaChannelHistory,
 )
 from langgraph.checkpoint.sqlite import SqliteSaver
-from langgraph.store.base import Op, Result
-from langgraph.store.sqlite import SqliteStore
 
 from threadloom.storage import fresh_threads
 from threadloom.storage.checkpoint_metadata import ThreadIdMetadata
@@ -83,14 +81,3 @@ class _InlineCalls(SqliteSaver):
 class InlineSqliteSaver(ThreadIdMetadata, fresh_threads.FreshThreadSaver, _InlineCalls):
     """The embedded checkpointer: inline calls, no read of a fresh thread
     (`storage/fresh_threads.py`), `metadata.thread_id` on every checkpoint."""
-
-
-class InlineSqliteStore(SqliteStore):
-    """`SqliteStore` whose async API calls the sync one directly (no thread hop)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.lock = threading.RLock()  # type: ignore[assignment]
-
-    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
-        return self.batch(ops)

@@ -6,16 +6,17 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from threadloom.errors import Unavailable
 from threadloom.storage.base import Storage
 from threadloom.storage.sqlite.assistants import SqliteAssistantStore
 from threadloom.storage.sqlite.db import Database
-from threadloom.storage.sqlite.inline import InlineSqliteSaver, InlineSqliteStore
+from threadloom.storage.sqlite.inline import InlineSqliteSaver
 from threadloom.storage.sqlite.migrate import run_migrations
 from threadloom.storage.sqlite.runs import SqliteRunStore
 from threadloom.storage.sqlite.sqlfilter import register_functions
+from threadloom.storage.sqlite.store import InlineSqliteStore, delete_expired, vector_connection
 from threadloom.storage.sqlite.threads import SqliteThreadStore
 
 if TYPE_CHECKING:
@@ -95,6 +96,7 @@ class SqliteStorage(Storage):
         self.store_index = store_index
         self.store_ttl = store_ttl
         self._conn: sqlite3.Connection | None = None
+        self._store_conn: Any = None  # the store's own connection when it has vectors
         self._db: Database | None = None
 
     @classmethod
@@ -121,12 +123,18 @@ class SqliteStorage(Storage):
         try:
             _configure(conn, self.busy_timeout_ms)
             saver = InlineSqliteSaver(conn)
-            store = InlineSqliteStore(conn, index=self.store_index, ttl=self.store_ttl)
             saver.setup()
+            store_conn = conn
+            if self.store_index:
+                store_conn = vector_connection(str(self.path), self.busy_timeout_ms)
+            store = InlineSqliteStore(
+                store_conn, index=cast(Any, self.store_index), ttl=cast(Any, self.store_ttl)
+            )
             store.setup()
         except BaseException:
             conn.close()
             raise
+        self._store_conn = store_conn if store_conn is not conn else None
         self._conn = conn
         self._db = Database(conn)
         self.checkpointer = saver
@@ -140,6 +148,9 @@ class SqliteStorage(Storage):
         conn, self._conn, self._db = self._conn, None, None
         if conn is None:
             return
+        if self._store_conn is not None:
+            self._store_conn.close()
+            self._store_conn = None
         conn.close()
 
     async def ping(self) -> None:
@@ -150,6 +161,11 @@ class SqliteStorage(Storage):
             await self.db.read(probe)
         except (sqlite3.Error, ValueError) as exc:
             raise Unavailable(f"SQLite database unavailable: {exc}") from exc
+
+    async def sweep_store(self) -> int:
+        store = cast(InlineSqliteStore, self.store)
+        with store.lock:
+            return delete_expired(store.conn)
 
     # --- checkpoint housekeeping -----------------------------------------------------------
     async def delete_thread_checkpoints(self, thread_id: str) -> None:
