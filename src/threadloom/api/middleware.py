@@ -196,7 +196,11 @@ class RequestMiddleware:
                 authorization = value.decode("latin-1")
             elif key == b"x-api-key":
                 x_api_key = value.decode("latin-1")
-        return key_allowed(api_key_of(authorization, x_api_key), self.api_keys)
+        # either header may carry the key: beside custom auth, `Authorization` carries the
+        # user's token and `x-api-key` the server's key
+        return key_allowed(api_key_of(authorization, None), self.api_keys) or key_allowed(
+            x_api_key, self.api_keys
+        )
 
 
 def _limited(receive: Receive, limit: int) -> Receive:
