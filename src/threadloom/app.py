@@ -167,7 +167,7 @@ def create_app(
         thread_sweeper = ThreadTTLSweeper(storage, broker, thread_ttl)
         thread_sweeper.start()
         pool = None
-        if settings.workers > 0:
+        if settings.run_slots > 0:
             from threadloom.runtime.worker import WorkerPool
 
             pool = WorkerPool(

@@ -248,7 +248,7 @@ def worker(**opts: Any) -> None:
         _fail(
             "threadloom worker needs THREADLOOM_DATABASE_URL (PostgreSQL) and THREADLOOM_REDIS_URL"
         )
-    if settings.workers < 1:
+    if settings.run_slots < 1:
         _fail("threadloom worker needs --workers of at least 1")
     _preflight(settings)
     project, registry = _preload(settings)

@@ -85,11 +85,17 @@ class Settings(BaseSettings):
     )
 
     # workers
-    workers: int = Field(
+    run_slots: int = Field(
         default=500,
         ge=0,
-        validation_alias=AliasChoices("THREADLOOM_WORKERS", "N_JOBS_PER_WORKER", "workers"),
-        description="Runs executed at once by this process (0 = API only)",
+        validation_alias=AliasChoices(
+            "THREADLOOM_RUN_SLOTS",
+            "THREADLOOM_WORKERS",
+            "N_JOBS_PER_WORKER",
+            "run_slots",
+            "workers",
+        ),
+        description="Runs executed at once by this process (0 = API only); `--workers`",
     )
     run_timeout_seconds: float = Field(
         default=86400.0,
@@ -121,11 +127,31 @@ class Settings(BaseSettings):
         "all if the run ends (and its thread with it) sooner; 0 writes them at once. A run's "
         "`durability: sync` always writes them at once",
     )
-    lease_seconds: float = Field(default=30.0, gt=0)
-    heartbeat_seconds: float = Field(default=10.0, gt=0)
+    lease_seconds: float = Field(default=30.0, gt=0, description="A claimed run's lease")
+    lease_heartbeat_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=AliasChoices(
+            "THREADLOOM_LEASE_HEARTBEAT_SECONDS",
+            "THREADLOOM_HEARTBEAT_SECONDS",
+            "lease_heartbeat_seconds",
+            "heartbeat_seconds",
+        ),
+        description="How often a worker renews the leases of the runs it holds",
+    )
 
     # streaming
-    heartbeat_interval_seconds: float = 5.0
+    stream_keepalive_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        validation_alias=AliasChoices(
+            "THREADLOOM_STREAM_KEEPALIVE_SECONDS",
+            "THREADLOOM_HEARTBEAT_INTERVAL_SECONDS",
+            "stream_keepalive_seconds",
+            "heartbeat_interval_seconds",
+        ),
+        description="Idle streams and /wait answers send a keep-alive this often",
+    )
     stream_buffer_events: int = Field(
         default=10_000, ge=16, description="Events kept per run for replay and slow readers"
     )

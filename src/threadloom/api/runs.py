@@ -168,7 +168,7 @@ async def respond_stream(
     return EventStreamResponse(
         run_frames(ctx, run.run_id, with_ids=is_resumable(run.kwargs)),
         headers=_headers(run, thread_id is not None, "stream"),
-        heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
+        heartbeat_seconds=ctx.settings.stream_keepalive_seconds,
         on_disconnect=on_disconnect,
     )
 
@@ -184,7 +184,7 @@ async def respond_wait(
     return KeepAliveJSONResponse(
         lambda: service.final_output(ctx, run),
         headers=_headers(run, True, "join"),  # stateless too: the temporary thread's path
-        heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
+        heartbeat_seconds=ctx.settings.stream_keepalive_seconds,
         on_disconnect=on_disconnect,
     )
 
@@ -274,7 +274,7 @@ async def join_run(
     return KeepAliveJSONResponse(
         lambda: service.final_output(ctx, run),
         headers=_headers(run, True, "join"),
-        heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
+        heartbeat_seconds=ctx.settings.stream_keepalive_seconds,
         on_disconnect=_cancel_on_disconnect(ctx, run) if cancel_on_disconnect else None,
     )
 
@@ -302,7 +302,7 @@ async def join_stream(
     return EventStreamResponse(
         join_frames(ctx, run.run_id, plan, modes),
         headers=_headers(run, True, "stream"),
-        heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
+        heartbeat_seconds=ctx.settings.stream_keepalive_seconds,
         on_disconnect=_cancel_on_disconnect(ctx, run) if cancel_on_disconnect else None,
     )
 
@@ -321,7 +321,7 @@ async def cancel_run(
     return KeepAliveJSONResponse(
         lambda: service.final_output(ctx, run),
         headers=_headers(run, True, "join"),
-        heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
+        heartbeat_seconds=ctx.settings.stream_keepalive_seconds,
     )
 
 
@@ -389,7 +389,7 @@ async def join_stream_by_id(
     return EventStreamResponse(
         join_frames(ctx, rid, plan, modes),
         headers={"Location": f"/runs/{rid}/stream"},
-        heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
+        heartbeat_seconds=ctx.settings.stream_keepalive_seconds,
     )
 
 

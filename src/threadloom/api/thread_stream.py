@@ -109,7 +109,7 @@ async def stream_thread(
     modes = frozenset(requested) or frozenset({"run_modes"})
     return EventStreamResponse(
         thread_frames(ctx, thread.thread_id, modes, parse_last_event_id(last_event_id) or 0),
-        heartbeat_seconds=ctx.settings.heartbeat_interval_seconds,
+        heartbeat_seconds=ctx.settings.stream_keepalive_seconds,
     )
 
 

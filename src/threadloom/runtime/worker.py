@@ -1,4 +1,4 @@
-"""The worker pool: claims due runs and executes them, up to `settings.workers` at once.
+"""The worker pool: claims due runs and executes them, up to `settings.run_slots` at once.
 
 The loop is event driven: it claims when woken (a run was inserted, a run finished and freed its
 thread) and otherwise sleeps until the next delayed run is due. It talks to the queue through
@@ -61,7 +61,7 @@ class WorkerPool:
         self.worker_id = worker_id or default_worker_id()
         self.executor = RunExecutor(storage, broker, registry, settings)
         self.executor.offer_slot = self._end_offer
-        self.slots = settings.workers
+        self.slots = settings.run_slots
         # embedded mode owns the whole database: anything `running` at start is ours, orphaned
         self.recover_on_start = (
             (not settings.is_cluster) if recover_on_start is None else recover_on_start
@@ -245,7 +245,7 @@ class WorkerPool:
     # --- leases ---------------------------------------------------------------------------
     async def _maintain(self) -> None:
         """Heartbeat held runs every heartbeat period; reap dead workers' runs every lease."""
-        interval = self.settings.heartbeat_seconds
+        interval = self.settings.lease_heartbeat_seconds
         last_reap: datetime | None = None
         while not self._stopping:
             await asyncio.sleep(interval)

@@ -79,7 +79,7 @@ class PostgresStorage(Storage):
         return cls(
             settings.database_url,
             schema=getattr(settings, "database_schema", None),
-            pool_max=max(10, min(100, settings.workers + 10)),
+            pool_max=max(10, min(100, settings.run_slots + 10)),
             pool_timeout=settings.database_pool_timeout_seconds,
             store_index=store_index,
             store_ttl=store_ttl,
