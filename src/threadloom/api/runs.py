@@ -113,10 +113,7 @@ async def join_frames(
 
 def _cancel_on_disconnect(ctx: ServerContext, run: Run) -> Any:
     async def cancel() -> None:
-        affected = await ctx.storage.runs.request_cancel(
-            action="interrupt", run_ids=[run.run_id], thread_id=run.thread_id
-        )
-        await service.dispatch_cancels(ctx, affected, "interrupt")
+        await service.interrupt_run(ctx, run)
 
     return cancel
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 import threadloom
 from threadloom.api.deps import get_ctx
 from threadloom.api.http import JSONResponse, error_response
+from threadloom.services import threads as thread_service
 from threadloom.services.context import ServerContext
 
 router = APIRouter(tags=["System"], default_response_class=JSONResponse)
@@ -28,9 +29,7 @@ def _langgraph_version() -> str | None:
 async def ok(check_db: int = 0, ctx: ServerContext = Depends(get_ctx)) -> Any:
     if not check_db:
         return {"ok": True}
-    try:
-        await ctx.storage.ping()
-    except Exception:
+    if not await thread_service.database_reachable(ctx):
         return error_response(503, "Database is unreachable")
     return {"ok": True, "services": {"database": "ok"}}
 

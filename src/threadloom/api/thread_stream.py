@@ -71,7 +71,7 @@ async def thread_frames(
 
     listener = asyncio.ensure_future(listen())
     await asyncio.sleep(0)  # let the listener subscribe before looking at inflight runs
-    for run in await ctx.storage.runs.inflight(thread_id):
+    for run in await thread_service.inflight_runs(ctx, thread_id):
         start(run.run_id, after)
     try:
         while True:

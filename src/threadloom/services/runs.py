@@ -349,6 +349,14 @@ async def cancel(
     return run
 
 
+async def interrupt_run(ctx: ServerContext, run: Run) -> None:
+    """Interrupt one run now (its `/stream` client went away with `on_disconnect: cancel`)."""
+    affected = await ctx.storage.runs.request_cancel(
+        action="interrupt", run_ids=[run.run_id], thread_id=run.thread_id
+    )
+    await dispatch_cancels(ctx, affected, "interrupt")
+
+
 async def cancel_many(
     ctx: ServerContext,
     *,

@@ -11,7 +11,7 @@ from threadloom.services import state as state_service
 from threadloom.services.context import ServerContext
 from threadloom.services.ids import new_id, parse_uuid
 from threadloom.storage.base import Filters
-from threadloom.storage.records import Page, Thread, ThreadSnapshot, ThreadTTL
+from threadloom.storage.records import Page, Run, Thread, ThreadSnapshot, ThreadTTL
 
 
 def make_ttl(ttl: dict[str, Any] | None) -> ThreadTTL | None:
@@ -156,3 +156,17 @@ async def prune(
             await delete(ctx, tid, filters)
         pruned += 1
     return pruned
+
+
+async def inflight_runs(ctx: ServerContext, thread_id: str) -> list[Run]:
+    """The thread's pending and running runs, oldest first (a thread stream follows them)."""
+    return await ctx.storage.runs.inflight(thread_id)
+
+
+async def database_reachable(ctx: ServerContext) -> bool:
+    """`GET /ok?check_db=1`: whether the storage answers."""
+    try:
+        await ctx.storage.ping()
+    except Exception:
+        return False
+    return True
