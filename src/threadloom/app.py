@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 import threadloom
-from threadloom.api import assistants, runs, store, system, thread_stream, threads
+from threadloom.api import assistants, crons, runs, store, system, thread_stream, threads
 from threadloom.api.compat import letta as letta_api
 from threadloom.api.compat import seekr as seekr_api
 from threadloom.api.custom_app import (
@@ -64,6 +64,7 @@ EXPOSED_HEADERS = [
 ROUTERS = (
     runs.router,
     runs.stateless,
+    crons.router,
     threads.router,
     thread_stream.router,
     assistants.router,

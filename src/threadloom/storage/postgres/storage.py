@@ -31,6 +31,7 @@ from threadloom.storage.postgres.queue import OfferChannel, RunListener
 from threadloom.storage.postgres.runs import PostgresRunStore
 from threadloom.storage.postgres.saver import PooledPostgresSaver
 from threadloom.storage.postgres.store import PostgresMemoryStore
+from threadloom.storage.postgres.crons import PostgresCronStore
 from threadloom.storage.postgres.threads import PostgresThreadStore
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ class PostgresStorage(Storage):
         cache = AssistantCache()
         self.assistants = PostgresAssistantStore(self._db, cache)
         self.threads = PostgresThreadStore(self._db)
+        self.crons = PostgresCronStore(self._db)
         self.runs = PostgresRunStore(self._db, cache, lease_seconds=self.lease_seconds)
 
     async def close(self) -> None:

@@ -17,6 +17,7 @@ from threadloom.storage.sqlite.migrate import run_migrations
 from threadloom.storage.sqlite.runs import SqliteRunStore
 from threadloom.storage.sqlite.sqlfilter import register_functions
 from threadloom.storage.sqlite.store import InlineSqliteStore, delete_expired, vector_connection
+from threadloom.storage.sqlite.crons import SqliteCronStore
 from threadloom.storage.sqlite.threads import SqliteThreadStore
 
 if TYPE_CHECKING:
@@ -142,6 +143,7 @@ class SqliteStorage(Storage):
         self.store = store
         self.assistants = SqliteAssistantStore(self._db)
         self.threads = SqliteThreadStore(self._db)
+        self.crons = SqliteCronStore(self._db)
         self.runs = SqliteRunStore(self._db)
 
     async def close(self) -> None:
