@@ -171,7 +171,16 @@ async def create(ctx: ServerContext, body: dict[str, Any], *, thread_id: str | N
         if caller is None
         else {"user": caller.user.to_json(), "permissions": list(caller.permissions)},
     )
-    return await ctx.storage.crons.create(cron)
+    created = await ctx.storage.crons.create(cron)
+    _wake(ctx)
+    return created
+
+
+def _wake(ctx: ServerContext) -> None:
+    """Tell this process's scheduler that crons changed (runtime/cron_scheduler.py)."""
+    scheduler = ctx.extras.get("cron_scheduler")
+    if scheduler is not None:
+        scheduler.wake()
 
 
 def _time(value: str | datetime | None) -> datetime | None:
@@ -233,6 +242,7 @@ async def update(ctx: ServerContext, cron_id: str, body: dict[str, Any]) -> Cron
     updated = await ctx.storage.crons.update(cid, changes)
     if updated is None:
         raise NotFound(f"Cron '{cron_id}' not found")
+    _wake(ctx)
     return updated
 
 

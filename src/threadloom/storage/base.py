@@ -24,8 +24,8 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 
 from threadloom.storage.records import (
-    Cron,
     Assistant,
+    Cron,
     Page,
     Run,
     Thread,

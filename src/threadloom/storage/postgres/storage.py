@@ -20,6 +20,7 @@ from threadloom.storage.base import Storage
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.assistant_cache import AssistantCache
 from threadloom.storage.postgres.assistants import PostgresAssistantStore
+from threadloom.storage.postgres.crons import PostgresCronStore
 from threadloom.storage.postgres.db import (
     Database,
     check_schema,
@@ -31,7 +32,6 @@ from threadloom.storage.postgres.queue import OfferChannel, RunListener
 from threadloom.storage.postgres.runs import PostgresRunStore
 from threadloom.storage.postgres.saver import PooledPostgresSaver
 from threadloom.storage.postgres.store import PostgresMemoryStore
-from threadloom.storage.postgres.crons import PostgresCronStore
 from threadloom.storage.postgres.threads import PostgresThreadStore
 
 if TYPE_CHECKING:

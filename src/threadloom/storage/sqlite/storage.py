@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any, cast
 from threadloom.errors import Unavailable
 from threadloom.storage.base import Storage
 from threadloom.storage.sqlite.assistants import SqliteAssistantStore
+from threadloom.storage.sqlite.crons import SqliteCronStore
 from threadloom.storage.sqlite.db import Database
 from threadloom.storage.sqlite.inline import InlineSqliteSaver
 from threadloom.storage.sqlite.migrate import run_migrations
 from threadloom.storage.sqlite.runs import SqliteRunStore
 from threadloom.storage.sqlite.sqlfilter import register_functions
 from threadloom.storage.sqlite.store import InlineSqliteStore, delete_expired, vector_connection
-from threadloom.storage.sqlite.crons import SqliteCronStore
 from threadloom.storage.sqlite.threads import SqliteThreadStore
 
 if TYPE_CHECKING:
