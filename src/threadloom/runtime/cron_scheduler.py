@@ -61,9 +61,7 @@ class CronScheduler:
         fired = 0
         while True:
             now = self._now()
-            claimed = await self._ctx.storage.crons.claim_due(
-                now, BATCH, cron_service.advance(now)
-            )
+            claimed = await self._ctx.storage.crons.claim_due(now, BATCH, cron_service.advance(now))
             for cron in claimed:
                 try:
                     await cron_service.fire(self._ctx, cron)
