@@ -128,7 +128,12 @@ async def _assistant_id(ctx: ServerContext, given: str) -> str:
         aid = resolve_id(ctx, given)
     except Unprocessable:
         raise NotFound(f"Assistant '{given}' not found") from None
-    if await ctx.storage.assistants.get(aid) is None:
+    # a graph's own assistant is everyone's (as for runs); another must be readable
+    assistant = await ctx.storage.assistants.get_for_run(aid)
+    if assistant is None or (
+        assistant.metadata.get("created_by") != "system"
+        and await ctx.storage.assistants.get(aid) is None
+    ):
         raise NotFound(f"Assistant '{given}' not found")
     return aid
 
@@ -306,7 +311,9 @@ async def fire(ctx: ServerContext, cron: Cron) -> None:
 
         user = AuthUser.from_json(cron.auth_user.get("user") or {})
         caller = RequestAuth(user, tuple(cron.auth_user.get("permissions") or ()))
-        run_ctx = replace(ctx, caller=caller)
+        custom = ctx.extras.get("custom_auth")
+        # as if its creator asked: their `create_run` handler sees (and stamps) the run
+        run_ctx = custom.context_for(ctx, caller) if custom else replace(ctx, caller=caller)
     await run_service.create_run(
         run_ctx, run_payload(cron), thread_id=cron.thread_id, background=True
     )
