@@ -37,8 +37,8 @@ END = datetime(2030, 1, 1, tzinfo=UTC)
 HELLO = {"messages": [{"role": "user", "content": "hi"}]}
 
 
-async def _until(check: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
+async def _until(check: Any, within: float = 30.0) -> Any:
+    deadline = time.monotonic() + within
     while True:
         result = await check()
         if result or time.monotonic() > deadline:

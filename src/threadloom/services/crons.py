@@ -9,6 +9,7 @@ creates its run through `services.runs.create_run`, so multitask rules, webhooks
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -25,22 +26,6 @@ from threadloom.services.ids import is_uuid, new_id, parse_uuid
 from threadloom.storage.base import Filters
 from threadloom.storage.records import Cron, Page
 
-SELECTABLE = (
-    "cron_id",
-    "assistant_id",
-    "thread_id",
-    "on_run_completed",
-    "end_time",
-    "schedule",
-    "timezone",
-    "created_at",
-    "updated_at",
-    "user_id",
-    "payload",
-    "next_run_date",
-    "metadata",
-    "enabled",
-)
 # PATCH fields that go into the payload the runs are created with
 PAYLOAD_FIELDS = (
     "input",
@@ -101,7 +86,7 @@ def advance(now: datetime) -> Any:
     return after
 
 
-def render(cron: Cron, select: list[str] | None = None) -> dict[str, Any]:
+def render(cron: Cron, select: Sequence[str] | None = None) -> dict[str, Any]:
     view = {
         "cron_id": cron.cron_id,
         "assistant_id": cron.assistant_id,
