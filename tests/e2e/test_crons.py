@@ -182,6 +182,11 @@ async def test_bad_ids_and_missing(http: httpx.AsyncClient) -> None:
         f"/threads/{zero}/runs/crons", json={"assistant_id": "echo", "schedule": "* * * * *"}
     )
     assert r.status_code == 404
+    bad_thread = await http.post(
+        "/threads/not-a-uuid/runs/crons", json={"assistant_id": "echo", "schedule": "* * * * *"}
+    )
+    assert bad_thread.status_code == 422
+    assert bad_thread.json()["detail"] == "Invalid thread ID: must be a UUID"
     assert (await http.get("/runs/crons/not-a-uuid")).status_code == 422
     assert (await http.get(f"/runs/crons/{zero}")).status_code == 404
     assert (await http.patch(f"/runs/crons/{zero}", json={"enabled": True})).status_code == 404

@@ -127,6 +127,8 @@ async def create(ctx: ServerContext, body: dict[str, Any], *, thread_id: str | N
     schedule = check_schedule(body["schedule"])
     timezone = check_timezone(body.get("timezone"))
     if thread_id is not None:
+        if not is_uuid(thread_id):
+            raise Unprocessable("Invalid thread ID: must be a UUID")
         thread_id = parse_uuid(thread_id, "thread_id")
     cron_id = new_id()
     payload = copy.deepcopy(body)
