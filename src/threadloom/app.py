@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 import threadloom
-from threadloom.api import assistants, runs, store, system, thread_stream, threads
+from threadloom.api import assistants, crons, runs, store, system, thread_stream, threads
 from threadloom.api.compat import letta as letta_api
 from threadloom.api.compat import seekr as seekr_api
 from threadloom.api.custom_app import (
@@ -40,6 +40,7 @@ from threadloom.graphs.registry import GraphRegistry, system_assistant_id
 from threadloom.graphs.store_config import store_options, sweep_interval_seconds
 from threadloom.graphs.unsupported import check_supported
 from threadloom.runtime.broker import build_broker
+from threadloom.runtime.cron_scheduler import CronScheduler
 from threadloom.runtime.store_sweeper import StoreSweeper
 from threadloom.runtime.ttl_sweeper import ThreadTTLSweeper
 from threadloom.services.assistants import mirror_config_context
@@ -64,6 +65,7 @@ EXPOSED_HEADERS = [
 ROUTERS = (
     runs.router,
     runs.stateless,
+    crons.router,
     threads.router,
     thread_stream.router,
     assistants.router,
@@ -184,9 +186,13 @@ def create_app(
         app.state.worker_pool = pool
         store_sweeper = StoreSweeper(storage, sweep_interval_seconds(project))
         store_sweeper.start()
+        cron_scheduler = CronScheduler(ctx)
+        ctx.extras["cron_scheduler"] = cron_scheduler
+        cron_scheduler.start()
         try:
             yield
         finally:
+            await cron_scheduler.stop()
             await store_sweeper.stop()
             await thread_sweeper.stop()
             if pool is not None:

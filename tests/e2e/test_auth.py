@@ -6,7 +6,10 @@ The project is tests/e2e/project/langgraph_auth.json (handlers in auth_handlers.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -213,3 +216,28 @@ async def test_a_store_handler_rewrites_every_namespace(
     again = await alice.store.get_item(["notes"], "city")
     assert again is not None  # bob deleted his own item only
     assert await bob.store.get_item(["notes"], "city") is None
+
+
+async def test_cron_runs_as_its_creator(alice: LangGraphClient, bob: LangGraphClient) -> None:
+    """A cron's firing is created as the user who created the cron: their `create_run`
+    handler stamps the run, the graph sees them, and the cron is theirs alone."""
+    thread = await alice.threads.create()
+    tid = thread["thread_id"]
+    cron = await alice.crons.create_for_thread(
+        tid,
+        "echo",
+        schedule="* * * * * *",
+        input={"messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert cron["user_id"] == "alice"
+    assert cron["metadata"]["owner"] == "alice"
+    assert all(c["cron_id"] != cron["cron_id"] for c in await bob.crons.search())
+    deadline = time.monotonic() + 30
+    runs: list[Any] = []
+    while not runs and time.monotonic() < deadline:
+        runs = [r for r in await alice.runs.list(tid) if r["status"] == "success"]
+        await asyncio.sleep(0.2)
+    await alice.crons.delete(cron["cron_id"])
+    assert runs, "the cron never fired"
+    assert runs[0]["metadata"]["owner"] == "alice"
+    assert runs[0]["kwargs"]["config"]["configurable"]["langgraph_auth_user_id"] == "alice"

@@ -24,6 +24,7 @@ from threadloom.app import ROUTERS
 A = {"Authorization": "Bearer token-a"}
 B = {"Authorization": "Bearer token-b"}
 HI = {"messages": [{"role": "user", "content": "hi"}]}
+DAILY = "0 3 * * *"
 LONG = {"seconds": 30}  # a slow run that is still going when its cancel arrives
 
 # health and info stay open, as the reference
@@ -138,6 +139,14 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/threads/{thread_id}/runs/{run_id}"): Case(),
     ("POST", "/v1/threads/{thread_id}/runs/{run_id}/cancel"): Case(needs=INFLIGHT),
     ("GET", "/v1/threads/{thread_id}/runs/{run_id}/attach"): Case(),
+    # crons: B's cron, and crons on B's assistant or thread
+    ("POST", "/runs/crons"): Case({"assistant_id": "{assistant_id}", "schedule": DAILY}),
+    ("POST", "/threads/{thread_id}/runs/crons"): Case({"assistant_id": "echo", "schedule": DAILY}),
+    ("POST", "/runs/crons/search"): Case({}, collection=True),
+    ("POST", "/runs/crons/count"): Case({}, collection=True),
+    ("GET", "/runs/crons/{cron_id}"): Case(),
+    ("PATCH", "/runs/crons/{cron_id}"): Case({"metadata": {"k": 1}}),
+    ("DELETE", "/runs/crons/{cron_id}"): Case(owner=(204,)),
     # the store: each user's namespaces are their own (the handler prefixes the caller), so A
     # works in A's and never sees B's item
     ("PUT", "/store/items"): Case(
@@ -213,6 +222,11 @@ async def _world(http: httpx.AsyncClient, needs: frozenset[str]) -> World:
         "namespace": "none",
         "secret": f"secret-{uuid.uuid4()}",
     }
+    cron = await http.post(
+        "/runs/crons", json={"assistant_id": "echo", "schedule": DAILY}, headers=B
+    )
+    assert cron.status_code == 200, cron.text
+    ids["cron_id"] = cron.json()["cron_id"]
     memory = {"namespace": ["notes"], "key": "k", "value": {"secret": ids["secret"]}}
     put = await http.put("/store/items", json=memory, headers=B)
     assert put.status_code == 204, put.text
@@ -260,7 +274,7 @@ async def test_route_is_guarded(auth_http: httpx.AsyncClient, method: str, path:
     status, text = await _call(auth_http, method, path, case, world, A)
     if case.collection:
         assert status < 300, f"{method} {path}: A got {status} {text}"
-        for key in ("thread_id", "run_id", "assistant_id", "secret"):
+        for key in ("thread_id", "run_id", "assistant_id", "secret", "cron_id"):
             assert world.ids[key] not in text, f"{method} {path}: A saw B's {key}: {text}"
         if path == "/threads/prune":
             assert '"pruned_count":0' in text.replace(" ", "")

@@ -14,7 +14,7 @@ from threadloom.auth.guarded import GUARDED, PASS_THROUGH
 from threadloom.auth.policy import Policy, resolve
 from threadloom.auth.users import AuthUser, normalize
 from threadloom.errors import Forbidden, Rejected
-from threadloom.storage.base import AssistantStore, RunStore, ThreadStore
+from threadloom.storage.base import AssistantStore, CronStore, RunStore, ThreadStore
 
 
 async def _allow(ctx: Any, value: Any) -> None:
@@ -168,7 +168,12 @@ async def test_cache_by_headers() -> None:
 
 @pytest.mark.parametrize(
     ("name", "store"),
-    [("threads", ThreadStore), ("runs", RunStore), ("assistants", AssistantStore)],
+    [
+        ("threads", ThreadStore),
+        ("runs", RunStore),
+        ("assistants", AssistantStore),
+        ("crons", CronStore),
+    ],
 )
 def test_every_repository_method_is_mapped(name: str, store: type) -> None:
     """A method added to storage/base.py must be given a decision in auth/guarded.py."""

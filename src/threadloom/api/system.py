@@ -42,7 +42,7 @@ async def info(ctx: ServerContext = Depends(get_ctx)) -> Any:
         "langgraph_py_version": _langgraph_version(),
         "flags": {
             "assistants": True,
-            "crons": False,
+            "crons": True,
             "langsmith": False,
             "langsmith_tracing_replicas": False,
             "langsmith_tracing_session_on_runs": False,

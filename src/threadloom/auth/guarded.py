@@ -21,8 +21,8 @@ from threadloom.auth.policy import Filter, Policy
 from threadloom.auth.users import RequestAuth
 from threadloom.errors import NotFound
 from threadloom.storage import filters as filter_language
-from threadloom.storage.base import AssistantStore, RunStore, Storage, ThreadStore
-from threadloom.storage.records import Assistant, Page, Run, Thread
+from threadloom.storage.base import AssistantStore, CronStore, RunStore, Storage, ThreadStore
+from threadloom.storage.records import Assistant, Cron, Page, Run, Thread
 
 # repository methods a request may reach only through the policy, per repository
 GUARDED: dict[str, frozenset[str]] = {
@@ -31,6 +31,7 @@ GUARDED: dict[str, frozenset[str]] = {
     "assistants": frozenset(
         {"create", "get", "update", "delete", "search", "count", "versions", "set_latest"}
     ),
+    "crons": frozenset({"create", "get", "update", "delete", "search", "count"}),
 }
 # repository methods that are the server's own (workers, snapshots after a guarded read)
 PASS_THROUGH: dict[str, frozenset[str]] = {
@@ -51,6 +52,7 @@ PASS_THROUGH: dict[str, frozenset[str]] = {
         }
     ),
     "assistants": frozenset({"upsert_system", "get_for_run"}),
+    "crons": frozenset({"claim_due", "next_due_at"}),  # the scheduler is the server's
 }
 
 
@@ -299,6 +301,59 @@ class GuardedAssistants(_Guard):
         return assistant
 
 
+class GuardedCrons(_Guard):
+    """Crons are the `crons` resource (`@auth.on.crons.*`); a handler's metadata filter is
+    applied to the cron's metadata, and what it stamps on a new cron's metadata is kept."""
+
+    _name = "crons"
+
+    async def create(self, cron: Cron) -> Cron:
+        value: dict[str, Any] = {
+            "payload": cron.payload,
+            "schedule": cron.schedule,
+            "cron_id": cron.cron_id,
+            "thread_id": cron.thread_id,
+            "user_id": cron.user_id,
+            "end_time": cron.end_time,
+            "metadata": cron.metadata,
+        }
+        await self._ask("crons", "create", value)
+        cron.metadata = dict(value.get("metadata") or {})
+        created: Cron = await self._raw.create(cron)
+        return created
+
+    async def get(self, cron_id: str, *, filters: Filter = None) -> Cron | None:
+        found = await self._ask("crons", "read", {"cron_id": cron_id})
+        cron: Cron | None = await self._raw.get(cron_id, filters=_and(found, filters))
+        return cron
+
+    async def update(
+        self, cron_id: str, changes: dict[str, Any], *, filters: Filter = None
+    ) -> Cron | None:
+        value = {"cron_id": cron_id, **{k: v for k, v in changes.items() if k != "updated_at"}}
+        found = await self._ask("crons", "update", value)
+        cron: Cron | None = await self._raw.update(cron_id, changes, filters=_and(found, filters))
+        return cron
+
+    async def delete(self, cron_id: str, *, filters: Filter = None) -> bool:
+        found = await self._ask("crons", "delete", {"cron_id": cron_id})
+        return bool(await self._raw.delete(cron_id, filters=_and(found, filters)))
+
+    async def search(self, *, filters: Filter = None, **query: Any) -> Page:
+        value = {
+            k: query.get(k) for k in ("assistant_id", "thread_id", "limit", "offset", "metadata")
+        }
+        found = await self._ask("crons", "search", value)
+        page: Page = await self._raw.search(**query, filters=_and(found, filters))
+        return page
+
+    async def count(self, *, filters: Filter = None, **query: Any) -> int:
+        value = {k: query.get(k) for k in ("assistant_id", "thread_id", "metadata")}
+        value.update(limit=0, offset=0)
+        found = await self._ask("crons", "search", value)
+        return int(await self._raw.count(**query, filters=_and(found, filters)))
+
+
 class GuardedStorage:
     """A `Storage` whose repositories are guarded for one caller; everything else (checkpoint
     housekeeping, the checkpointer, the store) is the backend's own."""
@@ -308,6 +363,7 @@ class GuardedStorage:
         self.assistants: AssistantStore = GuardedAssistants(raw.assistants, policy, caller)  # type: ignore[assignment]
         self.threads: ThreadStore = GuardedThreads(raw.threads, policy, caller)  # type: ignore[assignment]
         self.runs: RunStore = GuardedRuns(raw.runs, policy, caller, raw.assistants)  # type: ignore[assignment]
+        self.crons: CronStore = GuardedCrons(raw.crons, policy, caller)  # type: ignore[assignment]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._raw, name)

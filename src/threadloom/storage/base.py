@@ -25,6 +25,7 @@ from langgraph.store.base import BaseStore
 
 from threadloom.storage.records import (
     Assistant,
+    Cron,
     Page,
     Run,
     Thread,
@@ -460,12 +461,66 @@ class RunStore(abc.ABC):
         """Record webhook delivery attempts (never touches status)."""
 
 
+class CronStore(abc.ABC):
+    """Crons (`/runs/crons*`). `claim_due` is the scheduler's: it returns the crons due at
+    `now` and advances each one's `next_run_date` (`advance(cron)`) in the same transaction, so
+    a firing is claimed once however many schedulers run."""
+
+    @abc.abstractmethod
+    async def create(self, cron: Cron) -> Cron: ...
+
+    @abc.abstractmethod
+    async def get(self, cron_id: str, *, filters: Filters = None) -> Cron | None: ...
+
+    @abc.abstractmethod
+    async def update(
+        self, cron_id: str, changes: dict[str, Any], *, filters: Filters = None
+    ) -> Cron | None: ...
+
+    @abc.abstractmethod
+    async def delete(self, cron_id: str, *, filters: Filters = None) -> bool: ...
+
+    @abc.abstractmethod
+    async def search(
+        self,
+        *,
+        assistant_id: str | None = None,
+        thread_id: str | None = None,
+        enabled: bool | None = None,
+        metadata: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        sort_by: str = "created_at",
+        sort_order: SortOrder = "desc",
+        filters: Filters = None,
+    ) -> Page: ...
+
+    @abc.abstractmethod
+    async def count(
+        self,
+        *,
+        assistant_id: str | None = None,
+        thread_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        filters: Filters = None,
+    ) -> int: ...
+
+    @abc.abstractmethod
+    async def claim_due(
+        self, now: datetime, limit: int, advance: Callable[[Cron], datetime]
+    ) -> builtins.list[Cron]: ...
+
+    @abc.abstractmethod
+    async def next_due_at(self) -> datetime | None: ...
+
+
 class Storage(abc.ABC):
     """One backend: repositories plus the LangGraph checkpointer and store sharing its database."""
 
     assistants: AssistantStore
     threads: ThreadStore
     runs: RunStore
+    crons: CronStore
     checkpointer: BaseCheckpointSaver
     store: BaseStore
     thread_hints: ThreadHints

@@ -156,3 +156,25 @@ class Page:
 
     items: list[Any]
     total: int
+
+
+@dataclass(slots=True)
+class Cron:
+    """A schedule that creates runs: `payload` is what each run is created with (the request's
+    body, as the reference keeps it); `auth_user` is its creator's, whom its runs run as."""
+
+    cron_id: str
+    assistant_id: str
+    thread_id: str | None
+    user_id: str | None
+    schedule: str
+    timezone: str | None
+    end_time: datetime | None
+    next_run_date: datetime
+    payload: dict[str, Any]
+    metadata: dict[str, Any]
+    on_run_completed: str | None
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+    auth_user: dict[str, Any] | None = None

@@ -76,6 +76,16 @@ async def on_assistants(ctx: Auth.types.AuthContext, value: Any) -> Any:
     return {"owner": ctx.user.identity}
 
 
+@auth.on.crons.create
+async def on_cron_create(ctx: Auth.types.AuthContext, value: Any) -> None:
+    value.setdefault("metadata", {})["owner"] = ctx.user.identity
+
+
+@auth.on.crons
+async def on_crons(ctx: Auth.types.AuthContext, value: Any) -> Any:
+    return {"owner": ctx.user.identity}
+
+
 @auth.on.store
 async def on_store(ctx: Auth.types.AuthContext, value: Any) -> None:
     """Each user's memory lives under their own name: every namespace is rewritten."""

@@ -42,6 +42,32 @@ CREATE UNIQUE INDEX assistants_pkey ON assistants USING btree (assistant_id);
 
 CREATE INDEX assistants_updated_at ON assistants USING btree (updated_at);
 
+CREATE TABLE crons (
+    cron_id text NOT NULL,
+    assistant_id text NOT NULL,
+    thread_id text,
+    user_id text,
+    schedule text NOT NULL,
+    timezone text,
+    end_time timestamp with time zone,
+    next_run_date timestamp with time zone NOT NULL,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    on_run_completed text,
+    enabled boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    auth_user jsonb
+);
+
+CREATE INDEX crons_assistant ON crons USING btree (assistant_id);
+
+CREATE INDEX crons_due ON crons USING btree (next_run_date) WHERE enabled;
+
+CREATE UNIQUE INDEX crons_pkey ON crons USING btree (cron_id);
+
+CREATE INDEX crons_thread ON crons USING btree (thread_id);
+
 CREATE TABLE runs (
     run_id text NOT NULL,
     seq bigint NOT NULL,

@@ -20,6 +20,7 @@ from threadloom.storage.base import Storage
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.assistant_cache import AssistantCache
 from threadloom.storage.postgres.assistants import PostgresAssistantStore
+from threadloom.storage.postgres.crons import PostgresCronStore
 from threadloom.storage.postgres.db import (
     Database,
     check_schema,
@@ -119,6 +120,7 @@ class PostgresStorage(Storage):
         cache = AssistantCache()
         self.assistants = PostgresAssistantStore(self._db, cache)
         self.threads = PostgresThreadStore(self._db)
+        self.crons = PostgresCronStore(self._db)
         self.runs = PostgresRunStore(self._db, cache, lease_seconds=self.lease_seconds)
 
     async def close(self) -> None:

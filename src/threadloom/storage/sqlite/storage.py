@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 from threadloom.errors import Unavailable
 from threadloom.storage.base import Storage
 from threadloom.storage.sqlite.assistants import SqliteAssistantStore
+from threadloom.storage.sqlite.crons import SqliteCronStore
 from threadloom.storage.sqlite.db import Database
 from threadloom.storage.sqlite.inline import InlineSqliteSaver
 from threadloom.storage.sqlite.migrate import run_migrations
@@ -142,6 +143,7 @@ class SqliteStorage(Storage):
         self.store = store
         self.assistants = SqliteAssistantStore(self._db)
         self.threads = SqliteThreadStore(self._db)
+        self.crons = SqliteCronStore(self._db)
         self.runs = SqliteRunStore(self._db)
 
     async def close(self) -> None:

@@ -1,0 +1,132 @@
+"""Crons on PostgreSQL: executes `storage/cron_sql.py`; the claim locks due rows with
+`FOR UPDATE SKIP LOCKED` and advances them in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from threadloom.storage import cron_sql
+from threadloom.storage.base import CronStore, Filters, SortOrder
+from threadloom.storage.postgres.db import Database
+from threadloom.storage.postgres.sqlfilter import (
+    DIALECT,
+    compile_filter,
+    jsonb,
+    order_by,
+    page_bounds,
+)
+from threadloom.storage.records import Cron, Page, search_count_cap
+
+_JSON = frozenset({"payload", "metadata", "auth_user"})
+
+
+def _value(column: str, value: Any) -> Any:
+    if column in _JSON:
+        return None if value is None else jsonb(value)
+    return value
+
+
+def cron_from_row(row: dict[str, Any]) -> Cron:
+    data = {k: row[k] for k in cron_sql.CRON_FIELDS}
+    data["payload"] = data["payload"] or {}
+    data["metadata"] = data["metadata"] or {}
+    return Cron(**data)
+
+
+class PostgresCronStore(CronStore):
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(self, cron: Cron) -> Cron:
+        params = [_value(c, getattr(cron, c)) for c in cron_sql.CRON_FIELDS]
+        row = await self._db.fetchone(cron_sql.insert(DIALECT), params)
+        assert row is not None
+        return cron_from_row(row)
+
+    async def get(self, cron_id: str, *, filters: Filters = None) -> Cron | None:
+        sql, params = compile_filter("metadata", filters)
+        row = await self._db.fetchone(
+            f"SELECT {cron_sql.CRON_COLUMNS} FROM crons WHERE cron_id = %s AND ({sql})",
+            [cron_id, *params],
+        )
+        return None if row is None else cron_from_row(row)
+
+    async def update(
+        self, cron_id: str, changes: dict[str, Any], *, filters: Filters = None
+    ) -> Cron | None:
+        columns = [c for c in changes if c in cron_sql.UPDATABLE]
+        where = compile_filter("metadata", filters)
+        params = [*(_value(c, changes[c]) for c in columns), cron_id, *where[1]]
+        async with self._db.transaction() as cur:
+            await cur.execute(cron_sql.update(DIALECT, columns, where), params)
+            row = await cur.fetchone()
+        return None if row is None else cron_from_row(row)
+
+    async def delete(self, cron_id: str, *, filters: Filters = None) -> bool:
+        sql, params = compile_filter("metadata", filters)
+        count = await self._db.execute(
+            f"DELETE FROM crons WHERE cron_id = %s AND ({sql})", [cron_id, *params]
+        )
+        return count > 0
+
+    async def search(
+        self,
+        *,
+        assistant_id: str | None = None,
+        thread_id: str | None = None,
+        enabled: bool | None = None,
+        metadata: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        sort_by: str = "created_at",
+        sort_order: SortOrder = "desc",
+        filters: Filters = None,
+    ) -> Page:
+        sql, params = cron_sql.search(DIALECT, assistant_id, thread_id, enabled, metadata, filters)
+        order = order_by(sort_by, sort_order, cron_sql.SORTS, "cron_id")
+        limit, offset = page_bounds(limit, offset)
+        rows = await self._db.fetchall(
+            f"SELECT {cron_sql.CRON_COLUMNS} FROM crons WHERE {sql} {order} LIMIT %s OFFSET %s",
+            [*params, limit, offset],
+        )
+        if offset == 0 and len(rows) < limit:
+            total = len(rows)
+        else:
+            counted = await self._db.fetchone(
+                f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM crons WHERE {sql} LIMIT %s) AS c",
+                [*params, search_count_cap(limit, offset)],
+            )
+            total = int(counted["n"]) if counted else 0
+        return Page(items=[cron_from_row(r) for r in rows], total=total)
+
+    async def count(
+        self,
+        *,
+        assistant_id: str | None = None,
+        thread_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        filters: Filters = None,
+    ) -> int:
+        sql, params = cron_sql.search(DIALECT, assistant_id, thread_id, None, metadata, filters)
+        row = await self._db.fetchone(f"SELECT COUNT(*) AS n FROM crons WHERE {sql}", params)
+        return int(row["n"]) if row else 0
+
+    async def claim_due(
+        self, now: datetime, limit: int, advance: Callable[[Cron], datetime]
+    ) -> list[Cron]:
+        select, params = cron_sql.due(DIALECT, now, limit)
+        async with self._db.transaction() as cur:
+            await cur.execute(select, params)
+            claimed = [cron_from_row(r) for r in await cur.fetchall()]
+            for cron in claimed:
+                await cur.execute(cron_sql.advance(DIALECT), (advance(cron), cron.cron_id))
+        return claimed
+
+    async def next_due_at(self) -> datetime | None:
+        sql, params = cron_sql.next_due(DIALECT)
+        row = await self._db.fetchone(
+            sql.replace("MIN(next_run_date)", "MIN(next_run_date) AS at"), params
+        )
+        return None if row is None else row["at"]
