@@ -259,3 +259,19 @@ async def test_an_attempt_on_an_empty_log_numbers_above_earlier_attempts() -> No
     unlisten = await broker.begin_run("r", "t", lambda _a: None, started, attempt=3)
     assert await broker.publish("r", "values", b"c") == first + 2
     await unlisten()
+
+
+def test_lost_position_rules() -> None:
+    """A resume whose next event is gone gets an error event; one landing on the start of a
+    later attempt (the log was lost and the run started over) does not."""
+    from threadloom.runtime.broker import attempt_floor
+    from threadloom.services.run_streams import lost_position_event
+
+    def batch(seq: int) -> list[StreamEvent]:
+        return [StreamEvent(seq, "values", b"{}")]
+
+    assert lost_position_event(batch(5), 4) is None
+    lost = lost_position_event(batch(9), 4)
+    assert lost is not None and lost.event == "error" and b"after id 4" in lost.data
+    assert lost_position_event(batch(attempt_floor(2) + 1), 4) is None
+    assert lost_position_event(batch(attempt_floor(2) + 3), 4) is not None
