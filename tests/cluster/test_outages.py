@@ -175,7 +175,8 @@ async def test_resume_across_a_redis_restart_never_ends_short(
     """A private redis-server is killed and restarted (its data gone) while a resumable run
     streams; PostgreSQL is the system one. A client resuming with the last id it saw reads the
     run through its final values, or is told explicitly (an `error` event) that its position
-    is gone — never a clean end without the final values."""
+    is gone — never a clean end without the final values. Fails on the old numbering: attempt
+    2 counted from 1 again and the resume skipped its first events."""
     server, _, redis_server = outage_server
     with _server_log_on_failure(server):
         client = get_client(url=server.url, api_key=None)
@@ -202,12 +203,20 @@ async def test_resume_across_a_redis_restart_never_ends_short(
                         if ticks >= 2:
                             break
             assert last_id is not None
+            # Redis loses the log, and the worker that ran attempt 1 dies with it: a new
+            # process takes the run over once its lease expires
             redis_server.stop()
+            server.kill()
             redis_server.start()
-            assert (await _final(client, tid, rid))["status"] == "success"
-            parts = [p async for p in client.runs.join_stream(tid, rid, last_event_id=last_id)]
-            events = [p.event for p in parts]
-            if "error" not in events:
-                values = [p.data for p in parts if p.event == "values"]
-                assert values and values[-1]["steps"] == 5, parts
+            server.start(timeout=60)
+        await client.http.client.aclose()
+        client = get_client(url=server.url, api_key=None)
+        parts = [p async for p in client.runs.join_stream(tid, rid, last_event_id=last_id)]
+        events = [p.event for p in parts]
+        if "error" not in events:
+            metadata = [p.data for p in parts if p.event == "metadata"]
+            assert metadata and metadata[0]["attempt"] == 2, parts
+            values = [p.data for p in parts if p.event == "values"]
+            assert values and values[-1]["steps"] == 5, parts
+        assert (await _final(client, tid, rid))["status"] == "success"
         await client.http.client.aclose()
