@@ -167,3 +167,56 @@ async def test_redis_outage_503_then_recovers(
             for run in await client.runs.list(tid):
                 assert (await _final(client, tid, run["run_id"]))["status"] in TERMINAL
         await client.http.client.aclose()
+
+
+async def test_resume_across_a_redis_restart_never_ends_short(
+    outage_server: tuple[ServerProcess, TcpProxy, RedisServer],
+) -> None:
+    """A private redis-server is killed and restarted (its data gone) while a resumable run
+    streams; PostgreSQL is the system one. A client resuming with the last id it saw reads the
+    run through its final values, or is told explicitly (an `error` event) that its position
+    is gone — never a clean end without the final values. Fails on the old numbering: attempt
+    2 counted from 1 again and the resume skipped its first events."""
+    server, _, redis_server = outage_server
+    with _server_log_on_failure(server):
+        client = get_client(url=server.url, api_key=None)
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+            tid = (await client.threads.create())["thread_id"]
+            run = await client.runs.create(
+                tid,
+                "slow",
+                input={"seconds": 0.5},
+                stream_resumable=True,
+                stream_mode=["values", "custom"],
+            )
+            rid = run["run_id"]
+            last_id = None
+            async with http.stream(
+                "GET", f"/threads/{tid}/runs/{rid}/stream", headers={"Last-Event-ID": "0"}
+            ) as resp:
+                ticks = 0
+                async for line in resp.aiter_lines():
+                    if line.startswith("id: "):
+                        last_id = line[4:]
+                    elif line == "event: custom":
+                        ticks += 1
+                        if ticks >= 2:
+                            break
+            assert last_id is not None
+            # Redis loses the log, and the worker that ran attempt 1 dies with it: a new
+            # process takes the run over once its lease expires
+            redis_server.stop()
+            server.kill()
+            redis_server.start()
+            server.start(timeout=60)
+        await client.http.client.aclose()
+        client = get_client(url=server.url, api_key=None)
+        parts = [p async for p in client.runs.join_stream(tid, rid, last_event_id=last_id)]
+        events = [p.event for p in parts]
+        if "error" not in events:
+            metadata = [p.data for p in parts if p.event == "metadata"]
+            assert metadata and metadata[0]["attempt"] == 2, parts
+            values = [p.data for p in parts if p.event == "values"]
+            assert values and values[-1]["steps"] == 5, parts
+        assert (await _final(client, tid, rid))["status"] == "success"
+        await client.http.client.aclose()

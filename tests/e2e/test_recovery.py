@@ -100,3 +100,52 @@ async def test_run_timeout(tmp_path) -> None:  # type: ignore[no-untyped-def]
         assert 1 <= state["values"]["steps"] < 5
     finally:
         server.stop()
+
+
+async def test_resume_after_kill_reads_the_whole_second_attempt(
+    fresh_server: ServerProcess,
+) -> None:
+    """A client that saw part of attempt 1 (resumable ids) and reconnects with `Last-Event-ID`
+    after the server was killed reads all of attempt 2 — its metadata first, through its final
+    values — instead of skipping the ids attempt 1 had already used."""
+    import httpx
+
+    fresh_server.start()
+    client = get_client(url=fresh_server.url)
+    tid = (await client.threads.create())["thread_id"]
+    run = await client.runs.create(
+        tid,
+        "slow",
+        input={"seconds": 0.4},
+        durability="sync",
+        stream_resumable=True,
+        stream_mode=["values", "custom"],
+    )
+    rid = run["run_id"]
+    last_id = None
+    async with (
+        httpx.AsyncClient(base_url=fresh_server.url, timeout=30) as http,
+        http.stream(
+            "GET", f"/threads/{tid}/runs/{rid}/stream", headers={"Last-Event-ID": "0"}
+        ) as resp,
+    ):
+        ticks = 0
+        async for line in resp.aiter_lines():
+            if line.startswith("id: "):
+                last_id = line[4:]
+            elif line == "event: custom":
+                ticks += 1
+                if ticks >= 2:
+                    break
+    assert last_id is not None
+    fresh_server.kill()
+
+    fresh_server.start()
+    client = get_client(url=fresh_server.url)
+    parts = [part async for part in client.runs.join_stream(tid, rid, last_event_id=last_id)]
+    events = [p.event for p in parts]
+    assert "error" not in events, parts
+    metadata = [p.data for p in parts if p.event == "metadata"]
+    assert metadata and metadata[0]["attempt"] == 2, parts
+    values = [p.data for p in parts if p.event == "values"]
+    assert values and values[-1]["steps"] == 5

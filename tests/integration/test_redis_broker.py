@@ -357,3 +357,37 @@ async def test_a_cancelled_reader_leaves_the_other_readers_waiting(broker: Redis
     outcome = await asyncio.wait_for(waiting, 5)
     assert outcome is not None and outcome.values == b'{"done":true}'
     assert leaving.cancelled()
+
+
+async def test_takeover_after_the_log_was_lost_numbers_above_earlier_attempts(
+    broker: RedisBroker, other: RedisBroker
+) -> None:
+    """Redis loses a run's log (eviction here; a restart in the cluster suite) and another
+    worker runs attempt 2: its ids stay above attempt 1's, so a reader resuming after the last
+    id it saw reads the whole second attempt instead of skipping it."""
+    started = ThreadNotice("run_started", "r40", b"{}")
+    unlisten = await broker.begin_run("r40", "t40", lambda _a: None, started, first_attempt=True)
+    seen = [await broker.publish("r40", "values", f"v{i}".encode()) for i in range(3)]
+    await broker._writer.flush()
+    await unlisten()
+    assert seen == [1, 2, 3]
+    await broker.redis.delete(broker._stream_key("r40"))  # the log is lost
+    unlisten = await other.begin_run("r40", "t40", lambda _a: None, started, attempt=2)
+    second = [await other.publish("r40", "values", f"w{i}".encode()) for i in range(2)]
+    await other.end_run("r40", "t40", ThreadNotice("run_done", "r40", b"{}"), wake=False)
+    await unlisten()
+    assert second[0] > seen[-1] and second == sorted(second)
+    resumed = await asyncio.wait_for(collect(broker.read("r40", after=seen[-1])), 5)
+    assert [e.data for e in resumed] == [b"w0", b"w1"]
+    assert [e.seq for e in resumed] == second
+
+
+async def test_a_log_that_survived_keeps_counting(broker: RedisBroker, other: RedisBroker) -> None:
+    started = ThreadNotice("run_started", "r41", b"{}")
+    unlisten = await broker.begin_run("r41", "t41", lambda _a: None, started, first_attempt=True)
+    assert await broker.publish("r41", "values", b"v") == 1
+    await broker._writer.flush()
+    await unlisten()
+    unlisten = await other.begin_run("r41", "t41", lambda _a: None, started, attempt=2)
+    assert await other.publish("r41", "values", b"w") == 2
+    await unlisten()

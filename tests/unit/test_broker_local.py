@@ -240,3 +240,38 @@ async def test_a_cancelled_reader_leaves_the_other_readers_waiting() -> None:
     outcome = await asyncio.wait_for(waiting, 1)
     assert outcome is not None and outcome.values == b'{"done":true}'
     assert leaving.cancelled()
+
+
+async def test_an_attempt_on_an_empty_log_numbers_above_earlier_attempts() -> None:
+    """The embedded server restarted (its logs died with it): attempt 2's ids are above any id
+    attempt 1 handed out, so a client resuming with `Last-Event-ID` reads all of attempt 2."""
+    broker = LocalBroker(buffer_events=100, retention_seconds=60)
+    started = ThreadNotice("run_started", "r", b"{}")
+    unlisten = await broker.begin_run("r", "t", lambda _a: None, started, attempt=2)
+    first = await broker.publish("r", "values", b"a")
+    await broker.publish("r", "values", b"b")
+    await broker.finish("r")
+    await unlisten()
+    assert first > 1_000_000
+    events = [e async for e in broker.read("r", after=7)]
+    assert [e.data for e in events] == [b"a", b"b"] and events[0].seq == first
+    # a log that survived (a retried attempt in the same process) keeps counting
+    unlisten = await broker.begin_run("r", "t", lambda _a: None, started, attempt=3)
+    assert await broker.publish("r", "values", b"c") == first + 2
+    await unlisten()
+
+
+def test_lost_position_rules() -> None:
+    """A resume whose next event is gone gets an error event; one landing on the start of a
+    later attempt (the log was lost and the run started over) does not."""
+    from threadloom.runtime.broker import attempt_floor
+    from threadloom.services.run_streams import lost_position_event
+
+    def batch(seq: int) -> list[StreamEvent]:
+        return [StreamEvent(seq, "values", b"{}")]
+
+    assert lost_position_event(batch(5), 4) is None
+    lost = lost_position_event(batch(9), 4)
+    assert lost is not None and lost.event == "error" and b"after id 4" in lost.data
+    assert lost_position_event(batch(attempt_floor(2) + 1), 4) is None
+    assert lost_position_event(batch(attempt_floor(2) + 3), 4) is not None

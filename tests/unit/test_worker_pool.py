@@ -253,3 +253,50 @@ async def test_cancel_through_broker_reaches_pool_run(env: Env) -> None:
     stored = await env.storage.runs.get(run.run_id)
     assert stored is not None and stored.status == "interrupted"
     assert stored.stop_reason == "cancelled"
+
+
+async def test_run_stopped_by_an_outage_is_requeued_when_the_database_answers(
+    tmp_path: Path,
+) -> None:
+    """An outage stops a run and its re-queue cannot be written either: the worker re-queues
+    it at its first heartbeat that reaches the database, not when its lease (an hour here)
+    expires and a reaper notices."""
+    from threadloom.errors import Unavailable
+
+    attempts: list[int] = []
+
+    async def flaky(state: Items) -> dict[str, Any]:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) == 1:
+            raise Unavailable("database restarting")
+        return {"items": ["ok"]}
+
+    g = StateGraph(Items)
+    g.add_node("flaky", flaky)
+    g.add_edge(START, "flaky")
+    env = await open_env(tmp_path, {"g": g}, workers=2, heartbeat_seconds=0.05, lease_seconds=3600)
+    real_requeue = env.storage.runs.requeue
+    failed: list[list[str]] = []
+
+    async def requeue(run_ids: Any, *, worker_id: str | None = None) -> int:
+        if not failed:
+            failed.append(list(run_ids))
+            raise Unavailable("database restarting")
+        return await real_requeue(run_ids, worker_id=worker_id)
+
+    env.storage.runs.requeue = requeue  # type: ignore[method-assign]
+    pool = pool_for(env, recover_on_start=False)
+    try:
+        assistant = await env.assistant("g")
+        run = await env.enqueue(assistant, input={"items": []})
+        await pool.start()
+        for _ in range(400):
+            stored = await env.storage.runs.get(run.run_id)
+            if stored is not None and stored.status == "success":
+                break
+            await asyncio.sleep(0.025)
+        assert failed == [[run.run_id]]
+        assert stored is not None and stored.status == "success" and stored.attempt == 2
+    finally:
+        await pool.stop()
+        await env.storage.close()

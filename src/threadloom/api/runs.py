@@ -17,7 +17,13 @@ from threadloom.api.sse import EventStreamResponse, KeepAliveJSONResponse, encod
 from threadloom.errors import InvalidInput, NotFound, Unprocessable
 from threadloom.services import runs as service
 from threadloom.services.context import ServerContext
-from threadloom.services.run_streams import JoinPlan, is_resumable, mode_filter, plan_join
+from threadloom.services.run_streams import (
+    JoinPlan,
+    is_resumable,
+    lost_position_event,
+    mode_filter,
+    plan_join,
+)
 from threadloom.storage.records import Run
 
 router = APIRouter(
@@ -93,7 +99,14 @@ async def run_frames(
     modes: frozenset[str] | None = None,
     with_ids: bool = False,
 ) -> AsyncIterator[bytes]:
+    first = after > 0  # a resume: the log must still hold the event after `after`
     async for batch in ctx.broker.read_batches(run_id, after=after, follow=follow):
+        if first:
+            first = False
+            lost = lost_position_event(batch, after)
+            if lost is not None:
+                yield encode_events([lost], with_ids=False)
+                return
         if modes is not None:
             batch = [e for e in batch if e.event.split("|", 1)[0] in modes]
         if batch:

@@ -21,6 +21,18 @@ CancelAction = Literal["interrupt", "rollback"]
 CancelHandler = Callable[[CancelAction], Awaitable[None] | None]
 
 
+ATTEMPT_SEQ_SPAN = 1 << 32
+"""Seqs an attempt owns: an attempt that finds its run's log empty (Redis lost it, or the
+embedded server restarted) numbers its events from `attempt_floor(attempt) + 1`, so they stay
+above every id a client saw from an earlier attempt and a `Last-Event-ID` resume reads them
+instead of skipping them. A log that survived keeps counting where it stopped."""
+
+
+def attempt_floor(attempt: int) -> int:
+    """The seq an attempt's events start after when its run's log is empty."""
+    return max(0, attempt - 1) * ATTEMPT_SEQ_SPAN
+
+
 @dataclass(slots=True, frozen=True)
 class StreamEvent:
     seq: int
@@ -147,10 +159,12 @@ class Broker(abc.ABC):
         started: ThreadNotice,
         *,
         first_attempt: bool = False,
+        attempt: int = 1,
     ) -> Callable[[], Awaitable[None]]:
         """A run's start-up: listen for its cancels (`listen_cancel`; returns the unsubscribe)
         and tell its thread's subscribers (`started`). `first_attempt`: its log is known to be
-        empty, which a broker may use to send less."""
+        empty, which a broker may use to send less. `attempt`: a log found empty numbers this
+        attempt's events from `attempt_floor(attempt) + 1`."""
         unlisten = await self.listen_cancel(run_id, handler)
         await self.notify_thread(thread_id, started)
         return unlisten

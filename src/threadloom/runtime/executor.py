@@ -159,7 +159,12 @@ class _Execution:
         info = dumps({"run_id": self.run_id, "attempt": run.attempt})
         started = ThreadNotice("run_started", self.run_id, info)
         unlisten = await self.broker.begin_run(
-            self.run_id, run.thread_id, self._on_cancel, started, first_attempt=run.attempt == 1
+            self.run_id,
+            run.thread_id,
+            self._on_cancel,
+            started,
+            first_attempt=run.attempt == 1,
+            attempt=run.attempt,
         )
         try:
             await self._emit("metadata", info)

@@ -20,6 +20,7 @@ from threadloom.runtime.broker import (
     CancelHandler,
     StreamEvent,
     ThreadNotice,
+    attempt_floor,
 )
 
 logger = logging.getLogger(__name__)
@@ -214,6 +215,25 @@ class LocalBroker(Broker):
         if log is not None:
             log.finished = True
             log.wake()
+
+    async def begin_run(
+        self,
+        run_id: str,
+        thread_id: str,
+        handler: CancelHandler,
+        started: ThreadNotice,
+        *,
+        first_attempt: bool = False,
+        attempt: int = 1,
+    ) -> Callable[[], Awaitable[None]]:
+        log = self._log(run_id)
+        floor = attempt_floor(attempt)
+        if not log.events and log.next_seq - 1 < floor:  # the log died with a previous process
+            log.offset = floor
+            log.next_seq = floor + 1
+        return await super().begin_run(
+            run_id, thread_id, handler, started, first_attempt=first_attempt, attempt=attempt
+        )
 
     # --- thread notices ------------------------------------------------------------------
     async def notify_thread(self, thread_id: str, notice: ThreadNotice) -> None:

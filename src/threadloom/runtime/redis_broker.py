@@ -40,6 +40,7 @@ from threadloom.runtime.broker import (
     RunOutcome,
     StreamEvent,
     ThreadNotice,
+    attempt_floor,
 )
 from threadloom.runtime.redis_codec import (
     RunLog,
@@ -419,6 +420,7 @@ class RedisBroker(Broker):
         started: ThreadNotice,
         *,
         first_attempt: bool = False,
+        attempt: int = 1,
     ) -> Callable[[], Awaitable[None]]:
         """`listen_cancel` + opening the run's log + the `run_started` notice in one round trip.
 
@@ -458,7 +460,10 @@ class RedisBroker(Broker):
                     raise result
             if not opened and run_id not in self._writer.logs:
                 last = results[1]
-                self._writer.logs[run_id] = RunLog(seq_of(last[0][0]) if last else 0)
+                # an empty log on a later attempt was lost (Redis restarted or evicted it):
+                # number above every id an earlier attempt can have handed out
+                floor = attempt_floor(attempt)
+                self._writer.logs[run_id] = RunLog(seq_of(last[0][0]) if last else floor)
             earlier = results[0]
             if earlier is not None and earlier.decode() in _CANCEL_ACTIONS:
                 result = handler(cast(CancelAction, earlier.decode()))

@@ -69,6 +69,10 @@ class WorkerPool:
         # the longest the loop sleeps without a wake-up (a safety net, not the hot path)
         self.idle_interval = idle_interval if idle_interval is not None else settings.lease_seconds
         self._running: dict[str, asyncio.Task[ExecutionResult | None]] = {}
+        # runs an outage stopped here whose re-queue could not be written: still `running`
+        # under this worker's lease; re-queued at the first heartbeat that reaches the database
+        # instead of waiting for the lease to expire and a reaper to notice
+        self._unreleased: set[str] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._maintenance_task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -207,8 +211,9 @@ class WorkerPool:
             if is_unavailable(exc):
                 await self._release(run, exc)
                 return None
-            # the terminal write itself failed: the lease runs out and the reaper retries
+            # the terminal write itself failed: back to the queue once the database answers
             logger.exception("run %s could not be finished", run.run_id)
+            self._unreleased.add(run.run_id)
             return None
         finally:
             was_full = len(self._running) >= self.slots
@@ -240,7 +245,8 @@ class WorkerPool:
         try:
             await self.storage.runs.requeue([run.run_id], worker_id=self.worker_id)
         except Exception:
-            logger.warning("re-queueing run %s failed; its lease will expire", run.run_id)
+            logger.warning("re-queueing run %s failed; retried at the next heartbeat", run.run_id)
+            self._unreleased.add(run.run_id)
 
     # --- leases ---------------------------------------------------------------------------
     async def _maintain(self) -> None:
@@ -267,6 +273,7 @@ class WorkerPool:
                 logger.exception("lease maintenance failed")
 
     async def _heartbeat(self) -> None:
+        await self._requeue_unreleased()
         held = list(self._running)
         still: set[str] = set(await self.session.heartbeat(held))
         if not held:
@@ -282,3 +289,17 @@ class WorkerPool:
             if task is not None:
                 logger.warning("lost the lease of run %s; stopping it", run_id)
                 task.cancel()
+
+    async def _requeue_unreleased(self) -> None:
+        """The database is back: hand this worker's stopped runs back to the queue now (REQUEUE
+        touches only runs still running under this worker's lease; one started here again
+        meanwhile is left alone)."""
+        if not self._unreleased:
+            return
+        pending = [run_id for run_id in self._unreleased if run_id not in self._running]
+        if pending:
+            count = await self.storage.runs.requeue(pending, worker_id=self.worker_id)
+            if count:
+                logger.info("re-queued %d runs stopped by an outage", count)
+                await self.broker.wake_workers()
+        self._unreleased.clear()

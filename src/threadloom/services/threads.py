@@ -77,12 +77,30 @@ async def update(
 async def delete(ctx: ServerContext, thread_id: str, filters: Filters = None) -> None:
     tid = parse_uuid(thread_id, "thread_id")
     inflight = await ctx.storage.runs.inflight(tid)
+    run_ids = await _run_ids(ctx, tid, filters)
     if not await ctx.storage.threads.delete(tid, filters=filters):
         raise NotFound(f"Thread {thread_id} not found")
     for run in inflight:  # their rows are gone with the thread; stop the work too
         if run.status == "running":
             await ctx.broker.send_cancel(run.run_id, "rollback")
     await ctx.storage.delete_thread_checkpoints(tid)
+    # a deleted thread's runs are gone: their retained logs and outcomes must not answer a
+    # `/join` or a stream replay any more (readers still following one are ended)
+    for run_id in run_ids:
+        await ctx.broker.reset(run_id)
+
+
+async def _run_ids(ctx: ServerContext, thread_id: str, filters: Filters) -> list[str]:
+    """Every run of the thread, read before the thread (and its runs) are deleted."""
+    ids: list[str] = []
+    page = 1000
+    while True:
+        runs = await ctx.storage.runs.list(thread_id, limit=page, offset=len(ids), filters=filters)
+        if not runs:
+            return ids
+        ids.extend(run.run_id for run in runs)
+        if len(runs) < page:
+            return ids
 
 
 async def search(

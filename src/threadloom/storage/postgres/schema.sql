@@ -112,6 +112,8 @@ CREATE UNIQUE INDEX runs_pkey ON runs USING btree (run_id);
 
 CREATE INDEX runs_thread ON runs USING btree (thread_id, created_at DESC, seq DESC);
 
+CREATE INDEX runs_thread_status ON runs USING btree (thread_id, status, created_at DESC, seq DESC);
+
 CREATE TABLE threads (
     thread_id text NOT NULL,
     created_at timestamp with time zone NOT NULL,
