@@ -1,8 +1,8 @@
 """An index for a thread's runs filtered by status (`GET /threads/{id}/runs?status=…`), the
-twin of SQLite's 0004: `(thread_id, status)` then the list's order, one index range.
+twin of SQLite's 0005: `(thread_id, status)` then the list's order, one index range.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-07
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

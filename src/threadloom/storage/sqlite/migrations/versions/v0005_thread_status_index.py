@@ -2,8 +2,8 @@
 equality on `(thread_id, status)` and the newest-first order are one index range, instead of
 every run of the thread read and filtered (46 ms at 50,000 runs).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-07
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
