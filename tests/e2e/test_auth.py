@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -203,19 +204,21 @@ async def test_a_store_handler_rewrites_every_namespace(
 ) -> None:
     """`@auth.on.store` prefixes the caller's identity: each user's memory is their own, and
     the same namespace names two users' items apart."""
-    await alice.store.put_item(["notes"], "city", {"text": "Lisbon"})
-    await bob.store.put_item(["notes"], "city", {"text": "Porto"})
-    mine = await alice.store.get_item(["notes"], "city")
+    notes = f"notes-{uuid.uuid4().hex[:8]}"  # other tests share the server's store
+    await alice.store.put_item([notes], "city", {"text": "Lisbon"})
+    await bob.store.put_item([notes], "city", {"text": "Porto"})
+    mine = await alice.store.get_item([notes], "city")
     assert mine is not None and mine["value"] == {"text": "Lisbon"}
-    assert mine["namespace"] == ["alice", "notes"]
-    found = await bob.store.search_items(["notes"])
+    assert mine["namespace"] == ["alice", notes]
+    found = await bob.store.search_items([notes])
     assert [item["value"] for item in found["items"]] == [{"text": "Porto"}]
     spaces = await alice.store.list_namespaces()
-    assert spaces["namespaces"] == [["alice", "notes"]]
-    await bob.store.delete_item(["notes"], "city")
-    again = await alice.store.get_item(["notes"], "city")
+    assert ["alice", notes] in spaces["namespaces"]
+    assert all(ns[0] == "alice" for ns in spaces["namespaces"])
+    await bob.store.delete_item([notes], "city")
+    again = await alice.store.get_item([notes], "city")
     assert again is not None  # bob deleted his own item only
-    assert await bob.store.get_item(["notes"], "city") is None
+    assert await bob.store.get_item([notes], "city") is None
 
 
 async def test_cron_runs_as_its_creator(alice: LangGraphClient, bob: LangGraphClient) -> None:
