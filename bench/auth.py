@@ -38,9 +38,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def interleaved(
-    n: int, sides: list[Callable[[], Awaitable[Any]]]
-) -> list[list[float]]:
+async def interleaved(n: int, sides: list[Callable[[], Awaitable[Any]]]) -> list[list[float]]:
     out: list[list[float]] = [[] for _ in sides]
     order = list(range(len(sides)))
     for i in range(n):

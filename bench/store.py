@@ -89,7 +89,10 @@ async def load_items(store: Any, items: int) -> float:
     batch = 1000
     for lo in range(0, items, batch):
         await asyncio.gather(
-            *(store.aput(NS, f"s{i}", {"text": sentence(i)}) for i in range(lo, min(items, lo + batch)))
+            *(
+                store.aput(NS, f"s{i}", {"text": sentence(i)})
+                for i in range(lo, min(items, lo + batch))
+            )
         )
     return time.perf_counter() - start
 
@@ -187,7 +190,9 @@ async def cluster(tmp: Path, requests: int, items: int) -> list[Row]:
             load_s = await load_items(loader.store, items)
             await loader.close()
             server = ServerProcess(
-                PROJECT / "langgraph_store.json", tmp / "sem.db", command="serve",
+                PROJECT / "langgraph_store.json",
+                tmp / "sem.db",
+                command="serve",
                 env=sem.env(workers=0),
             )
             try:
@@ -213,8 +218,7 @@ def render(rows: list[Row], command: str, embed: float) -> str:
     return (
         "\n".join(lines)
         + f"\n\nEmbedding one query with `threadloom:wordllama`, in-process: {embed:.3f} ms"
-        " (included in the semantic search figures).\n"
-        + f"\nCommand: `{command}`\n"
+        " (included in the semantic search figures).\n" + f"\nCommand: `{command}`\n"
     )
 
 
@@ -233,7 +237,9 @@ def main() -> None:
         rows += asyncio.run(embedded(tmp, args.requests, args.items))
     if args.only != "embedded":
         rows += asyncio.run(cluster(tmp, args.requests, args.pg_items))
-    table = render(rows, ("uv run python -m bench.store " + " ".join(sys.argv[1:])).strip(), embed_ms())
+    table = render(
+        rows, ("uv run python -m bench.store " + " ".join(sys.argv[1:])).strip(), embed_ms()
+    )
     print(table)
     if args.out:
         body = (
