@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 from threadloom.api.deps import get_ctx
 from threadloom.api.docs import NO_CONTENT, ok
 from threadloom.api.http import JSONBodyRoute, JSONResponse
+from threadloom.api.schemas import MAX_INT64
 from threadloom.services import store as service
 from threadloom.services.context import ServerContext
 
@@ -43,7 +44,7 @@ class StoreSearch(_Body):
     namespace_prefix: list[StrictStr] | None = None
     filter: dict[str, Any] | None = None
     limit: StrictInt = service.SEARCH_LIMIT_DEFAULT
-    offset: StrictInt = 0
+    offset: StrictInt = Field(default=0, le=MAX_INT64)
     query: StrictStr | None = None
     refresh_ttl: bool | None = None
 
@@ -53,7 +54,7 @@ class StoreNamespaces(_Body):
     suffix: list[StrictStr] | None = None
     max_depth: StrictInt | None = None
     limit: StrictInt = service.NAMESPACES_LIMIT_DEFAULT
-    offset: StrictInt = 0
+    offset: StrictInt = Field(default=0, le=MAX_INT64)
 
 
 class ItemOut(BaseModel):
