@@ -118,9 +118,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
         return error_response(422, _describe(list(exc.errors())))
 
+    # any other exception is answered by RequestMiddleware (see `_answered` there for why)
     @app.exception_handler(ThreadloomError)
     @app.exception_handler(StarletteHTTPException)
-    @app.exception_handler(Exception)
     async def _error(request: Request, exc: Exception) -> Response:
         return response_for_error(exc, request.method, request.url.path)
 
