@@ -30,8 +30,9 @@ STREAM_MODES: frozenset[str] = frozenset(StreamModeName.__args__)  # type: ignor
 # Integers the storage can hold (SQLite INTEGER, PostgreSQL bigint); a larger one is a 422
 MAX_INT64 = 2**63 - 1
 Offset = Annotated[int, Field(ge=0, le=MAX_INT64)]
-# a delay must land on a date the server can represent and compare
-MAX_AFTER_SECONDS = 100 * 365 * 24 * 3600
+# a delay or TTL must land on a date the server can represent and compare
+MAX_DELAY_SECONDS = 100 * 365 * 24 * 3600
+MAX_TTL_MINUTES = MAX_DELAY_SECONDS / 60
 # LangGraph's checkpointers refuse other metadata filter keys ("Invalid filter key")
 HISTORY_FILTER_KEY = re.compile(r"^[a-zA-Z0-9_.-]+$")
 
@@ -117,7 +118,7 @@ class AssistantLatest(Body):
 # --- threads --------------------------------------------------------------------------------
 class TTLBody(Body):
     strategy: Literal["delete", "keep_latest"] = "delete"
-    ttl: float = Field(gt=0, description="Minutes")
+    ttl: float = Field(gt=0, le=MAX_TTL_MINUTES, description="Minutes")
 
 
 class StateUpdateItem(Body):
@@ -267,7 +268,7 @@ class RunCreate(Body):
     if_not_exists: Literal["create", "reject"] | None = None
     on_completion: Literal["delete", "keep"] | None = None
     on_disconnect: Literal["cancel", "continue"] | None = None
-    after_seconds: float | None = Field(default=None, ge=0, le=MAX_AFTER_SECONDS)
+    after_seconds: float | None = Field(default=None, ge=0, le=MAX_DELAY_SECONDS)
     durability: Literal["sync", "async", "exit"] | None = None
     checkpoint_during: bool | None = None
 

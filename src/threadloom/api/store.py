@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 from threadloom.api.deps import get_ctx
 from threadloom.api.docs import NO_CONTENT, ok
 from threadloom.api.http import JSONBodyRoute, JSONResponse
-from threadloom.api.schemas import MAX_INT64
+from threadloom.api.schemas import MAX_INT64, MAX_TTL_MINUTES
 from threadloom.services import store as service
 from threadloom.services.context import ServerContext
 
@@ -32,7 +32,9 @@ class StorePut(_Body):
     key: StrictStr
     value: dict[str, Any]
     index: Literal[False] | list[StrictStr] | None = None
-    ttl: StrictFloat | StrictInt | None = Field(default=None, description="minutes")
+    ttl: StrictFloat | StrictInt | None = Field(
+        default=None, le=MAX_TTL_MINUTES, description="minutes"
+    )
 
 
 class StoreDelete(_Body):
