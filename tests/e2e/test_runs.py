@@ -303,10 +303,10 @@ async def test_run_bad_input(http: httpx.AsyncClient) -> None:
         assert isinstance(r.json()["detail"], str)
     r = await http.post("/runs", json={"assistant_id": "echo", "command": {"resume": 1}})
     assert r.status_code == 400 and "thread_id" in r.json()["detail"]
-    # the run-creating routes answer bad bodies in FastAPI's words, whatever the route
+    # the run-creating routes answer bad bodies as every JSON route does (the reference's words)
     for path in ("/runs/wait", f"/threads/{tid}/runs/stream", "/runs"):
         r = await http.post(path, content=b"{oops", headers={"content-type": "text/plain"})
-        assert r.status_code == 422 and r.json()["detail"] == "Request body is not valid JSON"
+        assert r.status_code == 422 and r.json()["detail"] == "Invalid JSON in request body"
         r = await http.post(path, json={"assistant_id": "echo", "after_seconds": "soon"})
         assert r.status_code == 422 and "after_seconds" in r.json()["detail"], r.text
     r = await http.post(f"/threads/{uuid.uuid4()}/runs/wait", json={"assistant_id": "echo"})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -176,6 +177,16 @@ def test_letta_callback(hook_server: ServerProcess, receiver: Receiver) -> None:
         assert current.callback_error is None
 
 
+def _loopback_names() -> list[str]:
+    """This machine's own name when the hosts file maps it to loopback (as on most hosts)."""
+    name = socket.gethostname()
+    try:
+        address = socket.gethostbyname(name)
+    except OSError:
+        return []
+    return [f"http://{name}/hook"] if address.startswith("127.") else []
+
+
 def test_private_urls_refused_at_creation(tmp_path: Path) -> None:
     proc = ServerProcess(
         TEST_PROJECT,
@@ -192,6 +203,14 @@ def test_private_urls_refused_at_creation(tmp_path: Path) -> None:
             "http://169.254.169.254/latest/meta-data",
             "http://[::1]/hook",
             "ftp://example.com/hook",
+            # spelled the ways the sender's resolver still reads as loopback, and CGNAT
+            "http://127.1/hook",
+            "http://2130706433/hook",
+            "http://0x7f000001/hook",
+            "http://0177.0.0.1/hook",
+            "http://LOCALHOST./hook",
+            "http://100.64.0.1/hook",
+            *_loopback_names(),
         ):
             response = httpx.post(
                 f"{proc.url}/threads/{thread['thread_id']}/runs",

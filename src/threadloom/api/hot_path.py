@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from threadloom.api.http import BodyTooLarge, error_response, response_for_error
+from threadloom.api.json_body import InvalidBody, parse_json
 from threadloom.api.runs import respond_created, respond_stream, respond_wait
 from threadloom.api.schemas import RunCreate
 from threadloom.auth import request_context
@@ -95,8 +96,8 @@ async def serve(
     if body is None:
         return  # the client is gone: nothing to answer, no run created
     try:
-        payload = RunCreate.model_validate_json(body)
-    except ValidationError:  # FastAPI says what is wrong, in its own words
+        payload = RunCreate.model_validate(parse_json(body))  # the routes' strict parser
+    except (ValidationError, InvalidBody):  # FastAPI says what is wrong, in its own words
         await app(scope, replay(body, receive), send)
         return
     responder, thread_id = route

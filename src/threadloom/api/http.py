@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from threadloom.api.json_body import INVALID_JSON, InvalidBody, parse_json
 from threadloom.errors import ThreadloomError
 from threadloom.serde import dumps
 
@@ -34,7 +35,7 @@ def error_response(
     return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
 
 
-NO_BODY = "Invalid JSON in request body"
+NO_BODY = INVALID_JSON
 
 
 class BodyTooLarge(StarletteHTTPException):
@@ -45,7 +46,29 @@ class BodyTooLarge(StarletteHTTPException):
         super().__init__(413, f"Request body too large (limit: {limit} bytes)")
 
 
-class JSONBodyRoute(APIRoute):
+class JSONRoute(APIRoute):
+    """A route whose JSON body is read by the strict parser (`api/json_body.py`), not by
+    Python's `json` as FastAPI would."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler
+
+        async def strict_json(request: Request) -> Response:
+            body = await request.body()
+            if body.strip():
+                try:
+                    # Starlette's Request.json() caches its value here; FastAPI then reads it
+                    request._json = parse_json(body)
+                except InvalidBody as exc:
+                    return error_response(exc.status_code, exc.detail)
+            return await handler(request)
+
+        return strict_json
+
+
+class JSONBodyRoute(JSONRoute):
     """The Agent Server API's routes: one that reads a JSON body answers a request without any
     body 422, as the reference does — even where every field is optional and `{}` is fine."""
 
@@ -95,9 +118,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
         return error_response(422, _describe(list(exc.errors())))
 
+    # any other exception is answered by RequestMiddleware (see `_answered` there for why)
     @app.exception_handler(ThreadloomError)
     @app.exception_handler(StarletteHTTPException)
-    @app.exception_handler(Exception)
     async def _error(request: Request, exc: Exception) -> Response:
         return response_for_error(exc, request.method, request.url.path)
 

@@ -11,7 +11,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from threadloom.api import hot_path
 from threadloom.api.custom_app import CustomApp
-from threadloom.api.http import OPEN_PATHS, BodyTooLarge, api_key_of, error_response, key_allowed
+from threadloom.api.http import (
+    OPEN_PATHS,
+    BodyTooLarge,
+    api_key_of,
+    error_response,
+    key_allowed,
+    response_for_error,
+)
 from threadloom.auth import SCOPE_KEY, CustomAuth, is_exempt
 from threadloom.errors import ThreadloomError
 
@@ -130,7 +137,7 @@ class RequestMiddleware:
             scope, receive = authenticated
         if origin is not None:
             app = self.null_cors if origin == b"null" else self.cors
-        await app(scope, receive, self._timed(send, start))
+        await _answered(app, scope, receive, self._timed(send, start))
 
     def _under_prefix(self, scope: Scope) -> tuple[Scope, str] | tuple[()] | None:
         """(scope for the app, path inside the prefix); () for the bare prefix; None when the
@@ -201,6 +208,30 @@ class RequestMiddleware:
         return key_allowed(api_key_of(authorization, None), self.api_keys) or key_allowed(
             x_api_key, self.api_keys
         )
+
+
+async def _answered(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run `app`; an exception before its response started becomes the error response here.
+
+    Not in a FastAPI `Exception` handler: Starlette's ServerErrorMiddleware, which runs those,
+    re-raises after answering, and the server then drops the connection, so the client's next
+    request on the same keep-alive connection was reset. Answered here, the 500 (logged,
+    without the traceback) leaves the connection usable. An exception after the response
+    started still propagates: the server cuts a response it cannot finish.
+    """
+    started = False
+
+    async def tracking_send(message: Message) -> None:
+        nonlocal started
+        started = True
+        await send(message)
+
+    try:
+        await app(scope, receive, tracking_send)
+    except Exception as exc:
+        if started:
+            raise
+        await response_for_error(exc, scope["method"], scope["path"])(scope, receive, send)
 
 
 def _limited(receive: Receive, limit: int) -> Receive:

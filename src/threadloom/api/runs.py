@@ -12,7 +12,7 @@ from threadloom.api import render
 from threadloom.api.deps import get_ctx
 from threadloom.api.docs import CANCEL, NO_CONTENT, SSE, WAIT, RunOut, ok
 from threadloom.api.http import JSONBodyRoute, JSONResponse
-from threadloom.api.schemas import BulkCancel, RunCreate
+from threadloom.api.schemas import MAX_INT64, BulkCancel, RunCreate
 from threadloom.api.sse import EventStreamResponse, KeepAliveJSONResponse, encode_events
 from threadloom.errors import InvalidInput, NotFound, Unprocessable
 from threadloom.services import runs as service
@@ -237,7 +237,7 @@ async def wait_run(
 async def list_runs(
     thread_id: str,
     limit: int = Query(10, ge=0, le=1000),  # 0 is a valid, empty page (as in the reference)
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_INT64),
     status: RunStatusName | None = Query(None),
     select: list[RunSelect] | None = Query(None),
     ctx: ServerContext = Depends(get_ctx),

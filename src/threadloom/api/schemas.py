@@ -6,7 +6,8 @@ checked so bad input gets a 422 with a clear message instead of failing deep ins
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -26,6 +27,16 @@ StreamModeName = Literal[
 STREAM_MODES: frozenset[str] = frozenset(StreamModeName.__args__)  # type: ignore[attr-defined]
 
 
+# Integers the storage can hold (SQLite INTEGER, PostgreSQL bigint); a larger one is a 422
+MAX_INT64 = 2**63 - 1
+Offset = Annotated[int, Field(ge=0, le=MAX_INT64)]
+# a delay or TTL must land on a date the server can represent and compare
+MAX_DELAY_SECONDS = 100 * 365 * 24 * 3600
+MAX_TTL_MINUTES = MAX_DELAY_SECONDS / 60
+# LangGraph's checkpointers refuse other metadata filter keys ("Invalid filter key")
+HISTORY_FILTER_KEY = re.compile(r"^[a-zA-Z0-9_.-]+$")
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -37,7 +48,7 @@ def dump(model: BaseModel | None) -> dict[str, Any] | None:
 
 class Config(Body):
     tags: list[str] | None = None
-    recursion_limit: int | None = Field(default=None, ge=1)
+    recursion_limit: int | None = Field(default=None, ge=1, le=MAX_INT64)
     configurable: dict[str, Any] | None = None
 
 
@@ -82,7 +93,7 @@ class AssistantSearch(Body):
     graph_id: str | None = None
     name: str | None = None
     limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: Offset = 0
     sort_by: AssistantSortBy | None = None
     sort_order: SortOrder | None = None
     select: list[AssistantSelect] | None = None
@@ -97,7 +108,7 @@ class AssistantCount(Body):
 class AssistantVersions(Body):
     metadata: dict[str, Any] | None = None
     limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: Offset = 0
 
 
 class AssistantLatest(Body):
@@ -107,7 +118,7 @@ class AssistantLatest(Body):
 # --- threads --------------------------------------------------------------------------------
 class TTLBody(Body):
     strategy: Literal["delete", "keep_latest"] = "delete"
-    ttl: float = Field(gt=0, description="Minutes")
+    ttl: float = Field(gt=0, le=MAX_TTL_MINUTES, description="Minutes")
 
 
 class StateUpdateItem(Body):
@@ -154,7 +165,7 @@ class ThreadSearch(Body):
     values: dict[str, Any] | None = None
     status: ThreadStatusName | None = None
     limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: Offset = 0
     sort_by: ThreadSortBy | None = None
     sort_order: SortOrder | None = None
     select: list[ThreadSelect] | None = None
@@ -212,9 +223,24 @@ class HistoryQuery(Body):
     metadata: dict[str, Any] | None = None
     checkpoint: CheckpointConfig | None = None
 
+    @field_validator("metadata")
+    @classmethod
+    def _filter_keys(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        for key in value or ():
+            if not HISTORY_FILTER_KEY.match(key):
+                raise ValueError(
+                    f"invalid filter key {key!r}: filter keys may contain only letters, digits, "
+                    "underscores, dots and hyphens"
+                )
+        return value
+
 
 # --- runs -----------------------------------------------------------------------------------
 class CommandBody(Body):
+    """LangGraph's Command: any other key is a mistake (the graph would fail on it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     update: Any = None
     resume: Any = None
     goto: Any = None
@@ -242,7 +268,7 @@ class RunCreate(Body):
     if_not_exists: Literal["create", "reject"] | None = None
     on_completion: Literal["delete", "keep"] | None = None
     on_disconnect: Literal["cancel", "continue"] | None = None
-    after_seconds: float | None = Field(default=None, ge=0)
+    after_seconds: float | None = Field(default=None, ge=0, le=MAX_DELAY_SECONDS)
     durability: Literal["sync", "async", "exit"] | None = None
     checkpoint_during: bool | None = None
 

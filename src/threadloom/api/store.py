@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 from threadloom.api.deps import get_ctx
 from threadloom.api.docs import NO_CONTENT, ok
 from threadloom.api.http import JSONBodyRoute, JSONResponse
+from threadloom.api.schemas import MAX_INT64, MAX_TTL_MINUTES
 from threadloom.services import store as service
 from threadloom.services.context import ServerContext
 
@@ -31,7 +32,9 @@ class StorePut(_Body):
     key: StrictStr
     value: dict[str, Any]
     index: Literal[False] | list[StrictStr] | None = None
-    ttl: StrictFloat | StrictInt | None = Field(default=None, description="minutes")
+    ttl: StrictFloat | StrictInt | None = Field(
+        default=None, le=MAX_TTL_MINUTES, description="minutes"
+    )
 
 
 class StoreDelete(_Body):
@@ -43,7 +46,7 @@ class StoreSearch(_Body):
     namespace_prefix: list[StrictStr] | None = None
     filter: dict[str, Any] | None = None
     limit: StrictInt = service.SEARCH_LIMIT_DEFAULT
-    offset: StrictInt = 0
+    offset: StrictInt = Field(default=0, le=MAX_INT64)
     query: StrictStr | None = None
     refresh_ttl: bool | None = None
 
@@ -53,7 +56,7 @@ class StoreNamespaces(_Body):
     suffix: list[StrictStr] | None = None
     max_depth: StrictInt | None = None
     limit: StrictInt = service.NAMESPACES_LIMIT_DEFAULT
-    offset: StrictInt = 0
+    offset: StrictInt = Field(default=0, le=MAX_INT64)
 
 
 class ItemOut(BaseModel):

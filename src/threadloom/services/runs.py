@@ -6,6 +6,7 @@ worker; these functions never execute graphs themselves.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal
@@ -74,6 +75,14 @@ async def create_run(
     `durable=False` for `/wait`: its client hears of the run only when it has ended (see
     `RunStore.create_run`).
     """
+    webhook = payload.get("webhook")
+    if webhook:
+        from threadloom.services.webhook_policy import validate_webhook_url
+
+        if ctx.settings.allow_private_network:  # only the URL's shape: no lookup needed
+            validate_webhook_url(webhook, ctx.settings, resolve=False)
+        else:  # the host resolved as the sender will (hosts file, DNS), off the event loop
+            await asyncio.to_thread(validate_webhook_url, webhook, ctx.settings)
     for attempt in range(_STALE_ASSISTANT_RETRIES + 1):
         assistant = await assistant_service.get_for_run(ctx, payload["assistant_id"])
         run, if_not_exists = _new_run(
@@ -200,10 +209,6 @@ def _new_run(
     metadata["assistant_id"] = assistant.assistant_id
 
     webhook = payload.get("webhook")
-    if webhook:
-        from threadloom.services.webhook_policy import validate_webhook_url
-
-        validate_webhook_url(webhook, ctx.settings, resolve=False)
 
     on_completion = payload.get("on_completion") or "delete"
     temporary = stateless and on_completion == "delete"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query
 
 from threadloom.api.compat.common import require_api_key, sse_data
 from threadloom.api.deps import get_ctx
-from threadloom.api.http import JSONResponse
+from threadloom.api.http import JSONResponse, JSONRoute
 from threadloom.errors import Unprocessable
 from threadloom.services import letta as service
 from threadloom.services.context import ServerContext
@@ -18,6 +18,7 @@ router = APIRouter(
     prefix="/v1",
     tags=["Letta"],
     default_response_class=JSONResponse,
+    route_class=JSONRoute,
     dependencies=[Depends(require_api_key)],
 )
 

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Body, Depends, Query
 
 from threadloom.api.compat.common import require_api_key, sse_data
 from threadloom.api.deps import get_ctx
-from threadloom.api.http import JSONResponse
+from threadloom.api.http import JSONResponse, JSONRoute
+from threadloom.api.schemas import MAX_INT64
 from threadloom.errors import Unprocessable
 from threadloom.services import seekr as service
 from threadloom.services.context import ServerContext
@@ -19,6 +20,7 @@ router = APIRouter(
     prefix="/v1/threads",
     tags=["SeekrFlow"],
     default_response_class=JSONResponse,
+    route_class=JSONRoute,
     dependencies=[Depends(require_api_key)],
 )
 
@@ -48,7 +50,7 @@ async def create_thread(body: Any = Body(None), ctx: ServerContext = Depends(get
 async def list_threads(
     limit: int = Query(20, ge=0, le=1000),
     order: Order = "desc",
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_INT64),
     ctx: ServerContext = Depends(get_ctx),
 ) -> Any:
     return await service.list_threads(ctx, limit=limit, order=order, offset=offset)
@@ -70,7 +72,7 @@ async def list_messages(
     thread_id: str,
     limit: int = Query(20, ge=0, le=1000),
     order: Order = "desc",
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_INT64),
     ctx: ServerContext = Depends(get_ctx),
 ) -> Any:
     return await service.list_messages(ctx, thread_id, limit=limit, order=order, offset=offset)
@@ -131,7 +133,7 @@ async def list_runs(
     thread_id: str,
     limit: int = Query(20, ge=0, le=1000),
     order: Order = "desc",
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_INT64),
     ctx: ServerContext = Depends(get_ctx),
 ) -> Any:
     return await service.list_runs(ctx, thread_id, limit=limit, order=order, offset=offset)
