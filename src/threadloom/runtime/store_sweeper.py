@@ -7,30 +7,21 @@ PostgreSQL `Storage.sweep_store` lets one sweep at a time (an advisory lock), th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
+from threadloom.runtime.background import BackgroundLoop
 from threadloom.storage.base import Storage
 
 logger = logging.getLogger("threadloom.store")
 
 
-class StoreSweeper:
+class StoreSweeper(BackgroundLoop):
+    task_name = "threadloom-store-sweeper"
+
     def __init__(self, storage: Storage, interval_seconds: float) -> None:
+        super().__init__()
         self.storage = storage
         self.interval_seconds = interval_seconds
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="threadloom-store-sweeper")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def sweep_once(self) -> int:
         try:

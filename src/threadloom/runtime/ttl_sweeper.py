@@ -10,10 +10,10 @@ quarter of the database's time from the traffic (bench/thread_ttl.py measures it
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
+from threadloom.runtime.background import BackgroundLoop
 from threadloom.runtime.broker import Broker
 from threadloom.services.thread_ttl import ThreadTTLPolicy, sweep_once
 from threadloom.storage.base import Storage
@@ -24,23 +24,14 @@ BACKLOG_PAUSE_RATIO = 3.0
 MIN_BACKLOG_PAUSE_SECONDS = 0.05
 
 
-class ThreadTTLSweeper:
+class ThreadTTLSweeper(BackgroundLoop):
+    task_name = "threadloom-ttl-sweeper"
+
     def __init__(self, storage: Storage, broker: Broker, policy: ThreadTTLPolicy) -> None:
+        super().__init__()
         self.storage = storage
         self.broker = broker
         self.policy = policy
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="threadloom-ttl-sweeper")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def _loop(self) -> None:
         interval = self.policy.sweep_interval_minutes * 60
