@@ -10,6 +10,7 @@ from threadloom.storage.base import AssistantStore, Filters, SortOrder
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.assistant_cache import AssistantCache
 from threadloom.storage.postgres.db import Cursor, Database
+from threadloom.storage.postgres.pages import count_rows, read_page
 from threadloom.storage.postgres.rows import ASSISTANT_COLUMNS, assistant_from_row
 from threadloom.storage.postgres.sqlfilter import (
     DIALECT,
@@ -20,7 +21,7 @@ from threadloom.storage.postgres.sqlfilter import (
     order_by,
     page_bounds,
 )
-from threadloom.storage.records import Assistant, Page, search_count_cap
+from threadloom.storage.records import Assistant, Page
 from threadloom.storage.sql_builders import assistant_search
 
 SORTS = {
@@ -230,28 +231,10 @@ class PostgresAssistantStore(AssistantStore):
         sql, params = assistant_search(DIALECT, graph_id, name, metadata, filters)
         order = order_by(sort_by, sort_order, SORTS, "assistant_id")
         limit, offset = page_bounds(limit, offset)
-        rows = await self._db.fetchall(
-            f"SELECT {ASSISTANT_COLUMNS} FROM assistants WHERE {sql} {order} LIMIT %s OFFSET %s",
-            [*params, limit, offset],
+        rows, total = await read_page(
+            self._db, "assistants", ASSISTANT_COLUMNS, sql, params, order, limit, offset
         )
-        if offset == 0 and len(rows) < limit:
-            total = len(rows)
-        else:
-            total = await self._count(sql, params, search_count_cap(limit, offset))
         return Page(items=[assistant_from_row(r) for r in rows], total=total)
-
-    async def _count(self, sql: str, params: list[Any], cap: int | None = None) -> int:
-        """Matches of `sql`; with `cap`, counted only up to it (see `search_count_cap`)."""
-        if cap is None:
-            row = await self._db.fetchone(
-                f"SELECT count(*) AS n FROM assistants WHERE {sql}", params
-            )
-        else:
-            row = await self._db.fetchone(
-                f"SELECT count(*) AS n FROM (SELECT 1 FROM assistants WHERE {sql} LIMIT %s) c",
-                [*params, cap],
-            )
-        return int(row["n"]) if row else 0
 
     async def count(
         self,
@@ -261,7 +244,9 @@ class PostgresAssistantStore(AssistantStore):
         metadata: dict[str, Any] | None = None,
         filters: Filters = None,
     ) -> int:
-        return await self._count(*assistant_search(DIALECT, graph_id, name, metadata, filters))
+        return await count_rows(
+            self._db, "assistants", *assistant_search(DIALECT, graph_id, name, metadata, filters)
+        )
 
     async def versions(
         self,

@@ -10,6 +10,7 @@ from typing import Any
 from threadloom.storage import cron_sql
 from threadloom.storage.base import CronStore, Filters, SortOrder
 from threadloom.storage.postgres.db import Database
+from threadloom.storage.postgres.pages import count_rows, read_page
 from threadloom.storage.postgres.sqlfilter import (
     DIALECT,
     compile_filter,
@@ -17,7 +18,7 @@ from threadloom.storage.postgres.sqlfilter import (
     order_by,
     page_bounds,
 )
-from threadloom.storage.records import Cron, Page, search_count_cap
+from threadloom.storage.records import Cron, Page
 
 _JSON = frozenset({"payload", "metadata", "auth_user"})
 
@@ -87,18 +88,9 @@ class PostgresCronStore(CronStore):
         sql, params = cron_sql.search(DIALECT, assistant_id, thread_id, enabled, metadata, filters)
         order = order_by(sort_by, sort_order, cron_sql.SORTS, "cron_id")
         limit, offset = page_bounds(limit, offset)
-        rows = await self._db.fetchall(
-            f"SELECT {cron_sql.CRON_COLUMNS} FROM crons WHERE {sql} {order} LIMIT %s OFFSET %s",
-            [*params, limit, offset],
+        rows, total = await read_page(
+            self._db, "crons", cron_sql.CRON_COLUMNS, sql, params, order, limit, offset
         )
-        if offset == 0 and len(rows) < limit:
-            total = len(rows)
-        else:
-            counted = await self._db.fetchone(
-                f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM crons WHERE {sql} LIMIT %s) AS c",
-                [*params, search_count_cap(limit, offset)],
-            )
-            total = int(counted["n"]) if counted else 0
         return Page(items=[cron_from_row(r) for r in rows], total=total)
 
     async def count(
@@ -110,8 +102,7 @@ class PostgresCronStore(CronStore):
         filters: Filters = None,
     ) -> int:
         sql, params = cron_sql.search(DIALECT, assistant_id, thread_id, None, metadata, filters)
-        row = await self._db.fetchone(f"SELECT COUNT(*) AS n FROM crons WHERE {sql}", params)
-        return int(row["n"]) if row else 0
+        return await count_rows(self._db, "crons", sql, params)
 
     async def claim_due(
         self, now: datetime, limit: int, advance: Callable[[Cron], datetime]
