@@ -201,9 +201,14 @@ def _new_run(
     if tags:
         config["tags"] = tags
 
-    metadata = {
-        k: v for k, v in (payload.get("metadata") or {}).items() if k not in RESERVED_METADATA
+    # what the run was given: its `metadata` over its config's (storage adds the assistant's
+    # and the thread's under these: `run_rules.run_metadata`)
+    config_metadata = run_config.get("metadata")
+    given = {
+        **(config_metadata if isinstance(config_metadata, dict) else {}),
+        **(payload.get("metadata") or {}),
     }
+    metadata = {k: v for k, v in given.items() if k not in RESERVED_METADATA}
     metadata["assistant_id"] = assistant.assistant_id
 
     webhook = payload.get("webhook")
