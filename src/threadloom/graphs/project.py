@@ -291,14 +291,12 @@ class ProjectConfig(BaseModel):
             return {}
         if isinstance(self.env, dict):
             return dict(self.env)
-        from dotenv import dotenv_values
+        from threadloom.graphs.env_file import read_env_file
 
         env_path = Path(self.env).expanduser()
         if not env_path.is_absolute():
             env_path = self.base_dir / env_path
-        if not env_path.is_file():
-            raise ProjectError(f"{self._where()}: env file not found: {env_path}")
-        return {k: v for k, v in dotenv_values(env_path).items() if v is not None}
+        return read_env_file(env_path, self._where())
 
     def apply_env(self) -> dict[str, str]:
         """Load `env` into os.environ; values already set win (as with the LangGraph CLI).
