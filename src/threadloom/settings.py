@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     port: int = DEFAULT_PORT
     log_level: str = "info"
     access_log: bool = Field(default=False, description="Log every request (costs ~1 ms each)")
+    server_log_level: str | None = Field(
+        default=None,
+        description="Level of the server's own loggers (threadloom, uvicorn); default log_level",
+    )
+    log_format: str = Field(
+        default="auto",
+        description="auto (rich on a terminal, plain otherwise), rich, plain or json",
+    )
     gil_switch_interval_seconds: float = Field(
         default=0.0005,
         gt=0,
