@@ -156,7 +156,9 @@ def _serve(settings: Settings, *, reload: bool, mode: str, extras: DevExtras | N
             "reloaded: graphs %s", ", ".join(registry.graph_ids) or "(none)"
         )
     else:
-        extra = {"Tunnel": public_url} if tunnel is not None else {}
+        extra = {"Workers": f"{settings.run_slots} runs at once"}
+        if public_url != local_url:
+            extra["Tunnel"] = public_url
         print_banner(
             Banner(
                 threadloom.__version__,

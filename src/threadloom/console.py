@@ -110,7 +110,7 @@ def setup_logging(
         logging.getLogger(name).setLevel(server)
     access = logging.getLogger(ACCESS_LOGGER)
     access.setLevel(logging.INFO if access_log else logging.WARNING)
-    for noisy in ("alembic", "watchfiles"):  # migrations and file-watch chatter at INFO
+    for noisy in ("alembic", "watchfiles", "httpx"):  # migrations and file-watch chatter at INFO
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return shape
 

@@ -87,7 +87,7 @@ class Reloader:
         child = self.child
         if child is None or child.poll() is not None:
             return
-        child.send_signal(signal.SIGINT)
+        child.send_signal(signal.SIGTERM)  # SIGINT would end in click's "Aborted!"
         try:
             child.wait(self.settings.shutdown_grace_seconds + 10)
         except subprocess.TimeoutExpired:
