@@ -67,7 +67,7 @@ def test_wheel_in_a_fresh_venv_serves_a_foreign_project(tmp_path: Path) -> None:
         metadata = archive.read(f"threadloom-{threadloom.__version__}.dist-info/METADATA").decode()
     assert "threadloom/dev/template/agent/graph.py" in names  # `threadloom new` works installed
     assert "threadloom/storage/postgres/schema.sql" in names
-    for field in ("Requires-Python: >=3.11", "License-Expression: MIT", "Requires-Dist: fastapi"):
+    for field in ("Requires-Python: >=3.11", "License-Expression: MIT", "License-File: LICENSE"):
         assert field in metadata
 
     venv = tmp_path / "venv"
