@@ -82,7 +82,7 @@ def log_run_end(
     # made directly rather than through logger.log: that walks the stack for the caller's file
     # and line, a third of the cost of the line, and says nothing here
     record = logger.makeRecord(
-        logger.name, level, __file__, 0, format_line(fields), None, None, extra={"run": fields}
+        logger.name, level, __file__, 0, format_line(fields), (), None, extra={"run": fields}
     )
     logger.handle(record)
 
