@@ -103,7 +103,7 @@ class DevExtras:
 def _local_url(settings: Settings, project: Any = None) -> str:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     prefix = project.http.mount_prefix if project is not None and project.http else None
-    return f"http://{host}:{settings.port}{prefix or ''}"
+    return f"{settings.scheme}://{host}:{settings.port}{prefix or ''}"
 
 
 def _serve(settings: Settings, *, reload: bool, mode: str, extras: DevExtras | None = None) -> None:
@@ -194,6 +194,8 @@ def _serve(settings: Settings, *, reload: bool, mode: str, extras: DevExtras | N
         log_level=(settings.server_log_level or settings.log_level).lower(),
         log_config=None,
         access_log=settings.access_log,
+        ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
+        ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
         loop=settings.event_loop,
     )
@@ -278,6 +280,18 @@ _common = [
         help="auto (rich on a terminal, else plain), rich, plain, or json (one object per line)",
     ),
     click.option(
+        "--ssl-keyfile",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="TLS key file: serve https (with --ssl-certfile)",
+    ),
+    click.option(
+        "--ssl-certfile",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="TLS certificate file: serve https (with --ssl-keyfile)",
+    ),
+    click.option(
         "--access-log/--no-access-log",
         default=None,
         help="Log every HTTP request (off by default)",
@@ -296,6 +310,8 @@ def _settings(opts: dict[str, Any], **more: Any) -> Settings:
     jobs = opts.pop("n_jobs_per_worker", None)
     if jobs is not None and opts.get("workers") is None:
         opts["workers"] = jobs
+    if (opts.get("ssl_keyfile") is None) != (opts.get("ssl_certfile") is None):
+        _fail("--ssl-certfile and --ssl-keyfile go together: give both to serve https")
     try:
         return load_settings(**opts, **more)
     except ValidationError as exc:
@@ -369,6 +385,8 @@ def dev(
     os.environ.setdefault(ENV_PREFIX + "STUDIO_AUTH", "true")
     if wait_for_client and debug_port is None:
         _fail("--wait-for-client needs --debug-port")
+    if tunnel and opts.get("ssl_certfile") is not None:
+        _fail("--tunnel serves the tunnel's https; drop --ssl-certfile/--ssl-keyfile, or --tunnel")
     if allow_blocking:
         os.environ.setdefault("LANGGRAPH_ALLOW_BLOCKING", "true")
     settings = _settings(opts, sqlite_path=sqlite_path)

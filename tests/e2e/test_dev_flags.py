@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 import stat
 import subprocess
@@ -15,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 from langgraph_sdk import get_client
 
 from tests.support.dev import MESSAGES_GRAPH, dev, write_project
@@ -205,3 +208,47 @@ def test_env_file_that_cannot_be_parsed_is_one_line_with_the_line_number(tmp_pat
     assert f"{folder / '.env'}:2: cannot parse this line of the env file" in done.stderr
     assert "sk-not-for-logs" not in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
+def test_ssl_pair_serves_https(tmp_path: Path) -> None:
+    folder = _project(tmp_path)
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    with dev(folder, "--ssl-keyfile", str(key), "--ssl-certfile", str(cert)) as server:
+        url = server.url.replace("http://", "https://")
+        server.wait_for(lambda: _https_ok(url, cert), 90, "https /ok")
+        answer = httpx.post(
+            f"{url}/runs/wait",
+            json={
+                "assistant_id": "agent",
+                "input": {"messages": [{"role": "user", "content": "x"}]},
+            },
+            verify=str(cert),
+            timeout=30,
+        )
+        logs = server.logs()
+    assert answer.status_code == 200 and answer.json()["messages"][-1]["content"] == "REPLY"
+    assert f"  API:     {url}" in logs
+    assert f"studio/?baseUrl={url}" in logs
+
+
+def _https_ok(url: str, cert: Path) -> bool:
+    try:
+        return httpx.get(f"{url}/ok", verify=str(cert), timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_ssl_needs_both_files(tmp_path: Path) -> None:
+    folder = _project(tmp_path)
+    (folder / "key.pem").write_text("not used")
+    with dev(folder, "--ssl-keyfile", "key.pem") as cmd:
+        code = cmd.wait_exit()
+    assert code == 1
+    assert "--ssl-certfile and --ssl-keyfile go together" in cmd.logs()

@@ -110,13 +110,14 @@ class Reloader:
 
     def _ready(self, child: subprocess.Popen[bytes], timeout: float = 120.0) -> bool:
         """Wait until the child answers /ok (True) or exits (False)."""
-        url = f"http://{self._probe_host()}:{self.settings.port}/ok"
+        url = f"{self.settings.scheme}://{self._probe_host()}:{self.settings.port}/ok"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not self.stopping.is_set():
             if child.poll() is not None:
                 return False
             try:
-                if httpx.get(url, timeout=1.0).status_code == 200:
+                # our own child on loopback: a self-signed --ssl-certfile is fine
+                if httpx.get(url, timeout=1.0, verify=False).status_code == 200:
                     return True
             except httpx.HTTPError:
                 pass
