@@ -125,6 +125,11 @@ def _serve(settings: Settings, *, reload: bool, mode: str, extras: DevExtras | N
     reload_child = os.environ.get(RELOAD_CHILD_ENV)
     if reload_child is None:
         _check_port(settings.host, settings.port)
+    if extras.tunnel and reload_child is None:
+        from threadloom.dev.tunnel import NOT_INSTALLED, cloudflared
+
+        if cloudflared() is None:  # before anything slow: the answer does not depend on it
+            _fail(NOT_INSTALLED)
     if reload:
         _supervise(settings, extras)
         return
@@ -143,8 +148,8 @@ def _serve(settings: Settings, *, reload: bool, mode: str, extras: DevExtras | N
     public_url = os.environ.get(PUBLIC_URL_ENV) or local_url
     tunnel = None
     if extras.tunnel and reload_child is None:
-        tunnel = _open_tunnel(local_url)
-        public_url = tunnel.url
+        tunnel = _open_tunnel(_local_url(settings))  # the origin; the prefix goes on its URL
+        public_url = tunnel.url + local_url.removeprefix(_local_url(settings))
     os.environ.setdefault("LANGGRAPH_API_URL", public_url)  # as `langgraph dev` sets it
     studio = None
     if mode == "dev":

@@ -39,9 +39,14 @@ class Tunnel:
                 self.process.kill()
 
 
+def cloudflared() -> str | None:
+    """The cloudflared program on PATH, if any."""
+    return shutil.which("cloudflared")
+
+
 def open_tunnel(local_url: str, timeout: float = 30.0) -> Tunnel:
     """Start cloudflared for `local_url` and wait for the public URL it prints."""
-    program = shutil.which("cloudflared")
+    program = cloudflared()
     if program is None:
         raise TunnelError(NOT_INSTALLED)
     process = subprocess.Popen(
