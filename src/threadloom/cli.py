@@ -58,7 +58,7 @@ def _preload(settings: Settings) -> Any:
     except ThreadloomError as exc:
         _fail(exc.detail)
     except FileNotFoundError as exc:
-        _fail(str(exc))
+        _fail(f"{exc} (pass --config, or start a project with `threadloom new my-agent`)")
     return project, registry
 
 
