@@ -252,7 +252,10 @@ def _run_draining(config: Any) -> None:
                 pool.stop_claiming()
             super().handle_exit(sig, frame)
 
-    DrainingServer(config).run()
+    try:
+        DrainingServer(config).run()
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down: we are done
+        pass
 
 
 _common = [

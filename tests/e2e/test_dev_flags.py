@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -114,7 +115,11 @@ def test_defaults_studio_url_plain_console_and_quiet_access_log(tmp_path: Path) 
         server.wait_ready()
         asyncio.run(_runs(server.url, "hi"))
         server.wait_for_log("threadloom.runs")
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGINT)  # Ctrl-C
+        assert server.wait_exit() == 0
         logs = server.logs()
+    assert "Aborted!" not in logs and "Traceback" not in logs
     # the Studio link, as `langgraph dev` prints it
     assert f"https://smith.langchain.com/studio/?baseUrl={server.url}" in logs
     assert "  API:" in logs and "  Storage: SQLite" in logs and "  Graphs:" in logs
