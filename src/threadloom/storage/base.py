@@ -117,6 +117,28 @@ class RunCursor:
     run_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class RunMeasure:
+    """The few columns of one run the dashboard's overview aggregates (no JSON but usage)."""
+
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    first_token_at: datetime | None
+    status: str
+    total_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunActivity:
+    """`RunStore.activity`: recent runs' measures, newest first, and the queue right now."""
+
+    measures: list[RunMeasure]
+    pending: int
+    running: int
+    truncated: bool  # more runs were created since `since` than `limit`
+
+
 class AssistantStore(abc.ABC):
     @abc.abstractmethod
     async def create(
@@ -366,6 +388,15 @@ class RunStore(abc.ABC):
         order*, `before` strictly before it, so page N costs what page 1 costs (indexes on
         `(created_at, run_id)` and `(assistant_id, created_at, run_id)`). Clauses are OR-ed;
         every other argument is AND-ed. `filters` apply to the run's thread metadata."""
+
+    @abc.abstractmethod
+    async def activity(
+        self, *, since: datetime, limit: int = 20_000, filters: Filters = None
+    ) -> RunActivity:
+        """The dashboard's overview: the measures of runs created at or after `since` (newest
+        first, at most `limit`: a range scan of the `(created_at, run_id)` index), and how
+        many runs are pending and running now (partial / status indexes). `filters` apply to
+        the run's thread metadata."""
 
     @abc.abstractmethod
     async def delete(self, run_id: str, *, thread_id: str, filters: Filters = None) -> bool: ...

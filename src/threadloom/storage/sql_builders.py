@@ -194,3 +194,59 @@ def search_all_runs(
     sql += f" ORDER BY r.created_at {direction}, r.run_id {direction} LIMIT {p} OFFSET {p}"
     params.extend((limit, offset))
     return sql, params
+
+
+ACTIVITY_COLUMNS = ("created_at", "started_at", "ended_at", "first_token_at", "status", "usage")
+
+
+def _run_access(dialect: Dialect, filters: Any) -> tuple[str, list[str], list[Any]]:
+    """(join, where clauses, params) that keep runs whose thread passes `filters`."""
+    if filters:
+        access_sql, access_params = dialect.filter("t.metadata", filters)
+        if access_sql != dialect.true:
+            return (
+                "JOIN threads t ON t.thread_id = r.thread_id ",
+                [f"({access_sql})"],
+                access_params,
+            )
+    return "", [], []
+
+
+def run_activity(
+    dialect: Dialect, *, since: datetime, limit: int, filters: Any
+) -> tuple[str, list[Any]]:
+    """`RunStore.activity`'s measures: runs created at or after `since`, newest first, at most
+    `limit` (`limit + 1` rows are asked so the caller can tell the cap was hit)."""
+    p = dialect.param
+    join, where, params = _run_access(dialect, filters)
+    where.append(f"r.created_at >= {p}")
+    params.append(dialect.time(since))
+    sql = (
+        f"SELECT {', '.join('r.' + c for c in ACTIVITY_COLUMNS)} FROM runs r {join}"
+        f"WHERE {' AND '.join(where)} ORDER BY r.created_at DESC LIMIT {p}"
+    )
+    params.append(limit + 1)
+    return sql, params
+
+
+def inflight_counts(dialect: Dialect, *, filters: Any) -> tuple[str, list[Any]]:
+    """`RunStore.activity`'s queue: (status, count) for pending and running runs."""
+    join, where, params = _run_access(dialect, filters)
+    member, values = dialect.member("r.status", ["pending", "running"])
+    where.append(member)
+    params.extend(values)
+    sql = (
+        f"SELECT r.status, count(*) FROM runs r {join}WHERE {' AND '.join(where)} GROUP BY r.status"
+    )
+    return sql, params
+
+
+def total_tokens_of(usage: Any) -> int:
+    """A run's summed `usage_metadata` total (input + output when no total was reported)."""
+    if not isinstance(usage, dict):
+        return 0
+    total = usage.get("total_tokens")
+    if isinstance(total, (int, float)) and total:
+        return int(total)
+    parts = (usage.get("input_tokens"), usage.get("output_tokens"))
+    return sum(int(v) for v in parts if isinstance(v, (int, float)))

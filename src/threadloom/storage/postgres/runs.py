@@ -16,8 +16,10 @@ from threadloom.storage import filters as flt
 from threadloom.storage.base import (
     ClaimBatch,
     Filters,
+    RunActivity,
     RunCreateResult,
     RunCursor,
+    RunMeasure,
     RunStatusClause,
     RunStore,
     SlotOffer,
@@ -31,7 +33,12 @@ from threadloom.storage.postgres.db import Database
 from threadloom.storage.postgres.rows import RUN_FIELDS, opt_jsonb, run_from_row
 from threadloom.storage.postgres.sqlfilter import DIALECT, compile_filter, jsonb, page_bounds
 from threadloom.storage.records import Assistant, Run, ThreadSnapshot, ThreadTTL
-from threadloom.storage.sql_builders import search_all_runs
+from threadloom.storage.sql_builders import (
+    inflight_counts,
+    run_activity,
+    search_all_runs,
+    total_tokens_of,
+)
 
 _R_COLUMNS = ", ".join(f"r.{f}" for f in RUN_FIELDS)
 
@@ -181,6 +188,30 @@ class PostgresRunStore(RunStore):
             filters=filters,
         )
         return [run_from_row(r) for r in await self._db.fetchall(sql, params)]
+
+    async def activity(
+        self, *, since: datetime, limit: int = 20_000, filters: Filters = None
+    ) -> RunActivity:
+        sql, params = run_activity(DIALECT, since=since, limit=limit, filters=filters)
+        counts_sql, counts_params = inflight_counts(DIALECT, filters=filters)
+        rows = await self._db.fetchall(sql, params)
+        counts = {
+            r["status"]: r["count"] for r in await self._db.fetchall(counts_sql, counts_params)
+        }
+        measures = [
+            RunMeasure(
+                r["created_at"],
+                r["started_at"],
+                r["ended_at"],
+                r["first_token_at"],
+                r["status"],
+                total_tokens_of(r["usage"]),
+            )
+            for r in rows[:limit]
+        ]
+        return RunActivity(
+            measures, counts.get("pending", 0), counts.get("running", 0), len(rows) > limit
+        )
 
     async def delete(self, run_id: str, *, thread_id: str, filters: Filters = None) -> bool:
         sql, params = compile_filter("t.metadata", filters)

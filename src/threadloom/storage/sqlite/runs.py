@@ -12,8 +12,10 @@ from threadloom import run_rules as rules
 from threadloom.storage import filters as flt
 from threadloom.storage.base import (
     Filters,
+    RunActivity,
     RunCreateResult,
     RunCursor,
+    RunMeasure,
     RunStatusClause,
     RunStore,
     SlotOffer,
@@ -21,9 +23,14 @@ from threadloom.storage.base import (
 )
 from threadloom.storage.paging import page_bounds
 from threadloom.storage.records import Assistant, Run, ThreadSnapshot, ThreadTTL
-from threadloom.storage.sql_builders import search_all_runs
+from threadloom.storage.sql_builders import (
+    inflight_counts,
+    run_activity,
+    search_all_runs,
+    total_tokens_of,
+)
 from threadloom.storage.sqlite import lifecycle, queue
-from threadloom.storage.sqlite.db import Database, from_us, jdump, now_us, to_us
+from threadloom.storage.sqlite.db import Database, from_us, from_us_req, jdump, jload, now_us, to_us
 from threadloom.storage.sqlite.rows import RUN_COLUMNS, RUN_FIELDS, run_from_row
 from threadloom.storage.sqlite.sqlfilter import DIALECT, compile_filter
 from threadloom.storage.sqlite.threads import refresh_status
@@ -149,6 +156,32 @@ class SqliteRunStore(RunStore):
 
         def read(conn: sqlite3.Connection) -> builtins.list[Run]:
             return [run_from_row(r) for r in conn.execute(sql, params)]
+
+        return await self._db.read(read)
+
+    async def activity(
+        self, *, since: datetime, limit: int = 20_000, filters: Filters = None
+    ) -> RunActivity:
+        sql, params = run_activity(DIALECT, since=since, limit=limit, filters=filters)
+        counts_sql, counts_params = inflight_counts(DIALECT, filters=filters)
+
+        def read(conn: sqlite3.Connection) -> RunActivity:
+            rows = conn.execute(sql, params).fetchall()
+            counts = dict(conn.execute(counts_sql, counts_params).fetchall())
+            measures = [
+                RunMeasure(
+                    from_us_req(r[0]),
+                    from_us(r[1]),
+                    from_us(r[2]),
+                    from_us(r[3]),
+                    r[4],
+                    total_tokens_of(jload(r[5]) if r[5] else None),
+                )
+                for r in rows[:limit]
+            ]
+            return RunActivity(
+                measures, counts.get("pending", 0), counts.get("running", 0), len(rows) > limit
+            )
 
         return await self._db.read(read)
 
