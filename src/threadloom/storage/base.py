@@ -127,6 +127,7 @@ class RunMeasure:
     first_token_at: datetime | None
     status: str
     total_tokens: int
+    steps: list[dict[str, Any]] | None = None  # only when first_token_at is unknown
 
 
 @dataclass(frozen=True, slots=True)

@@ -196,7 +196,16 @@ def search_all_runs(
     return sql, params
 
 
-ACTIVITY_COLUMNS = ("created_at", "started_at", "ended_at", "first_token_at", "status", "usage")
+# steps only where the first token was not streamed (TTFT then comes from the first LLM step)
+ACTIVITY_COLUMNS = (
+    "r.created_at",
+    "r.started_at",
+    "r.ended_at",
+    "r.first_token_at",
+    "r.status",
+    "r.usage",
+    "CASE WHEN r.first_token_at IS NULL THEN r.steps END AS steps",
+)
 
 
 def _run_access(dialect: Dialect, filters: Any) -> tuple[str, list[str], list[Any]]:
@@ -222,7 +231,7 @@ def run_activity(
     where.append(f"r.created_at >= {p}")
     params.append(dialect.time(since))
     sql = (
-        f"SELECT {', '.join('r.' + c for c in ACTIVITY_COLUMNS)} FROM runs r {join}"
+        f"SELECT {', '.join(ACTIVITY_COLUMNS)} FROM runs r {join}"
         f"WHERE {' AND '.join(where)} ORDER BY r.created_at DESC LIMIT {p}"
     )
     params.append(limit + 1)

@@ -206,6 +206,7 @@ class PostgresRunStore(RunStore):
                 r["first_token_at"],
                 r["status"],
                 total_tokens_of(r["usage"]),
+                r["steps"],
             )
             for r in rows[:limit]
         ]

@@ -176,6 +176,7 @@ class SqliteRunStore(RunStore):
                     from_us(r[3]),
                     r[4],
                     total_tokens_of(jload(r[5]) if r[5] else None),
+                    jload(r[6]) if r[6] else None,
                 )
                 for r in rows[:limit]
             ]

@@ -1,0 +1,276 @@
+"""What the dashboard shows that no API route answers: the overview's numbers, the run list
+across threads (keyset pages), and a run with everything measured about it.
+
+Everything reads through the request's storage, so custom auth's filters apply as on any
+route. The pages themselves render in the browser (api/dashboard.py serves them); this module
+returns plain JSON-ready dicts.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from threadloom.errors import NotFound, Unprocessable
+from threadloom.services.context import ServerContext
+from threadloom.services.views.analytics import (
+    first_output_at,
+    first_output_from,
+    ns_between,
+    primary_model,
+    token_usage,
+    total_duration_ns,
+    ttft_ns,
+)
+from threadloom.storage.base import RunCursor, RunMeasure, RunStatusClause
+from threadloom.storage.records import RUN_STATUSES, Run
+
+WINDOW = timedelta(hours=1)
+BUCKETS = 60  # one a minute over the hour
+ACTIVITY_LIMIT = 20_000  # runs of the last hour the overview reads at most
+PAGE_LIMIT = 200
+FAILED = frozenset({"error", "timeout"})
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _ms(ns: int | None) -> float | None:
+    return None if ns is None else round(ns / 1e6, 3)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The `q` quantile (0..1) by nearest rank; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+@dataclass(slots=True)
+class _Bucket:
+    runs: int = 0
+    errors: int = 0
+    tokens: int = 0
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return max(0.0, (end - start).total_seconds())
+
+
+def summarize(
+    measures: Sequence[RunMeasure],
+    *,
+    now: datetime,
+    pending: int,
+    running: int,
+    truncated: bool = False,
+) -> dict[str, Any]:
+    """The overview from the last hour's runs: totals, p50/p95 of duration and TTFT (from
+    creation, as every view counts them), and per-minute series for the charts (oldest first).
+    `now` is given so the buckets are testable."""
+    start = now - WINDOW
+    buckets = [_Bucket() for _ in range(BUCKETS)]
+    durations: list[float] = []
+    ttfts: list[float] = []
+    errors = tokens = last_minute = 0
+    duration_series: list[list[float]] = [[] for _ in range(BUCKETS)]
+    for m in measures:
+        index = int((m.created_at - start).total_seconds() // 60)
+        if not 0 <= index < BUCKETS:
+            continue
+        bucket = buckets[index]
+        bucket.runs += 1
+        bucket.tokens += m.total_tokens
+        tokens += m.total_tokens
+        if now - m.created_at <= timedelta(seconds=60):
+            last_minute += 1
+        if m.status in FAILED:
+            bucket.errors += 1
+            errors += 1
+        duration = _seconds(m.created_at, m.ended_at)
+        if duration is not None:
+            durations.append(duration)
+            duration_series[index].append(duration)
+        ttft = _seconds(m.created_at, first_output_from(m.first_token_at, m.steps))
+        if ttft is not None:
+            ttfts.append(ttft)
+
+    def ms(value: float | None) -> float | None:
+        return None if value is None else round(value * 1000, 3)
+
+    return {
+        "now": now.isoformat(),
+        "window_seconds": int(WINDOW.total_seconds()),
+        "runs": sum(b.runs for b in buckets),
+        "truncated": truncated,
+        "runs_per_second": round(last_minute / 60, 3),
+        "pending": pending,
+        "running": running,
+        "errors": errors,
+        "tokens": tokens,
+        "duration_ms": {
+            "p50": ms(percentile(durations, 0.5)),
+            "p95": ms(percentile(durations, 0.95)),
+        },
+        "ttft_ms": {"p50": ms(percentile(ttfts, 0.5)), "p95": ms(percentile(ttfts, 0.95))},
+        "series": {
+            "start": start.isoformat(),
+            "bucket_seconds": 60,
+            "runs": [b.runs for b in buckets],
+            "errors": [b.errors for b in buckets],
+            "tokens": [b.tokens for b in buckets],
+            "duration_p50_ms": [ms(percentile(d, 0.5)) for d in duration_series],
+        },
+    }
+
+
+async def overview(ctx: ServerContext, *, now: datetime | None = None) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
+    activity = await ctx.storage.runs.activity(since=now - WINDOW, limit=ACTIVITY_LIMIT)
+    return summarize(
+        activity.measures,
+        now=now,
+        pending=activity.pending,
+        running=activity.running,
+        truncated=activity.truncated,
+    )
+
+
+# --- the run list --------------------------------------------------------------------------
+
+
+def encode_cursor(run: Run) -> str:
+    raw = f"{run.created_at.isoformat()}|{run.run_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> RunCursor:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        created, run_id = raw.split("|", 1)
+        at = datetime.fromisoformat(created)
+    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        raise Unprocessable(f"Invalid cursor {token!r}") from exc
+    if at.tzinfo is None:
+        raise Unprocessable(f"Invalid cursor {token!r}")
+    return RunCursor(at, run_id)
+
+
+def _time(value: str | None, name: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise Unprocessable(f"Invalid {name} {value!r}: expected an ISO 8601 time") from exc
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def run_summary(run: Run) -> dict[str, Any]:
+    """One row of the run list."""
+    usage = token_usage(run)
+    return {
+        "run_id": run.run_id,
+        "thread_id": run.thread_id,
+        "assistant_id": run.assistant_id,
+        "status": run.status,
+        "stop_reason": run.stop_reason,
+        "created_at": _iso(run.created_at),
+        "started_at": _iso(run.started_at),
+        "ended_at": _iso(run.ended_at),
+        "ttft_ms": _ms(ttft_ns(run)),
+        "duration_ms": _ms(total_duration_ns(run)),
+        "total_tokens": usage["total_tokens"],
+        "error": (run.error or {}).get("message") if run.error else None,
+    }
+
+
+async def list_runs(
+    ctx: ServerContext,
+    *,
+    status: str | None = None,
+    assistant_id: str | None = None,
+    thread_id: str | None = None,
+    created_after: str | None = None,
+    created_before: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """Newest first, one keyset page: `next` is the cursor of the page after this one (None on
+    the last). The time filters are keyset bounds too, so every page costs what the first does."""
+    if status is not None and status not in RUN_STATUSES:
+        raise Unprocessable(f"Invalid status {status!r}: expected one of {', '.join(RUN_STATUSES)}")
+    if not 1 <= limit <= PAGE_LIMIT:
+        raise Unprocessable(f"Invalid limit {limit}: expected 1 to {PAGE_LIMIT}")
+    after = decode_cursor(cursor) if cursor else None
+    until = _time(created_before, "created_before")
+    since = _time(created_after, "created_after")
+    if until is not None:
+        bound = RunCursor(until, "")  # strictly older than `until`
+        if after is None or (bound.created_at, bound.run_id) < (after.created_at, after.run_id):
+            after = bound
+    runs = await ctx.storage.runs.search_all(
+        assistant_ids=[assistant_id] if assistant_id else None,
+        thread_id=thread_id or None,
+        status_clauses=[RunStatusClause(status)] if status else None,
+        order="desc",
+        after=after,
+        before=RunCursor(since, "") if since is not None else None,
+        limit=limit + 1,
+    )
+    more = len(runs) > limit
+    runs = runs[:limit]
+    return {
+        "runs": [run_summary(r) for r in runs],
+        "next": encode_cursor(runs[-1]) if more and runs else None,
+    }
+
+
+# --- one run -------------------------------------------------------------------------------
+
+
+def _decoded(data: bytes | None) -> Any:
+    return orjson.loads(data) if data else None
+
+
+async def run_detail(ctx: ServerContext, run_id: str) -> dict[str, Any]:
+    """Everything measured about a run: its timeline, usage, steps, input and (when its log is
+    still kept) output or error as the stream ended."""
+    run = await ctx.storage.runs.get(run_id)
+    if run is None:
+        raise NotFound(f"Run {run_id} not found")
+    outcome = None
+    if not run.inflight:
+        outcome = await ctx.broker.outcome(run_id, follow=False)
+    kwargs = run.kwargs or {}
+    return {
+        **run_summary(run),
+        "metadata": run.metadata,
+        "multitask_strategy": run.multitask_strategy,
+        "attempt": run.attempt,
+        "background": run.background,
+        "error_detail": run.error,
+        "cancel_requested": run.cancel_requested,
+        "queue_wait_ms": _ms(ns_between(run.created_at, run.started_at)),
+        "first_token_at": _iso(first_output_at(run)),
+        "usage": token_usage(run),
+        "model": primary_model(run),
+        "steps": run.steps or [],
+        "input": kwargs.get("input"),
+        "command": kwargs.get("command"),
+        "stream_mode": kwargs.get("stream_mode"),
+        "output": _decoded(outcome.values) if outcome else None,
+        "output_error": _decoded(outcome.error) if outcome else None,
+        "log_kept": bool(outcome and outcome.seen),
+    }
