@@ -8,6 +8,7 @@ loopback-only server, unless the `dashboard` setting says otherwise.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -16,6 +17,7 @@ from starlette.responses import Response
 from threadloom import dashboard_assets
 from threadloom.api.deps import get_ctx
 from threadloom.api.http import JSONResponse
+from threadloom.api.sse import EventStreamResponse, encode_events
 from threadloom.errors import NotFound
 from threadloom.services import dashboard as service
 from threadloom.services.context import ServerContext
@@ -85,3 +87,14 @@ async def runs(
 @router.get("/dashboard/api/runs/{run_id}", summary="Dashboard: one run and its measures")
 async def run(run_id: str, ctx: ServerContext = Depends(get_ctx)) -> Any:
     return await service.run_detail(ctx, run_id)
+
+
+@router.get("/dashboard/api/runs/{run_id}/events", summary="Dashboard: a run's event log")
+async def run_events(run_id: str, ctx: ServerContext = Depends(get_ctx)) -> Any:
+    batches = await service.run_events(ctx, run_id)
+
+    async def frames() -> AsyncIterator[bytes]:
+        async for batch in batches:
+            yield encode_events(batch)
+
+    return EventStreamResponse(frames(), heartbeat_seconds=ctx.settings.stream_keepalive_seconds)

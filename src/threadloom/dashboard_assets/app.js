@@ -287,7 +287,7 @@ async function viewRun(el, params, runId) {
   };
   const follow = () => {
     streaming = true;
-    stream(`/threads/${run.thread_id}/runs/${run.run_id}/stream`, (event) => {
+    stream(`/dashboard/api/runs/${run.run_id}/events`, (event) => {
       const data = event.data.length > 400 ? `${event.data.slice(0, 400)}…` : event.data;
       list.append(h("li", {}, h("strong", { text: event.event }), " ", event.id ? h("span", { class: "muted", text: `#${event.id} ` }) : null, data));
       if (event.event === "metadata" || event.event === "end" || event.event === "error") refresh().catch(() => {});

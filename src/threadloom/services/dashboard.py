@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from threadloom.errors import NotFound, Unprocessable
+from threadloom.runtime.broker import StreamEvent
 from threadloom.services.context import ServerContext
 from threadloom.services.views.analytics import (
     first_output_at,
@@ -274,3 +275,20 @@ async def run_detail(ctx: ServerContext, run_id: str) -> dict[str, Any]:
         "output_error": _decoded(outcome.error) if outcome else None,
         "log_kept": bool(outcome and outcome.seen),
     }
+
+
+async def run_events(ctx: ServerContext, run_id: str) -> AsyncIterator[list[StreamEvent]]:
+    """The run's whole event log from its first event, then live while the run is in flight
+    (the API's join stream replays only resumable runs; the dashboard shows every run's log
+    while it is kept). Raises NotFound before anything is streamed."""
+    run = await ctx.storage.runs.get(run_id)
+    if run is None:
+        raise NotFound(f"Run {run_id} not found")
+    if not run.inflight and not await ctx.broker.is_finished(run_id):
+        return _nothing()  # the log is gone (expired, or the server restarted)
+    return ctx.broker.read_batches(run_id, after=0, follow=run.inflight)
+
+
+async def _nothing() -> AsyncIterator[list[StreamEvent]]:
+    return
+    yield
