@@ -9,6 +9,7 @@ returns plain JSON-ready dicts.
 from __future__ import annotations
 
 import base64
+import math
 import binascii
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))
     return ordered[rank]
 
 
