@@ -118,3 +118,29 @@ async def test_bad_input_is_a_clear_4xx(http: httpx.AsyncClient) -> None:
         assert (
             response.status_code == 404 and "not found" in orjson.loads(response.content)["detail"]
         )
+
+
+async def test_under_custom_auth_each_user_sees_only_their_runs(auth_server: object) -> None:
+    a = {"Authorization": "Bearer token-a"}
+    b = {"Authorization": "Bearer token-b"}
+    async with httpx.AsyncClient(base_url=auth_server.url, timeout=60) as http:  # type: ignore[attr-defined]
+        before = (await http.get("/dashboard/api/overview", headers=a)).json()["runs"]
+        mine_before = (await http.get("/dashboard/api/overview", headers=b)).json()["runs"]
+        thread = (await http.post("/threads", json={}, headers=b)).json()
+        done = await http.post(
+            f"/threads/{thread['thread_id']}/runs/wait",
+            json={"assistant_id": "echo", "input": HI},
+            headers=b,
+        )
+        assert done.status_code == 200, done.text
+        assert (await http.get("/dashboard/api/overview", headers=a)).json()["runs"] == before
+        assert (await http.get("/dashboard/api/overview", headers=b)).json()[
+            "runs"
+        ] == mine_before + 1
+        listed = (
+            await http.get(
+                "/dashboard/api/runs", params={"thread_id": thread["thread_id"]}, headers=a
+            )
+        ).json()
+        assert listed["runs"] == []
+        assert (await http.get("/dashboard/api/overview")).status_code == 401

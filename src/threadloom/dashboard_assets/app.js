@@ -5,7 +5,7 @@
 
 const BASE = location.pathname.replace(/\/dashboard\/?$/, "");
 const TOKEN_KEY = "threadloom.dashboard.token";
-const LIVE_MS = 1000;
+const LIVE_MS = 500;  // lists and the overview follow changes within a second
 const main = document.getElementById("main");
 let cleanup = () => {};
 
