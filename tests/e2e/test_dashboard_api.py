@@ -79,8 +79,12 @@ async def test_overview_counts_new_runs(http: httpx.AsyncClient, client: LangGra
     before = (await http.get("/dashboard/api/overview")).json()
     thread = await client.threads.create()
     await client.runs.wait(thread["thread_id"], "echo", input=HI)
+    failing = await client.runs.create(thread["thread_id"], "failing", input=HI)
+    seen_inflight = (await http.get("/dashboard/api/overview")).json()  # may catch it pending
+    await client.runs.join(thread["thread_id"], failing["run_id"])
     after = (await http.get("/dashboard/api/overview")).json()
-    assert after["runs"] >= before["runs"] + 1
+    assert after["runs"] >= before["runs"] + 2 and seen_inflight["runs"] >= before["runs"] + 2
+    assert after["errors"] >= before["errors"] + 1  # its end is read though it was seen before
     assert len(after["series"]["runs"]) == 60 and sum(after["series"]["runs"]) == after["runs"]
     assert after["duration_ms"]["p50"] is not None
 

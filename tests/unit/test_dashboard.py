@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -56,10 +56,10 @@ def _measure(
     ttft: float | None = None,
     tokens: int = 0,
 ) -> RunMeasure:
-    created = NOW - timedelta(seconds=ago_s)
-    ended = created + timedelta(seconds=took) if took is not None else None
-    first = created + timedelta(seconds=ttft) if ttft is not None else None
-    return RunMeasure(created, created, ended, first, status, tokens)
+    created_ms = NOW.timestamp() * 1000 - ago_s * 1000
+    duration = took * 1000 if took is not None else None
+    first = ttft * 1000 if ttft is not None else None
+    return RunMeasure(f"run-{ago_s}", created_ms, duration, first, status, tokens)
 
 
 def test_percentile_is_nearest_rank() -> None:

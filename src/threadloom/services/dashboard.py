@@ -8,9 +8,10 @@ returns plain JSON-ready dicts.
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import math
 import binascii
+import math
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,6 @@ from threadloom.runtime.broker import StreamEvent
 from threadloom.services.context import ServerContext
 from threadloom.services.views.analytics import (
     first_output_at,
-    first_output_from,
     ns_between,
     primary_model,
     token_usage,
@@ -31,7 +31,7 @@ from threadloom.services.views.analytics import (
     ttft_ns,
 )
 from threadloom.storage.base import RunCursor, RunMeasure, RunStatusClause
-from threadloom.storage.records import RUN_STATUSES, Run
+from threadloom.storage.records import INFLIGHT_STATUSES, RUN_STATUSES, Run
 
 WINDOW = timedelta(hours=1)
 BUCKETS = 60  # one a minute over the hour
@@ -64,12 +64,6 @@ class _Bucket:
     tokens: int = 0
 
 
-def _seconds(start: datetime | None, end: datetime | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return max(0.0, (end - start).total_seconds())
-
-
 def summarize(
     measures: Sequence[RunMeasure],
     *,
@@ -87,29 +81,29 @@ def summarize(
     ttfts: list[float] = []
     errors = tokens = last_minute = 0
     duration_series: list[list[float]] = [[] for _ in range(BUCKETS)]
+    start_ms = start.timestamp() * 1000
+    now_ms = now.timestamp() * 1000
     for m in measures:
-        index = int((m.created_at - start).total_seconds() // 60)
+        index = int((m.created_ms - start_ms) // 60_000)
         if not 0 <= index < BUCKETS:
             continue
         bucket = buckets[index]
         bucket.runs += 1
         bucket.tokens += m.total_tokens
         tokens += m.total_tokens
-        if now - m.created_at <= timedelta(seconds=60):
+        if now_ms - m.created_ms <= 60_000:
             last_minute += 1
         if m.status in FAILED:
             bucket.errors += 1
             errors += 1
-        duration = _seconds(m.created_at, m.ended_at)
-        if duration is not None:
-            durations.append(duration)
-            duration_series[index].append(duration)
-        ttft = _seconds(m.created_at, first_output_from(m.first_token_at, m.steps))
-        if ttft is not None:
-            ttfts.append(ttft)
+        if m.duration_ms is not None:
+            durations.append(m.duration_ms)
+            duration_series[index].append(m.duration_ms)
+        if m.ttft_ms is not None:
+            ttfts.append(m.ttft_ms)
 
     def ms(value: float | None) -> float | None:
-        return None if value is None else round(value * 1000, 3)
+        return None if value is None else round(max(0.0, value), 3)
 
     return {
         "now": now.isoformat(),
@@ -137,16 +131,66 @@ def summarize(
     }
 
 
+class OverviewCache:
+    """The last hour's measures, kept between requests so a refresh reads only what changed:
+    runs created since the last read, runs in flight, and those that were in flight last time
+    (a finished run's measures never change). Rebuilt whole every `REBUILD` (runs deleted
+    meanwhile drop out then) and whenever the hour holds more than ACTIVITY_LIMIT runs.
+
+    One per process; not used under custom auth, whose filters may differ per request."""
+
+    REBUILD = timedelta(seconds=60)
+    SKEW = timedelta(seconds=5)  # clocks of other API processes may lag this much
+
+    def __init__(self) -> None:
+        self.measures: dict[str, RunMeasure] = {}
+        self.inflight: set[str] = set()
+        self.newest: datetime | None = None
+        self.built_at: datetime | None = None
+        self.lock = asyncio.Lock()
+
+    async def read(self, ctx: ServerContext, now: datetime) -> tuple[list[RunMeasure], int, int]:
+        since = now - WINDOW
+        async with self.lock:
+            full = (
+                self.built_at is None or self.newest is None or now - self.built_at > self.REBUILD
+            )
+            if full:
+                activity = await ctx.storage.runs.activity(since=since, limit=ACTIVITY_LIMIT)
+                self.measures = {m.run_id: m for m in activity.measures}
+                self.built_at = now
+            else:
+                assert self.newest is not None
+                activity = await ctx.storage.runs.activity(
+                    since=since,
+                    limit=ACTIVITY_LIMIT,
+                    newer_than=self.newest - self.SKEW,
+                    recheck=sorted(self.inflight),
+                )
+                seen = {m.run_id for m in activity.measures}
+                for run_id in self.inflight - seen:  # in flight last time, gone now (deleted)
+                    self.measures.pop(run_id, None)
+                self.measures.update((m.run_id, m) for m in activity.measures)
+            if activity.truncated:
+                self.built_at = None  # too many to keep: read whole next time
+            since_ms = since.timestamp() * 1000
+            self.measures = {k: m for k, m in self.measures.items() if m.created_ms >= since_ms}
+            self.inflight = {k for k, m in self.measures.items() if m.status in INFLIGHT_STATUSES}
+            self.newest = now
+            return list(self.measures.values()), activity.pending, activity.running
+
+
 async def overview(ctx: ServerContext, *, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
-    activity = await ctx.storage.runs.activity(since=now - WINDOW, limit=ACTIVITY_LIMIT)
-    return summarize(
-        activity.measures,
-        now=now,
-        pending=activity.pending,
-        running=activity.running,
-        truncated=activity.truncated,
-    )
+    if ctx.caller is not None:  # custom auth: the caller's own filters, nothing shared
+        activity = await ctx.storage.runs.activity(since=now - WINDOW, limit=ACTIVITY_LIMIT)
+        measures, pending, running = activity.measures, activity.pending, activity.running
+        truncated = activity.truncated
+    else:
+        cache: OverviewCache = ctx.extras.setdefault("dashboard_overview", OverviewCache())
+        measures, pending, running = await cache.read(ctx, now)
+        truncated = len(measures) >= ACTIVITY_LIMIT
+    return summarize(measures, now=now, pending=pending, running=running, truncated=truncated)
 
 
 # --- the run list --------------------------------------------------------------------------

@@ -119,15 +119,15 @@ class RunCursor:
 
 @dataclass(frozen=True, slots=True)
 class RunMeasure:
-    """The few columns of one run the dashboard's overview aggregates (no JSON but usage)."""
+    """One run as the dashboard's overview aggregates it: numbers the database computed, so
+    thousands of runs cost no JSON decoding here."""
 
-    created_at: datetime
-    started_at: datetime | None
-    ended_at: datetime | None
-    first_token_at: datetime | None
+    run_id: str
+    created_ms: float  # created_at, in ms since the Unix epoch
+    duration_ms: float | None  # created → ended (None while in flight)
+    ttft_ms: float | None  # created → first token, else → end of the first step if an LLM call
     status: str
     total_tokens: int
-    steps: list[dict[str, Any]] | None = None  # only when first_token_at is unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,12 +392,20 @@ class RunStore(abc.ABC):
 
     @abc.abstractmethod
     async def activity(
-        self, *, since: datetime, limit: int = 20_000, filters: Filters = None
+        self,
+        *,
+        since: datetime,
+        limit: int = 20_000,
+        filters: Filters = None,
+        newer_than: datetime | None = None,
+        recheck: Sequence[str] = (),
     ) -> RunActivity:
         """The dashboard's overview: the measures of runs created at or after `since` (newest
         first, at most `limit`: a range scan of the `(created_at, run_id)` index), and how
-        many runs are pending and running now (partial / status indexes). `filters` apply to
-        the run's thread metadata."""
+        many runs are pending and running now (partial / status indexes). With `newer_than`,
+        only those of them created at or after it, in flight, or named in `recheck` (what a
+        caller that keeps the rest needs to bring its copy up to date). `filters` apply to the
+        run's thread metadata."""
 
     @abc.abstractmethod
     async def delete(self, run_id: str, *, thread_id: str, filters: Filters = None) -> bool: ...

@@ -7,12 +7,14 @@ predicate as `(sql, params)`; the backends only execute them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from threadloom.serde import utcnow
 from threadloom.storage.dialect import Dialect, Predicate, like_pattern
 from threadloom.storage.paging import page_bounds
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 if TYPE_CHECKING:
     from threadloom.storage.base import Filters, RunCursor, RunStatusClause, SortOrder
@@ -196,18 +198,6 @@ def search_all_runs(
     return sql, params
 
 
-# steps only where the first token was not streamed (TTFT then comes from the first LLM step)
-ACTIVITY_COLUMNS = (
-    "r.created_at",
-    "r.started_at",
-    "r.ended_at",
-    "r.first_token_at",
-    "r.status",
-    "r.usage",
-    "CASE WHEN r.first_token_at IS NULL THEN r.steps END AS steps",
-)
-
-
 def _run_access(dialect: Dialect, filters: Any) -> tuple[str, list[str], list[Any]]:
     """(join, where clauses, params) that keep runs whose thread passes `filters`."""
     if filters:
@@ -222,16 +212,52 @@ def _run_access(dialect: Dialect, filters: Any) -> tuple[str, list[str], list[An
 
 
 def run_activity(
-    dialect: Dialect, *, since: datetime, limit: int, filters: Any
+    dialect: Dialect,
+    *,
+    since: datetime,
+    limit: int,
+    filters: Any,
+    newer_than: datetime | None = None,
+    recheck: Sequence[str] = (),
 ) -> tuple[str, list[Any]]:
-    """`RunStore.activity`'s measures: runs created at or after `since`, newest first, at most
-    `limit` (`limit + 1` rows are asked so the caller can tell the cap was hit)."""
+    """`RunStore.activity`'s measures, newest first, at most `limit` (`limit + 1` rows are asked
+    so the caller can tell the cap was hit): per run, (age after `since`, duration, TTFT, status,
+    total tokens) as numbers. TTFT is to `first_token_at`, else (a model that was not streamed)
+    to the end of the run's first step when that step is an LLM call."""
     p = dialect.param
-    join, where, params = _run_access(dialect, filters)
+    ms, text, number = dialect.ms_between, dialect.json_text, dialect.json_number
+    first_step_end = dialect.ms_since_text("r.created_at", text("r.steps", "0.ended_at"))
+    tokens = (
+        f"COALESCE(NULLIF({number('r.usage', 'total_tokens')}, 0), "
+        f"COALESCE({number('r.usage', 'input_tokens')}, 0) "
+        f"+ COALESCE({number('r.usage', 'output_tokens')}, 0))"
+    )
+    columns = [
+        "r.run_id AS run_id",
+        f"{ms(p, 'r.created_at')} AS created_ms",
+        f"{ms('r.created_at', 'r.ended_at')} AS duration_ms",
+        f"CASE WHEN r.first_token_at IS NOT NULL THEN {ms('r.created_at', 'r.first_token_at')} "
+        f"WHEN {text('r.steps', '0.type')} = 'llm' THEN {first_step_end} END AS ttft_ms",
+        "r.status AS status",
+        f"{tokens} AS total_tokens",
+    ]
+    params: list[Any] = [dialect.time(EPOCH)]
+    join, where, access = _run_access(dialect, filters)
+    params.extend(access)
     where.append(f"r.created_at >= {p}")
     params.append(dialect.time(since))
+    if newer_than is not None:
+        inflight, values = dialect.member("r.status", ["pending", "running"])
+        ors = [f"r.created_at >= {p}", inflight]
+        params.append(dialect.time(newer_than))
+        params.extend(values)
+        if recheck:
+            named, ids = dialect.member("r.run_id", list(recheck))
+            ors.append(named)
+            params.extend(ids)
+        where.append(f"({' OR '.join(ors)})")
     sql = (
-        f"SELECT {', '.join(ACTIVITY_COLUMNS)} FROM runs r {join}"
+        f"SELECT {', '.join(columns)} FROM runs r {join}"
         f"WHERE {' AND '.join(where)} ORDER BY r.created_at DESC LIMIT {p}"
     )
     params.append(limit + 1)
@@ -248,14 +274,3 @@ def inflight_counts(dialect: Dialect, *, filters: Any) -> tuple[str, list[Any]]:
         f"SELECT r.status, count(*) FROM runs r {join}WHERE {' AND '.join(where)} GROUP BY r.status"
     )
     return sql, params
-
-
-def total_tokens_of(usage: Any) -> int:
-    """A run's summed `usage_metadata` total (input + output when no total was reported)."""
-    if not isinstance(usage, dict):
-        return 0
-    total = usage.get("total_tokens")
-    if isinstance(total, (int, float)) and total:
-        return int(total)
-    parts = (usage.get("input_tokens"), usage.get("output_tokens"))
-    return sum(int(v) for v in parts if isinstance(v, (int, float)))

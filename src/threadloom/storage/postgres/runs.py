@@ -37,7 +37,6 @@ from threadloom.storage.sql_builders import (
     inflight_counts,
     run_activity,
     search_all_runs,
-    total_tokens_of,
 )
 
 _R_COLUMNS = ", ".join(f"r.{f}" for f in RUN_FIELDS)
@@ -190,9 +189,22 @@ class PostgresRunStore(RunStore):
         return [run_from_row(r) for r in await self._db.fetchall(sql, params)]
 
     async def activity(
-        self, *, since: datetime, limit: int = 20_000, filters: Filters = None
+        self,
+        *,
+        since: datetime,
+        limit: int = 20_000,
+        filters: Filters = None,
+        newer_than: datetime | None = None,
+        recheck: Sequence[str] = (),
     ) -> RunActivity:
-        sql, params = run_activity(DIALECT, since=since, limit=limit, filters=filters)
+        sql, params = run_activity(
+            DIALECT,
+            since=since,
+            limit=limit,
+            filters=filters,
+            newer_than=newer_than,
+            recheck=recheck,
+        )
         counts_sql, counts_params = inflight_counts(DIALECT, filters=filters)
         rows = await self._db.fetchall(sql, params)
         counts = {
@@ -200,13 +212,12 @@ class PostgresRunStore(RunStore):
         }
         measures = [
             RunMeasure(
-                r["created_at"],
-                r["started_at"],
-                r["ended_at"],
-                r["first_token_at"],
+                r["run_id"],
+                r["created_ms"],
+                r["duration_ms"],
+                r["ttft_ms"],
                 r["status"],
-                total_tokens_of(r["usage"]),
-                r["steps"],
+                int(r["total_tokens"]),
             )
             for r in rows[:limit]
         ]

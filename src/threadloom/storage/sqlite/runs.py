@@ -27,10 +27,9 @@ from threadloom.storage.sql_builders import (
     inflight_counts,
     run_activity,
     search_all_runs,
-    total_tokens_of,
 )
 from threadloom.storage.sqlite import lifecycle, queue
-from threadloom.storage.sqlite.db import Database, from_us, from_us_req, jdump, jload, now_us, to_us
+from threadloom.storage.sqlite.db import Database, from_us, jdump, now_us, to_us
 from threadloom.storage.sqlite.rows import RUN_COLUMNS, RUN_FIELDS, run_from_row
 from threadloom.storage.sqlite.sqlfilter import DIALECT, compile_filter
 from threadloom.storage.sqlite.threads import refresh_status
@@ -160,25 +159,29 @@ class SqliteRunStore(RunStore):
         return await self._db.read(read)
 
     async def activity(
-        self, *, since: datetime, limit: int = 20_000, filters: Filters = None
+        self,
+        *,
+        since: datetime,
+        limit: int = 20_000,
+        filters: Filters = None,
+        newer_than: datetime | None = None,
+        recheck: Sequence[str] = (),
     ) -> RunActivity:
-        sql, params = run_activity(DIALECT, since=since, limit=limit, filters=filters)
+        sql, params = run_activity(
+            DIALECT,
+            since=since,
+            limit=limit,
+            filters=filters,
+            newer_than=newer_than,
+            recheck=recheck,
+        )
         counts_sql, counts_params = inflight_counts(DIALECT, filters=filters)
 
         def read(conn: sqlite3.Connection) -> RunActivity:
             rows = conn.execute(sql, params).fetchall()
             counts = dict(conn.execute(counts_sql, counts_params).fetchall())
             measures = [
-                RunMeasure(
-                    from_us_req(r[0]),
-                    from_us(r[1]),
-                    from_us(r[2]),
-                    from_us(r[3]),
-                    r[4],
-                    total_tokens_of(jload(r[5]) if r[5] else None),
-                    jload(r[6]) if r[6] else None,
-                )
-                for r in rows[:limit]
+                RunMeasure(r[0], r[1], r[2], r[3], r[4], int(r[5] or 0)) for r in rows[:limit]
             ]
             return RunActivity(
                 measures, counts.get("pending", 0), counts.get("running", 0), len(rows) > limit
