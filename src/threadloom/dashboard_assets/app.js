@@ -143,7 +143,7 @@ document.getElementById("login-cancel").addEventListener("click", () => dialog.c
 document.getElementById("signin").addEventListener("click", askForToken);
 
 // ---------------------------------------------------------------- charts
-function bars(values, { label, errors } = {}) {
+function bars(values, { label, errors, unit = "" } = {}) {
   const width = 300, height = 64;
   const max = Math.max(1, ...values.map((v) => v || 0));
   const w = width / values.length;
@@ -153,7 +153,7 @@ function bars(values, { label, errors } = {}) {
     svg.append(s("rect", { x: (i * w + 0.5).toFixed(2), y: (height - bh).toFixed(2), width: Math.max(0.5, w - 1).toFixed(2), height: bh.toFixed(2), class: errors ? "err" : "" }));
   });
   svg.append(s("line", { x1: 0, x2: width, y1: height - 0.5, y2: height - 0.5, class: "base" }));
-  return svg;
+  return h("figure", { class: "spark" }, svg, h("figcaption", {}, h("span", { text: "60 min ago" }), h("span", { text: `per minute · max ${fmtNum(Math.round(max))}${unit}` }), h("span", { text: "now" })));
 }
 
 // ---------------------------------------------------------------- views
@@ -169,7 +169,7 @@ async function viewOverview(el) {
         stat("Runs per second", o.runs_per_second.toFixed(2), `${fmtNum(o.runs)} in the hour${o.truncated ? " (capped)" : ""}`, bars(o.series.runs, { label: "runs per minute" })),
         stat("Pending / running", `${fmtNum(o.pending)} / ${fmtNum(o.running)}`, "now"),
         stat("Errors", fmtNum(o.errors), "error or timeout", bars(o.series.errors, { label: "errors per minute", errors: true })),
-        stat("Run duration", fmtMs(o.duration_ms.p50), `p50 · p95 ${fmtMs(o.duration_ms.p95)}`, bars(o.series.duration_p50_ms, { label: "p50 duration per minute" })),
+        stat("Run duration", fmtMs(o.duration_ms.p50), `p50 · p95 ${fmtMs(o.duration_ms.p95)}`, bars(o.series.duration_p50_ms, { label: "p50 duration per minute", unit: " ms" })),
         stat("Time to first token", fmtMs(o.ttft_ms.p50), `p50 · p95 ${fmtMs(o.ttft_ms.p95)}`),
         stat("Tokens", fmtNum(o.tokens), "in the hour", bars(o.series.tokens, { label: "tokens per minute" })),
       ),

@@ -244,21 +244,25 @@ def run_activity(
     params: list[Any] = [dialect.time(EPOCH)]
     join, where, access = _run_access(dialect, filters)
     params.extend(access)
-    where.append(f"r.created_at >= {p}")
-    params.append(dialect.time(since))
-    if newer_than is not None:
+    order = "ORDER BY r.created_at DESC "
+    if newer_than is None:
+        where.append(f"r.created_at >= {p}")
+        params.append(dialect.time(since))
+    else:
+        # each branch on its own index (the OR becomes a union of index reads, not a scan of
+        # the hour): the newest runs, those in flight, those asked about by id
         inflight, values = dialect.member("r.status", ["pending", "running"])
-        ors = [f"r.created_at >= {p}", inflight]
-        params.append(dialect.time(newer_than))
-        params.extend(values)
+        ors = [f"r.created_at >= {p}", f"({inflight} AND r.created_at >= {p})"]
+        params.extend((dialect.time(newer_than), *values, dialect.time(since)))
         if recheck:
             named, ids = dialect.member("r.run_id", list(recheck))
-            ors.append(named)
-            params.extend(ids)
+            ors.append(f"({named} AND r.created_at >= {p})")
+            params.extend((*ids, dialect.time(since)))
         where.append(f"({' OR '.join(ors)})")
+        order = ""  # a few rows, in any order
     sql = (
         f"SELECT {', '.join(columns)} FROM runs r {join}"
-        f"WHERE {' AND '.join(where)} ORDER BY r.created_at DESC LIMIT {p}"
+        f"WHERE {' AND '.join(where)} {order}LIMIT {p}"
     )
     params.append(limit + 1)
     return sql, params
