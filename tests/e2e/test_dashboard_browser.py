@@ -107,7 +107,9 @@ async def test_a_run_appears_and_finishes_live_then_shows_its_detail(
     row = p.locator(f'tr[data-run="{run["run_id"]}"]')  # type: ignore[attr-defined]
     await expect(row).to_be_visible()  # appeared without a reload
     await expect(row.locator(".badge")).to_have_text("success", timeout=15_000)
-    await row.get_by_role("link", name=f"run {run['run_id']}").click()
+    # by keyboard: focus the run's link and press Enter
+    await row.get_by_role("link", name=f"run {run['run_id']}").focus()
+    await p.keyboard.press("Enter")  # type: ignore[attr-defined]
     await expect(p.locator("h1 .badge")).to_have_text("success")  # type: ignore[attr-defined]
     await expect(p.locator("dt", has_text="Queue wait")).to_be_visible()  # type: ignore[attr-defined]
     events = p.locator(".events li")  # type: ignore[attr-defined]

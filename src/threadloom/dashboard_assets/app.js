@@ -54,8 +54,27 @@ function table(headers, rows, empty) {
     h("tbody", {}, rows));
 }
 function replace(el, ...children) {
+  // keep keyboard focus across live redraws: refocus the link to the same place
+  const focused = el.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
   el.replaceChildren(...children.flat().filter(Boolean));
+  if (focused) {
+    const again = [...el.querySelectorAll("a[href]")].find((a) => a.getAttribute("href") === focused);
+    if (again) again.focus({ preventScroll: true });
+  }
   return el;
+}
+// Redraw only when the data changed (a live view re-reads twice a second).
+function changed(holder, data) {
+  const signature = JSON.stringify(data);
+  if (holder.signature === signature) return false;
+  holder.signature = signature;
+  return true;
+}
+function toLocalInput(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
 }
 
 // ---------------------------------------------------------------- API access
@@ -203,14 +222,16 @@ async function viewRuns(el, params) {
     location.hash = `#/runs?${q}`;
   } },
   field("status", "Status", status), field("assistant_id", "Assistant"), field("thread_id", "Thread"),
-  field("created_after", "Created after", h("input", { type: "datetime-local", name: "created_after" })),
-  field("created_before", "Created before", h("input", { type: "datetime-local", name: "created_before" })),
+  field("created_after", "Created after", h("input", { type: "datetime-local", name: "created_after", value: toLocalInput(params.get("created_after")) })),
+  field("created_before", "Created before", h("input", { type: "datetime-local", name: "created_before", value: toLocalInput(params.get("created_before")) })),
   h("button", { type: "submit", text: "Filter" }));
   const body = h("div", {});
   el.append(form, body);
   const query = new URLSearchParams(params);
+  const seen = {};
   const load = async () => {
     const page = await api("GET", `/dashboard/api/runs?${query}`);
+    if (!changed(seen, page)) return;
     const next = new URLSearchParams(params);
     if (page.next) next.set("cursor", page.next);
     const newest = new URLSearchParams(params);
@@ -386,9 +407,11 @@ async function viewThreads(el, params) {
     ["", "idle", "busy", "interrupted", "error"].map((v) => h("option", { value: v, selected: v === status, text: v || "any" })));
   el.append(h("form", { class: "filters", onsubmit: (e) => e.preventDefault() }, h("label", {}, "Status", select)));
   const body = h("div", {});
+  const seen = {};
   el.append(body);
   return live(async () => {
     const threads = await api("POST", "/threads/search", { limit: 50, offset, status: status || undefined, sort_by: "updated_at", sort_order: "desc" });
+    if (!changed(seen, threads.map((t) => [t.thread_id, t.status, t.updated_at]))) return;
     const q = (o) => `#/threads?status=${status}&offset=${o}`;
     replace(body, table(["Thread", "Status", "Assistant", "Updated", "Created"], threads.map((t) => h("tr", {},
       h("td", { class: "mono" }, link(threadHref(t.thread_id), short(t.thread_id), { "aria-label": `thread ${t.thread_id}` })), h("td", {}, badge(t.status)),
