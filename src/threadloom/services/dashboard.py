@@ -13,7 +13,6 @@ import base64
 import binascii
 import math
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -57,11 +56,13 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[rank]
 
 
-@dataclass(slots=True)
-class _Bucket:
-    runs: int = 0
-    errors: int = 0
-    tokens: int = 0
+def _quantiles(values: list[float], *qs: float) -> list[float | None]:
+    """Nearest-rank quantiles of `values` with one sort (None for no values)."""
+    if not values:
+        return [None for _ in qs]
+    values.sort()
+    n = len(values)
+    return [values[max(0, min(n - 1, math.ceil(q * n) - 1))] for q in qs]
 
 
 def summarize(
@@ -74,59 +75,60 @@ def summarize(
 ) -> dict[str, Any]:
     """The overview from the last hour's runs: totals, p50/p95 of duration and TTFT (from
     creation, as every view counts them), and per-minute series for the charts (oldest first).
-    `now` is given so the buckets are testable."""
+    `now` is given so the buckets are testable. One pass, locals only: it runs on every
+    refresh over every run of the hour."""
     start = now - WINDOW
-    buckets = [_Bucket() for _ in range(BUCKETS)]
+    runs = [0] * BUCKETS
+    failed = [0] * BUCKETS
+    tokens_in = [0] * BUCKETS
+    duration_series: list[list[float]] = [[] for _ in range(BUCKETS)]
     durations: list[float] = []
     ttfts: list[float] = []
-    errors = tokens = last_minute = 0
-    duration_series: list[list[float]] = [[] for _ in range(BUCKETS)]
     start_ms = start.timestamp() * 1000
-    now_ms = now.timestamp() * 1000
+    last_minute_ms = now.timestamp() * 1000 - 60_000
+    last_minute = 0
     for m in measures:
-        index = int((m.created_ms - start_ms) // 60_000)
-        if not 0 <= index < BUCKETS:
+        created = m.created_ms
+        index = int((created - start_ms) // 60_000)
+        if index < 0 or index >= BUCKETS:
             continue
-        bucket = buckets[index]
-        bucket.runs += 1
-        bucket.tokens += m.total_tokens
-        tokens += m.total_tokens
-        if now_ms - m.created_ms <= 60_000:
+        runs[index] += 1
+        tokens_in[index] += m.total_tokens
+        if created >= last_minute_ms:
             last_minute += 1
         if m.status in FAILED:
-            bucket.errors += 1
-            errors += 1
-        if m.duration_ms is not None:
-            durations.append(m.duration_ms)
-            duration_series[index].append(m.duration_ms)
+            failed[index] += 1
+        duration = m.duration_ms
+        if duration is not None:
+            durations.append(duration)
+            duration_series[index].append(duration)
         if m.ttft_ms is not None:
             ttfts.append(m.ttft_ms)
 
     def ms(value: float | None) -> float | None:
         return None if value is None else round(max(0.0, value), 3)
 
+    d50, d95 = _quantiles(durations, 0.5, 0.95)
+    t50, t95 = _quantiles(ttfts, 0.5, 0.95)
     return {
         "now": now.isoformat(),
         "window_seconds": int(WINDOW.total_seconds()),
-        "runs": sum(b.runs for b in buckets),
+        "runs": sum(runs),
         "truncated": truncated,
         "runs_per_second": round(last_minute / 60, 3),
         "pending": pending,
         "running": running,
-        "errors": errors,
-        "tokens": tokens,
-        "duration_ms": {
-            "p50": ms(percentile(durations, 0.5)),
-            "p95": ms(percentile(durations, 0.95)),
-        },
-        "ttft_ms": {"p50": ms(percentile(ttfts, 0.5)), "p95": ms(percentile(ttfts, 0.95))},
+        "errors": sum(failed),
+        "tokens": sum(tokens_in),
+        "duration_ms": {"p50": ms(d50), "p95": ms(d95)},
+        "ttft_ms": {"p50": ms(t50), "p95": ms(t95)},
         "series": {
             "start": start.isoformat(),
             "bucket_seconds": 60,
-            "runs": [b.runs for b in buckets],
-            "errors": [b.errors for b in buckets],
-            "tokens": [b.tokens for b in buckets],
-            "duration_p50_ms": [ms(percentile(d, 0.5)) for d in duration_series],
+            "runs": runs,
+            "errors": failed,
+            "tokens": tokens_in,
+            "duration_p50_ms": [ms(_quantiles(d, 0.5)[0]) for d in duration_series],
         },
     }
 
