@@ -55,7 +55,7 @@ async def seed_sqlite(db: Path, runs: int, recent: int) -> dict[str, Any]:
     await storage.open()
     now = datetime.now(UTC)
     old0 = now - timedelta(days=30)
-    threads = [f"th-{i:08d}" for i in range(runs // PER_THREAD + 1)]
+    threads = [str(uuid.UUID(int=i + 1)) for i in range(runs // PER_THREAD + 1)]
     rows = []
     middle: tuple[datetime, str] | None = None
     for j in range(runs):
@@ -156,7 +156,7 @@ async def seed_postgres(url: str, schema: str, runs: int, recent: int) -> dict[s
 
 def views(seeded: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
     created, run_id = seeded["middle"]
-    return {
+    cases: dict[str, tuple[str, dict[str, Any]]] = {
         "Overview (last hour)": ("/dashboard/api/overview", {}),
         "Runs, page 1 (50)": ("/dashboard/api/runs", {}),
         "Runs, a page half-way down (keyset cursor)": (
@@ -172,14 +172,17 @@ def views(seeded: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
         ),
         "Run detail": (f"/dashboard/api/runs/{seeded['run_id']}", {}),
         "The page itself (/dashboard)": ("/dashboard", {}),
-        # in the same run, for scale: the API's own run list (a thread's runs, rendered by
-        # the LangGraph view) and the server's floor
-        "Reference: `GET /threads/{id}/runs` (the API's run list)": (
-            f"/threads/{seeded['thread_id']}/runs",
-            {"limit": 50},
-        ),
-        "Reference: `GET /ok`": ("/ok", {}),
+        "Reference: `GET /ok` (the server's floor)": ("/ok", {}),
     }
+    try:  # the API's own run list (a thread's runs), where the ids are the API's (UUIDs)
+        uuid.UUID(seeded["thread_id"])
+    except ValueError:
+        return cases
+    cases["Reference: `GET /threads/{id}/runs` (the API's run list)"] = (
+        f"/threads/{seeded['thread_id']}/runs",
+        {"limit": 50},
+    )
+    return cases
 
 
 def server_ms(response: httpx.Response) -> float:
