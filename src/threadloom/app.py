@@ -14,7 +14,16 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 import threadloom
-from threadloom.api import assistants, crons, runs, store, system, thread_stream, threads
+from threadloom.api import (
+    assistants,
+    crons,
+    dashboard,
+    runs,
+    store,
+    system,
+    thread_stream,
+    threads,
+)
 from threadloom.api.compat import letta_routes as letta_api
 from threadloom.api.compat import seekr_routes as seekr_api
 from threadloom.api.custom_app import (
@@ -73,6 +82,7 @@ ROUTERS = (
     letta_api.router,
     seekr_api.router,
     store.router,  # `http.disable_store` drops it with its group (api/route_groups.py)
+    dashboard.router,  # only where `dashboard_served` (api/dashboard.py)
 )
 
 
@@ -210,7 +220,10 @@ def create_app(
     install_error_handlers(app)
     # Routes are added flat, hottest first: FastAPI's include_router wraps each router in a
     # matcher that re-scans it per request, which profiling showed at ~0.6 ms a request.
+    served = dashboard.dashboard_served(settings, auth_configured=custom_auth is not None)
     for router in ROUTERS:
+        if router is dashboard.router and not served:
+            continue
         app.router.routes.extend(router.routes)
     disabled = disabled_groups(http)
     app.router.routes[:] = enabled(app.router.routes, disabled)

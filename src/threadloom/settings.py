@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -189,6 +190,14 @@ class Settings(BaseSettings):
             "THREADLOOM_MAX_BODY_BYTES", "HTTP_MAX_REQUEST_BODY_BYTES", "max_body_bytes"
         ),
         description="Request bodies larger than this get 413 (the reference's setting too)",
+    )
+
+    # the built-in dashboard (/dashboard)
+    dashboard: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Serve the dashboard at /dashboard: `auto` when the API needs a key or "
+        "custom auth, or the server listens on loopback only; `on` always (anyone who reaches "
+        "an unauthenticated server sees every thread); `off` never",
     )
 
     # webhooks and callbacks

@@ -53,3 +53,19 @@ async def test_open_paths_and_header_forms(keyed_server: ServerProcess) -> None:
                 await http.post("/threads/search", json={}, headers={"x-api-key": "wrong-key"})
             ).text
         )
+
+
+async def test_the_dashboard_page_is_open_and_its_data_needs_a_key(
+    keyed_server: ServerProcess,
+) -> None:
+    async with httpx.AsyncClient(base_url=keyed_server.url) as http:
+        page = await http.get("/dashboard")
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assert (await http.get("/dashboard/assets/app.js")).status_code == 200
+        denied = await http.get("/dashboard/api/overview")
+        assert denied.status_code == 401
+        assert (await http.get("/dashboard/api/runs")).status_code == 401
+        # the page sends the key both ways (Authorization and x-api-key), as the SDKs may
+        both = {"Authorization": "Bearer k-one", "X-Api-Key": "k-one"}
+        assert (await http.get("/dashboard/api/overview", headers=both)).status_code == 200
+        assert (await http.get("/dashboard/api/runs", headers=both)).status_code == 200

@@ -28,7 +28,14 @@ DAILY = "0 3 * * *"
 LONG = {"seconds": 30}  # a slow run that is still going when its cancel arrives
 
 # health and info stay open, as the reference
-EXEMPT = {("GET", "/"), ("GET", "/ok"), ("GET", "/info")}
+# and the dashboard's page and assets (they hold no data; its API calls are cases below)
+EXEMPT = {
+    ("GET", "/"),
+    ("GET", "/ok"),
+    ("GET", "/info"),
+    ("GET", "/dashboard"),
+    ("GET", "/dashboard/assets/{name}"),
+}
 
 
 @dataclass
@@ -158,6 +165,11 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("POST", "/store/items/search"): Case({"namespace_prefix": ["notes"]}, collection=True),
     ("POST", "/store/namespaces"): Case({}, collection=True),
+    # the dashboard's own views
+    ("GET", "/dashboard/api/overview"): Case(collection=True),
+    ("GET", "/dashboard/api/runs"): Case(collection=True),
+    ("GET", "/dashboard/api/runs/{run_id}"): Case(),
+    ("GET", "/dashboard/api/runs/{run_id}/events"): Case(),
 }
 
 

@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from threadloom.api.json_body import INVALID_JSON, InvalidBody, parse_json
+from threadloom.dashboard_assets import SHELL_PATHS
 from threadloom.errors import ThreadloomError
 from threadloom.serde import dumps
 
@@ -125,7 +126,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return response_for_error(exc, request.method, request.url.path)
 
 
-OPEN_PATHS = frozenset({"/ok", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+OPEN_PATHS = frozenset(
+    {"/ok", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", *SHELL_PATHS}
+)
 
 
 def api_key_of(authorization: str | None, x_api_key: str | None) -> str | None:

@@ -19,6 +19,7 @@ from threadloom.auth.authenticate import Authenticator
 from threadloom.auth.guarded import GuardedStorage
 from threadloom.auth.policy import Policy
 from threadloom.auth.users import RequestAuth
+from threadloom.dashboard_assets import SHELL_PATHS
 from threadloom.errors import Forbidden
 from threadloom.graphs.project import ProjectConfig
 from threadloom.services.context import ServerContext
@@ -27,6 +28,7 @@ SCOPE_KEY = "threadloom.caller"
 # what custom auth leaves open, as the reference: health, docs and the server's info
 EXEMPT_PATHS = frozenset(
     {"/", "/ok", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/info"}
+    | SHELL_PATHS  # the dashboard's page and assets hold no data; its API calls are guarded
 )
 
 

@@ -21,13 +21,22 @@ from threadloom.auth.policy import Filter, Policy
 from threadloom.auth.users import RequestAuth
 from threadloom.errors import NotFound
 from threadloom.storage import filters as filter_language
-from threadloom.storage.base import AssistantStore, CronStore, RunStore, Storage, ThreadStore
+from threadloom.storage.base import (
+    AssistantStore,
+    CronStore,
+    RunActivity,
+    RunStore,
+    Storage,
+    ThreadStore,
+)
 from threadloom.storage.records import Assistant, Cron, Page, Run, Thread
 
 # repository methods a request may reach only through the policy, per repository
 GUARDED: dict[str, frozenset[str]] = {
     "threads": frozenset({"create", "get", "update", "delete", "search", "count"}),
-    "runs": frozenset({"create_run", "get", "list", "search_all", "delete", "request_cancel"}),
+    "runs": frozenset(
+        {"create_run", "get", "list", "search_all", "activity", "delete", "request_cancel"}
+    ),
     "assistants": frozenset(
         {"create", "get", "update", "delete", "search", "count", "versions", "set_latest"}
     ),
@@ -204,6 +213,11 @@ class GuardedRuns(_Guard):
         )
         runs: builtins.list[Run] = await self._raw.search_all(**query, filters=_and(found, filters))
         return runs
+
+    async def activity(self, *, filters: Filter = None, **query: Any) -> RunActivity:
+        found = await self._ask("threads", "search", {"thread_id": None, "metadata": None})
+        activity: RunActivity = await self._raw.activity(**query, filters=_and(found, filters))
+        return activity
 
     async def delete(self, run_id: str, *, thread_id: str, filters: Filter = None) -> bool:
         found = await self._ask("threads", "delete", {"thread_id": thread_id, "run_id": run_id})

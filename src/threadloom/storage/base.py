@@ -117,6 +117,29 @@ class RunCursor:
     run_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class RunMeasure:
+    """One run as the dashboard's overview aggregates it: numbers the database computed, so
+    thousands of runs cost no JSON decoding here."""
+
+    run_id: str
+    created_ms: float  # created_at, in ms since the Unix epoch
+    duration_ms: float | None  # created → ended (None while in flight)
+    ttft_ms: float | None  # created → first token, else → end of the first step if an LLM call
+    status: str
+    total_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunActivity:
+    """`RunStore.activity`: recent runs' measures, newest first, and the queue right now."""
+
+    measures: list[RunMeasure]
+    pending: int
+    running: int
+    truncated: bool  # more runs were created since `since` than `limit`
+
+
 class AssistantStore(abc.ABC):
     @abc.abstractmethod
     async def create(
@@ -366,6 +389,23 @@ class RunStore(abc.ABC):
         order*, `before` strictly before it, so page N costs what page 1 costs (indexes on
         `(created_at, run_id)` and `(assistant_id, created_at, run_id)`). Clauses are OR-ed;
         every other argument is AND-ed. `filters` apply to the run's thread metadata."""
+
+    @abc.abstractmethod
+    async def activity(
+        self,
+        *,
+        since: datetime,
+        limit: int = 20_000,
+        filters: Filters = None,
+        newer_than: datetime | None = None,
+        recheck: Sequence[str] = (),
+    ) -> RunActivity:
+        """The dashboard's overview: the measures of runs created at or after `since` (newest
+        first, at most `limit`: a range scan of the `(created_at, run_id)` index), and how
+        many runs are pending and running now (partial / status indexes). With `newer_than`,
+        only those of them created at or after it, in flight, or named in `recheck` (what a
+        caller that keeps the rest needs to bring its copy up to date). `filters` apply to the
+        run's thread metadata."""
 
     @abc.abstractmethod
     async def delete(self, run_id: str, *, thread_id: str, filters: Filters = None) -> bool: ...

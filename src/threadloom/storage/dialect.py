@@ -42,6 +42,14 @@ class Dialect:
     """Containment (`filters.contains`) compiled for a JSON column."""
     combine: Callable[..., Predicate]
     """AND of predicates, dropping trivially true ones."""
+    ms_between: Callable[[str, str], str] = lambda start, end: ""
+    """Milliseconds from one timestamp expression to another, as a number."""
+    ms_since_text: Callable[[str, str], str] = lambda start, text: ""
+    """Milliseconds from a timestamp expression to an ISO 8601 text expression."""
+    json_text: Callable[[str, str], str] = lambda column, path: ""
+    """The text at a dotted path (`0.ended_at`: first element's key) of a JSON column."""
+    json_number: Callable[[str, str], str] = lambda column, key: ""
+    """The number at a top-level key of a JSON column (NULL when absent)."""
     skip_locked: str = ""
     """Appended to a SELECT that claims rows: lock them, skip rows others hold (PostgreSQL;
     SQLite has one writer at a time)."""

@@ -7,12 +7,14 @@ predicate as `(sql, params)`; the backends only execute them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from threadloom.serde import utcnow
 from threadloom.storage.dialect import Dialect, Predicate, like_pattern
 from threadloom.storage.paging import page_bounds
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 if TYPE_CHECKING:
     from threadloom.storage.base import Filters, RunCursor, RunStatusClause, SortOrder
@@ -193,4 +195,86 @@ def search_all_runs(
         sql += "WHERE " + " AND ".join(where)
     sql += f" ORDER BY r.created_at {direction}, r.run_id {direction} LIMIT {p} OFFSET {p}"
     params.extend((limit, offset))
+    return sql, params
+
+
+def _run_access(dialect: Dialect, filters: Any) -> tuple[str, list[str], list[Any]]:
+    """(join, where clauses, params) that keep runs whose thread passes `filters`."""
+    if filters:
+        access_sql, access_params = dialect.filter("t.metadata", filters)
+        if access_sql != dialect.true:
+            return (
+                "JOIN threads t ON t.thread_id = r.thread_id ",
+                [f"({access_sql})"],
+                access_params,
+            )
+    return "", [], []
+
+
+def run_activity(
+    dialect: Dialect,
+    *,
+    since: datetime,
+    limit: int,
+    filters: Any,
+    newer_than: datetime | None = None,
+    recheck: Sequence[str] = (),
+) -> tuple[str, list[Any]]:
+    """`RunStore.activity`'s measures, newest first, at most `limit` (`limit + 1` rows are asked
+    so the caller can tell the cap was hit): per run, (age after `since`, duration, TTFT, status,
+    total tokens) as numbers. TTFT is to `first_token_at`, else (a model that was not streamed)
+    to the end of the run's first step when that step is an LLM call."""
+    p = dialect.param
+    ms, text, number = dialect.ms_between, dialect.json_text, dialect.json_number
+    first_step_end = dialect.ms_since_text("r.created_at", text("r.steps", "0.ended_at"))
+    tokens = (
+        f"COALESCE(NULLIF({number('r.usage', 'total_tokens')}, 0), "
+        f"COALESCE({number('r.usage', 'input_tokens')}, 0) "
+        f"+ COALESCE({number('r.usage', 'output_tokens')}, 0))"
+    )
+    columns = [
+        "r.run_id AS run_id",
+        f"{ms(p, 'r.created_at')} AS created_ms",
+        f"{ms('r.created_at', 'r.ended_at')} AS duration_ms",
+        f"CASE WHEN r.first_token_at IS NOT NULL THEN {ms('r.created_at', 'r.first_token_at')} "
+        f"WHEN {text('r.steps', '0.type')} = 'llm' THEN {first_step_end} END AS ttft_ms",
+        "r.status AS status",
+        f"{tokens} AS total_tokens",
+    ]
+    params: list[Any] = [dialect.time(EPOCH)]
+    join, where, access = _run_access(dialect, filters)
+    params.extend(access)
+    order = "ORDER BY r.created_at DESC "
+    if newer_than is None:
+        where.append(f"r.created_at >= {p}")
+        params.append(dialect.time(since))
+    else:
+        # each branch on its own index (the OR becomes a union of index reads, not a scan of
+        # the hour): the newest runs, those in flight, those asked about by id
+        inflight, values = dialect.member("r.status", ["pending", "running"])
+        ors = [f"r.created_at >= {p}", f"({inflight} AND r.created_at >= {p})"]
+        params.extend((dialect.time(newer_than), *values, dialect.time(since)))
+        if recheck:
+            named, ids = dialect.member("r.run_id", list(recheck))
+            ors.append(f"({named} AND r.created_at >= {p})")
+            params.extend((*ids, dialect.time(since)))
+        where.append(f"({' OR '.join(ors)})")
+        order = ""  # a few rows, in any order
+    sql = (
+        f"SELECT {', '.join(columns)} FROM runs r {join}"
+        f"WHERE {' AND '.join(where)} {order}LIMIT {p}"
+    )
+    params.append(limit + 1)
+    return sql, params
+
+
+def inflight_counts(dialect: Dialect, *, filters: Any) -> tuple[str, list[Any]]:
+    """`RunStore.activity`'s queue: (status, count) for pending and running runs."""
+    join, where, params = _run_access(dialect, filters)
+    member, values = dialect.member("r.status", ["pending", "running"])
+    where.append(member)
+    params.extend(values)
+    sql = (
+        f"SELECT r.status, count(*) FROM runs r {join}WHERE {' AND '.join(where)} GROUP BY r.status"
+    )
     return sql, params

@@ -26,9 +26,16 @@ def first_output_at(run: Run) -> datetime | None:
     """When the first token arrived: the first streamed non-empty token or tool-call delta
     (runtime.measure), else — the model was not streamed, so the whole reply is its first
     token — the end of the first LLM call that produced output."""
-    if run.first_token_at is not None:
-        return run.first_token_at
-    for step in run.steps or ():
+    return first_output_from(run.first_token_at, run.steps)
+
+
+def first_output_from(
+    first_token_at: datetime | None, steps: list[dict[str, Any]] | None
+) -> datetime | None:
+    """`first_output_at` from the two columns it reads."""
+    if first_token_at is not None:
+        return first_token_at
+    for step in steps or ():
         if step.get("type") != "llm" or step.get("error") or not step.get("ended_at"):
             continue
         output = (step.get("usage") or {}).get("output_tokens")

@@ -16,8 +16,10 @@ from threadloom.storage import filters as flt
 from threadloom.storage.base import (
     ClaimBatch,
     Filters,
+    RunActivity,
     RunCreateResult,
     RunCursor,
+    RunMeasure,
     RunStatusClause,
     RunStore,
     SlotOffer,
@@ -31,7 +33,11 @@ from threadloom.storage.postgres.db import Database
 from threadloom.storage.postgres.rows import RUN_FIELDS, opt_jsonb, run_from_row
 from threadloom.storage.postgres.sqlfilter import DIALECT, compile_filter, jsonb, page_bounds
 from threadloom.storage.records import Assistant, Run, ThreadSnapshot, ThreadTTL
-from threadloom.storage.sql_builders import search_all_runs
+from threadloom.storage.sql_builders import (
+    inflight_counts,
+    run_activity,
+    search_all_runs,
+)
 
 _R_COLUMNS = ", ".join(f"r.{f}" for f in RUN_FIELDS)
 
@@ -182,6 +188,43 @@ class PostgresRunStore(RunStore):
             filters=filters,
         )
         return [run_from_row(r) for r in await self._db.fetchall(sql, params)]
+
+    async def activity(
+        self,
+        *,
+        since: datetime,
+        limit: int = 20_000,
+        filters: Filters = None,
+        newer_than: datetime | None = None,
+        recheck: Sequence[str] = (),
+    ) -> RunActivity:
+        sql, params = run_activity(
+            DIALECT,
+            since=since,
+            limit=limit,
+            filters=filters,
+            newer_than=newer_than,
+            recheck=recheck,
+        )
+        counts_sql, counts_params = inflight_counts(DIALECT, filters=filters)
+        rows = await self._db.fetchall(sql, params)
+        counts = {
+            r["status"]: r["count"] for r in await self._db.fetchall(counts_sql, counts_params)
+        }
+        measures = [
+            RunMeasure(
+                r["run_id"],
+                r["created_ms"],
+                r["duration_ms"],
+                r["ttft_ms"],
+                r["status"],
+                int(r["total_tokens"]),
+            )
+            for r in rows[:limit]
+        ]
+        return RunActivity(
+            measures, counts.get("pending", 0), counts.get("running", 0), len(rows) > limit
+        )
 
     async def delete(self, run_id: str, *, thread_id: str, filters: Filters = None) -> bool:
         sql, params = compile_filter("t.metadata", filters)

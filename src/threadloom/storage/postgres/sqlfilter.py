@@ -129,4 +129,10 @@ DIALECT = Dialect(
     contains=compile_contains,
     combine=combine,
     skip_locked=" FOR UPDATE SKIP LOCKED",
+    ms_between=lambda start, end: f"(EXTRACT(EPOCH FROM (({end}) - ({start}))) * 1000)::float8",
+    ms_since_text=lambda start, text: (
+        f"(EXTRACT(EPOCH FROM (({text})::timestamptz - ({start}))) * 1000)::float8"
+    ),
+    json_text=lambda column, path: f"({column} #>> '{{{path.replace('.', ',')}}}')",
+    json_number=lambda column, key: f"({column} ->> '{key}')::float8",
 )

@@ -12,8 +12,10 @@ from threadloom import run_rules as rules
 from threadloom.storage import filters as flt
 from threadloom.storage.base import (
     Filters,
+    RunActivity,
     RunCreateResult,
     RunCursor,
+    RunMeasure,
     RunStatusClause,
     RunStore,
     SlotOffer,
@@ -21,7 +23,11 @@ from threadloom.storage.base import (
 )
 from threadloom.storage.paging import page_bounds
 from threadloom.storage.records import Assistant, Run, ThreadSnapshot, ThreadTTL
-from threadloom.storage.sql_builders import search_all_runs
+from threadloom.storage.sql_builders import (
+    inflight_counts,
+    run_activity,
+    search_all_runs,
+)
 from threadloom.storage.sqlite import lifecycle, queue
 from threadloom.storage.sqlite.db import Database, from_us, jdump, now_us, to_us
 from threadloom.storage.sqlite.rows import RUN_COLUMNS, RUN_FIELDS, run_from_row
@@ -150,6 +156,37 @@ class SqliteRunStore(RunStore):
 
         def read(conn: sqlite3.Connection) -> builtins.list[Run]:
             return [run_from_row(r) for r in conn.execute(sql, params)]
+
+        return await self._db.read(read)
+
+    async def activity(
+        self,
+        *,
+        since: datetime,
+        limit: int = 20_000,
+        filters: Filters = None,
+        newer_than: datetime | None = None,
+        recheck: Sequence[str] = (),
+    ) -> RunActivity:
+        sql, params = run_activity(
+            DIALECT,
+            since=since,
+            limit=limit,
+            filters=filters,
+            newer_than=newer_than,
+            recheck=recheck,
+        )
+        counts_sql, counts_params = inflight_counts(DIALECT, filters=filters)
+
+        def read(conn: sqlite3.Connection) -> RunActivity:
+            rows = conn.execute(sql, params).fetchall()
+            counts = dict(conn.execute(counts_sql, counts_params).fetchall())
+            measures = [
+                RunMeasure(r[0], r[1], r[2], r[3], r[4], int(r[5] or 0)) for r in rows[:limit]
+            ]
+            return RunActivity(
+                measures, counts.get("pending", 0), counts.get("running", 0), len(rows) > limit
+            )
 
         return await self._db.read(read)
 

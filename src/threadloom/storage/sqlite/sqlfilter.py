@@ -157,6 +157,14 @@ def _time(dt: Any) -> int | None:
     return to_us(dt)
 
 
+def _json_path(path: str) -> str:
+    """`0.ended_at` → `$[0].ended_at` (keys are the code's own, never user input)."""
+    out = "$"
+    for part in path.split("."):
+        out += f"[{part}]" if part.isdigit() else f".{part}"
+    return out
+
+
 DIALECT = Dialect(
     param="?",
     true="1",
@@ -171,6 +179,13 @@ DIALECT = Dialect(
     filter=compile_filter,
     contains=compile_contains,
     combine=combine,
+    # timestamps are integer microseconds
+    ms_between=lambda start, end: f"(({end}) - ({start})) / 1000.0",
+    ms_since_text=lambda start, text: (
+        f"((julianday({text}) - 2440587.5) * 86400000.0 - ({start}) / 1000.0)"
+    ),
+    json_text=lambda column, path: f"json_extract({column}, '{_json_path(path)}')",
+    json_number=lambda column, key: f"json_extract({column}, '$.{key}')",
 )
 
 
