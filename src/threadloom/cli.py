@@ -162,6 +162,11 @@ def _serve(settings: Settings, *, reload: bool, mode: str, extras: DevExtras | N
         )
     else:
         extra = {"Workers": f"{settings.run_slots} runs at once"}
+        from threadloom.api.dashboard import dashboard_served
+
+        auth_path = project.auth.path if project.auth is not None else None
+        if dashboard_served(settings, auth_configured=auth_path is not None):
+            extra = {"Dashboard": f"{local_url}/dashboard", **extra}
         if public_url != local_url:
             extra["Tunnel"] = public_url
         print_banner(
