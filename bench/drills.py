@@ -60,6 +60,7 @@ from bench.results import machine, write_section  # noqa: E402
 TERMINAL = {"success", "error", "timeout", "interrupted"}
 STEPS = 5  # the `slow` graph's ticks
 TICK_SECONDS = 0.15
+STREAM_LIMIT_SECONDS = 120.0  # a stream open this long after its run started has stalled
 CREATE_PAUSE_SECONDS = 0.4  # per background client: a steady load, not a flood
 # leases short enough that a killed worker's runs are taken over within the drill, long enough
 # that a live worker on a shared two-core machine keeps them (2 s leases, the tests' choice,
@@ -79,6 +80,7 @@ class Tally:
     streams_via_error: int = 0
     silent_short: int = 0
     refused: int = 0  # creates answered with an error or no answer (not acknowledged)
+    stalled: list[str] = field(default_factory=list)  # streams still open after STREAM_LIMIT
 
 
 @dataclass
@@ -96,6 +98,7 @@ class Outcome:
     refused: int
     seconds: float
     first_failure: str = ""
+    stalled: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -104,6 +107,7 @@ class Outcome:
             and self.duplicated == 0
             and self.silent_short == 0
             and self.streams_complete == self.streams
+            and not self.stalled
             and self.acknowledged > 0
         )
 
@@ -115,6 +119,7 @@ class Outcome:
             f"silent short {self.silent_short}); failed runs {self.failed}, refused creates "
             f"{self.refused}, {self.seconds:.0f} s"
             + (f"; first failure: {self.first_failure}" if self.first_failure else "")
+            + (f"; stalled streams: {self.stalled}" if self.stalled else "")
         )
 
 
@@ -149,21 +154,25 @@ async def _stream_client(client: LangGraphClient, tally: Tally, stop: asyncio.Ev
         last: Any = None
         errored = False
         try:
-            async for part in client.runs.stream(
-                tid,
-                "slow",
-                input={"seconds": TICK_SECONDS},
-                stream_mode="values",
-                stream_resumable=True,
-            ):
-                if part.event == "metadata" and run_id is None:
-                    run_id = part.data["run_id"]
-                    tally.acknowledged[run_id] = tid
-                    tally.streams += 1
-                elif part.event == "values":
-                    last = part.data
-                elif part.event == "error":
-                    errored = True
+            async with asyncio.timeout(STREAM_LIMIT_SECONDS):
+                async for part in client.runs.stream(
+                    tid,
+                    "slow",
+                    input={"seconds": TICK_SECONDS},
+                    stream_mode="values",
+                    stream_resumable=True,
+                ):
+                    if part.event == "metadata" and run_id is None:
+                        run_id = part.data["run_id"]
+                        tally.acknowledged[run_id] = tid
+                        tally.streams += 1
+                    elif part.event == "values":
+                        last = part.data
+                    elif part.event == "error":
+                        errored = True
+        except TimeoutError:
+            tally.stalled.append(f"{tid}/{run_id}")
+            continue
         except (httpx.HTTPError, OSError):
             if run_id is None:
                 tally.refused += 1
@@ -248,7 +257,7 @@ async def _drill(
     await asyncio.to_thread(fault)
     await asyncio.sleep(load_s / 2)
     stop.set()
-    await asyncio.wait_for(asyncio.gather(*tasks), 240)
+    await asyncio.gather(*tasks)  # each stream is bounded by STREAM_LIMIT_SECONDS
     figures = await _verify(client, tally, deadline_s=120)
     await client.http.client.aclose()
     return Outcome(
@@ -259,6 +268,7 @@ async def _drill(
         streams_via_error=tally.streams_via_error,
         silent_short=tally.silent_short,
         refused=tally.refused,
+        stalled=tally.stalled,
         seconds=time.monotonic() - started,
         **figures,
     )
@@ -267,11 +277,15 @@ async def _drill(
 # --- deployments ---------------------------------------------------------------------------
 @contextlib.contextmanager
 def _workdir() -> Iterator[Path]:
+    """A temp dir for the drill's files; its logs are kept when the drill raised."""
     path = Path(tempfile.mkdtemp(prefix="threadloom-drill-"))
     os.chmod(path, 0o755)
     try:
         yield path
-    finally:
+    except BaseException:
+        print(f"drill failed: its logs are kept in {path}", file=sys.stderr)
+        raise
+    else:
         shutil.rmtree(path, ignore_errors=True)
 
 
@@ -290,6 +304,16 @@ def _private_backends(tmp: Path) -> Iterator[tuple[PostgresServer, RedisServer, 
         pg.stop()
 
 
+def _kept(tmp: Path, outcome: Outcome) -> Outcome:
+    """The outcome; a failed drill's logs are copied out of its temp dir first."""
+    if not outcome.ok:
+        keep = Path(tempfile.mkdtemp(prefix="threadloom-drill-logs-"))
+        for log in tmp.glob("*.log"):
+            shutil.copy(log, keep)
+        print(f"{outcome.name} failed: its logs are in {keep}", file=sys.stderr)
+    return outcome
+
+
 def embedded_kill9(load: dict[str, Any]) -> Outcome:
     with _workdir() as tmp:
         server = ServerProcess(TEST_PROJECT, tmp / "threadloom.db", env=DRILL_ENV)
@@ -300,7 +324,7 @@ def embedded_kill9(load: dict[str, Any]) -> Outcome:
             server.start()
 
         try:
-            return asyncio.run(_drill("embedded kill -9", server.url, fault, **load))
+            return _kept(tmp, asyncio.run(_drill("embedded kill -9", server.url, fault, **load)))
         finally:
             server.stop()
 
@@ -325,7 +349,7 @@ def cluster_worker_kill9(load: dict[str, Any]) -> Outcome:
                 workers.append(WorkerProcess(TEST_PROJECT, tmp / "worker2.log", env))
                 workers[-1].start()
 
-            return asyncio.run(_drill("cluster worker kill -9", api.url, fault, **load))
+            return _kept(tmp, asyncio.run(_drill("cluster worker kill -9", api.url, fault, **load)))
         finally:
             for worker in workers:
                 worker.stop()
@@ -339,7 +363,9 @@ def postgres_restart(load: dict[str, Any]) -> Outcome:
         )
         try:
             server.start()
-            return asyncio.run(_drill("postgres restart", server.url, pg.restart, **load))
+            return _kept(
+                tmp, asyncio.run(_drill("postgres restart", server.url, pg.restart, **load))
+            )
         finally:
             server.stop()
 
@@ -366,7 +392,9 @@ def redis_restart_takeover(load: dict[str, Any]) -> Outcome:
                 workers.append(WorkerProcess(TEST_PROJECT, tmp / "worker2.log", env))
                 workers[-1].start()
 
-            return asyncio.run(_drill("redis restart + takeover", api.url, fault, **load))
+            return _kept(
+                tmp, asyncio.run(_drill("redis restart + takeover", api.url, fault, **load))
+            )
         finally:
             for worker in workers:
                 worker.stop()
