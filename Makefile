@@ -2,7 +2,7 @@
 UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap dev test test-unit lint bench
+.PHONY: bootstrap dev test test-unit lint bench drills
 
 bootstrap:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -27,3 +27,8 @@ lint: bootstrap
 
 bench: bootstrap
 	$(UV) run python -m bench.run
+
+# fault drills under load (kill -9 embedded and of a cluster worker, PostgreSQL restart, Redis
+# restart with takeover): a few minutes, so not part of `make test`; see bench/drills.py
+drills: bootstrap
+	$(UV) run python -m bench.drills $(DRILLS_ARGS)

@@ -32,7 +32,7 @@ from threadloom.api.custom_app import (
     load_custom_app,
     with_custom_middleware,
 )
-from threadloom.api.docs import without_webhooks
+from threadloom.api.docs import install_document, without_webhooks
 from threadloom.api.http import install_error_handlers
 from threadloom.api.middleware import RequestMiddleware
 from threadloom.api.route_groups import disabled_groups, enabled
@@ -227,6 +227,7 @@ def create_app(
         app.router.routes.extend(router.routes)
     disabled = disabled_groups(http)
     app.router.routes[:] = enabled(app.router.routes, disabled)
+    install_document(app, authenticated=bool(settings.api_keys) or custom_auth is not None)
     if not webhooks_enabled:
         without_webhooks(app)
     if custom is not None:

@@ -16,7 +16,7 @@ import pytest
 from langgraph_sdk import get_client
 
 from tests.support.cluster import ClusterBackends
-from tests.support.outage import RedisServer, TcpProxy
+from tests.support.outage import PostgresServer, RedisServer, TcpProxy
 from tests.support.server import TEST_PROJECT, ServerProcess
 
 TERMINAL = {"success", "error", "timeout", "interrupted"}
@@ -53,6 +53,29 @@ def outage_server(tmp_path: Path) -> Iterator[tuple[ServerProcess, TcpProxy, Red
         redis_server.stop()
         proxy.close()
         backends.cleanup()
+
+
+@pytest.fixture
+def private_services_server(tmp_path: Path) -> Iterator[tuple[ServerProcess, RedisServer]]:
+    """A cluster `serve` on a PostgreSQL and a redis-server this test starts itself (not the
+    system services): the outage may then take either down for real."""
+    if not RedisServer.available() or not PostgresServer.available():
+        pytest.skip("redis-server or the PostgreSQL server binaries are not installed")
+    pg = PostgresServer()
+    redis_server = RedisServer(tmp_path)
+    server: ServerProcess | None = None
+    try:
+        pg.start()
+        redis_server.start()
+        env = ClusterBackends(pg.url, redis_server.url).env(fast_leases=True)
+        server = ServerProcess(TEST_PROJECT, tmp_path / "server.db", command="serve", env=env)
+        server.start(timeout=60)
+        yield server, redis_server
+    finally:
+        if server is not None:
+            server.stop()
+        redis_server.stop()
+        pg.stop()
 
 
 @contextlib.contextmanager
@@ -170,14 +193,14 @@ async def test_redis_outage_503_then_recovers(
 
 
 async def test_resume_across_a_redis_restart_never_ends_short(
-    outage_server: tuple[ServerProcess, TcpProxy, RedisServer],
+    private_services_server: tuple[ServerProcess, RedisServer],
 ) -> None:
     """A private redis-server is killed and restarted (its data gone) while a resumable run
-    streams; PostgreSQL is the system one. A client resuming with the last id it saw reads the
+    streams, over a private PostgreSQL. A client resuming with the last id it saw reads the
     run through its final values, or is told explicitly (an `error` event) that its position
     is gone — never a clean end without the final values. Fails on the old numbering: attempt
     2 counted from 1 again and the resume skipped its first events."""
-    server, _, redis_server = outage_server
+    server, redis_server = private_services_server
     with _server_log_on_failure(server):
         client = get_client(url=server.url, api_key=None)
         async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:

@@ -86,3 +86,23 @@ async def test_sdk_bad_input_is_unprocessable(client: LangGraphClient) -> None:
     with pytest.raises(UnprocessableEntityError):
         await client.runs.create(thread["thread_id"], "echo", after_seconds=1e300)
     assert await client.runs.list(thread["thread_id"]) == []
+
+
+async def test_largest_offsets_page_past_the_end(http: httpx.AsyncClient) -> None:
+    """The largest offset each search accepts (2**63 - 1, or one below it) is an empty page,
+    not a count past 64 bits (schemathesis found `GET /v1/threads?offset=2**63-2` a 500)."""
+    tid = (await http.post("/threads", json={})).json()["thread_id"]
+    top = 2**63 - 1
+    for method, path, body in [
+        ("GET", f"/v1/threads?offset={top - 1}", None),
+        ("GET", f"/v1/threads?offset={top}", None),
+        ("GET", f"/v1/threads/{tid}/messages?offset={top}", None),
+        ("GET", f"/v1/threads/{tid}/runs?offset={top}", None),
+        ("GET", f"/threads/{tid}/runs?offset={top}", None),
+        ("POST", "/threads/search", {"offset": top, "limit": 1000}),
+        ("POST", "/assistants/search", {"offset": top, "limit": 1000}),
+        ("POST", "/runs/crons/search", {"offset": top, "limit": 1000}),
+    ]:
+        response = await http.request(method, path, json=body)
+        assert response.status_code == 200, (path, body, response.text[:200])
+        assert response.json() == [], path

@@ -10,6 +10,7 @@ from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import NotFoundError
 
 from tests.e2e.test_runs import _wait_status
+from tests.support.server import ServerProcess
 
 
 async def _running_slow(client: LangGraphClient, seconds: float = 0.5) -> tuple[str, str]:
@@ -124,3 +125,43 @@ async def test_join_cancel_on_disconnect(client: LangGraphClient, server) -> Non
                 timeout=0.3,
             )
     await _wait_status(client, tid, rid, {"interrupted"})
+
+
+async def _stalled_reader(server: ServerProcess, path: str) -> asyncio.StreamWriter:
+    """A client that asks for `path` and then never reads a byte of the answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(f"GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n".encode())
+    await writer.drain()
+    del reader  # never read: its socket buffers fill and the server's writes to it stall
+    return writer
+
+
+async def test_cancel_does_not_wait_for_readers(
+    client: LangGraphClient, server: ServerProcess
+) -> None:
+    """Cancel is one storage write and one signal, whoever is reading the run: with ten join
+    streams and ten /join waits open that read nothing, and one SDK `join_stream` parked after
+    its first event, the cancel is answered and the run ends `interrupted` while every reader
+    is still stalled (the issue saw cancel grow from 2 ms to ~300 ms with ten readers)."""
+    tid = (await client.threads.create())["thread_id"]
+    run = await client.runs.create(tid, "slow", input={"seconds": 1.0}, stream_mode=["custom"])
+    rid = run["run_id"]
+    await _wait_status(client, tid, rid, {"running"})
+    stalled = [
+        await _stalled_reader(server, f"/threads/{tid}/runs/{rid}/{kind}")
+        for kind in ("stream", "join")
+        for _ in range(10)
+    ]
+    joined = client.runs.join_stream(tid, rid, stream_mode="custom")
+    first = await asyncio.wait_for(anext(joined), 30)  # then the SDK reader reads no further
+    assert first.event == "custom"
+    try:
+        # the guard is for a hang, not a time budget: the cancel must not wait on any reader
+        await asyncio.wait_for(client.runs.cancel(tid, rid), 30)
+        run = await _wait_status(client, tid, rid, {"interrupted"})
+        assert run["stop_reason"] == "cancelled"
+        assert all(not w.is_closing() for w in stalled)  # the readers are still there, unread
+    finally:
+        await joined.aclose()
+        for writer in stalled:
+            writer.close()

@@ -2,15 +2,18 @@
 
 The shared PostgreSQL and Redis serve other tests, so outages are made in front of them: the
 server under test connects through `TcpProxy` (cut = drop every connection and refuse new ones),
-or to a `RedisServer` of the test's own that it stops and starts again on the same port.
+or to a `RedisServer` / `PostgresServer` of the test's own that it stops and starts again on
+the same port.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -114,3 +117,59 @@ class RedisServer:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster (initdb in `workdir`, run as `postgres` when we are root:
+    initdb refuses root) on a free port, that a test or drill may restart with pg_ctl — never
+    the system service. Needs the Debian server packages (/usr/lib/postgresql/*/bin)."""
+
+    @staticmethod
+    def available() -> bool:
+        return bool(sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")))
+
+    def __init__(self) -> None:
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+        if not bins:
+            raise RuntimeError("no PostgreSQL binaries under /usr/lib/postgresql/*/bin")
+        self.bin = bins[-1].parent
+        self.port = free_port()
+        # a directory of its own: `postgres` must reach it, and pytest's tmp_path is root-only
+        self.root = Path(tempfile.mkdtemp(prefix="threadloom-pg-"))
+        os.chmod(self.root, 0o755)
+        self.dir = self.root / "pgdata"
+        self.socket_dir = self.root / "pgsock"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        cmd = [str(self.bin / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def start(self) -> None:
+        for path in (self.dir, self.socket_dir):
+            path.mkdir(parents=True)
+            if os.geteuid() == 0:
+                shutil.chown(path, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.dir), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self._ctl("start")
+
+    def _ctl(self, action: str, *extra: str) -> None:
+        options = (
+            f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1"
+            " -c max_connections=300"
+        )
+        self._run("pg_ctl", "-D", str(self.dir), "-o", options, "-w", *extra, action)
+
+    def restart(self) -> None:
+        self._ctl("restart", "-m", "fast")
+
+    def stop(self) -> None:
+        """Stop it for good and remove its files."""
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._ctl("stop", "-m", "immediate")
+        shutil.rmtree(self.root, ignore_errors=True)

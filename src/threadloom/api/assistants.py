@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 
 from threadloom.api import render
 from threadloom.api.deps import get_ctx, pagination_headers
-from threadloom.api.docs import NO_CONTENT, AssistantOut, ok
+from threadloom.api.docs import NO_CONTENT, AssistantOut, ok, page_of
 from threadloom.api.http import JSONBodyRoute, JSONResponse
 from threadloom.api.schemas import (
     AssistantCount,
@@ -47,7 +47,7 @@ async def create_assistant(body: AssistantCreate, ctx: ServerContext = Depends(g
     return render.assistant(assistant)
 
 
-@router.post("/search", summary="Search assistants", responses=ok(list[AssistantOut]))
+@router.post("/search", summary="Search assistants", responses=page_of(AssistantOut))
 async def search_assistants(
     response: Response,
     body: AssistantSearch = Body(default_factory=AssistantSearch),

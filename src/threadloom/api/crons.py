@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Response
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
 from threadloom.api.deps import get_ctx, pagination_headers
-from threadloom.api.docs import NO_CONTENT
+from threadloom.api.docs import NO_CONTENT, CronOut, ok, page_of
 from threadloom.api.http import JSONBodyRoute, JSONResponse
 from threadloom.api.schemas import Body as _Body
 from threadloom.api.schemas import Config, StreamModeName
@@ -110,19 +110,23 @@ def _given(body: _Body) -> dict[str, Any]:
     return body.model_dump(mode="json", exclude_unset=True)
 
 
-@router.post("/runs/crons", summary="Create a cron (a new thread per firing)")
+@router.post(
+    "/runs/crons", summary="Create a cron (a new thread per firing)", responses=ok(CronOut)
+)
 async def create_cron(body: CronCreate, ctx: ServerContext = Depends(get_ctx)) -> Any:
     return service.render(await service.create(ctx, _given(body), thread_id=None))
 
 
-@router.post("/threads/{thread_id}/runs/crons", summary="Create a cron on a thread")
+@router.post(
+    "/threads/{thread_id}/runs/crons", summary="Create a cron on a thread", responses=ok(CronOut)
+)
 async def create_thread_cron(
     thread_id: str, body: ThreadCronCreate, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
     return service.render(await service.create(ctx, _given(body), thread_id=thread_id))
 
 
-@router.post("/runs/crons/search", summary="Search crons")
+@router.post("/runs/crons/search", summary="Search crons", responses=page_of(CronOut))
 async def search_crons(
     response: Response,
     body: CronSearch = Body(default_factory=CronSearch),
@@ -133,19 +137,19 @@ async def search_crons(
     return [service.render(c, body.select) for c in page.items]
 
 
-@router.post("/runs/crons/count", summary="Count crons")
+@router.post("/runs/crons/count", summary="Count crons", responses=ok(int))
 async def count_crons(
     body: CronCount = Body(default_factory=CronCount), ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
     return await service.count(ctx, _given(body))
 
 
-@router.get("/runs/crons/{cron_id}", summary="Get a cron")
+@router.get("/runs/crons/{cron_id}", summary="Get a cron", responses=ok(CronOut))
 async def get_cron(cron_id: str, ctx: ServerContext = Depends(get_ctx)) -> Any:
     return service.render(await service.get(ctx, cron_id))
 
 
-@router.patch("/runs/crons/{cron_id}", summary="Update a cron")
+@router.patch("/runs/crons/{cron_id}", summary="Update a cron", responses=ok(CronOut))
 async def patch_cron(
     cron_id: str,
     body: CronPatch = Body(default_factory=CronPatch),

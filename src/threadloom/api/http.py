@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse as _StarletteJSONResponse
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -21,8 +22,10 @@ from threadloom.serde import dumps
 logger = logging.getLogger("threadloom.api")
 
 
-class JSONResponse(Response):
-    """orjson-encoded response that understands datetimes, messages and dataclasses."""
+class JSONResponse(_StarletteJSONResponse):
+    """orjson-encoded response that understands datetimes, messages and dataclasses. A
+    subclass of FastAPI's JSONResponse so /openapi.json describes its bodies as JSON (FastAPI
+    writes `{"type": "string"}` for any other response class)."""
 
     media_type = "application/json"
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
 from threadloom.api import render
 from threadloom.api.deps import get_ctx
-from threadloom.api.docs import CANCEL, NO_CONTENT, SSE, WAIT, RunOut, ok
+from threadloom.api.docs import CANCEL, NO_CONTENT, SSE, WAIT, RunOut, fields_of, ok
 from threadloom.api.http import JSONBodyRoute, JSONResponse
 from threadloom.api.schemas import MAX_INT64, BulkCancel, RunCreate
 from threadloom.api.sse import EventStreamResponse, KeepAliveJSONResponse, encode_events
@@ -233,7 +233,7 @@ async def wait_run(
 @router.get(
     "/threads/{thread_id}/runs",
     summary="List a thread's runs, newest first",
-    responses=ok(list[RunOut]),
+    responses=ok(list[fields_of(RunOut)]),  # type: ignore[misc]
 )
 async def list_runs(
     thread_id: str,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 import threadloom
 from threadloom.api.deps import get_ctx
+from threadloom.api.docs import InfoOut, OkOut
 from threadloom.api.http import JSONResponse, error_response
 from threadloom.services import threads as thread_service
 from threadloom.services.context import ServerContext
@@ -25,7 +26,11 @@ def _langgraph_version() -> str | None:
 
 
 @router.get("/", summary="Health check (for load balancers)", include_in_schema=False)
-@router.get("/ok", summary="Health check")
+@router.get(
+    "/ok",
+    summary="Health check",
+    responses={200: {"model": OkOut}, 503: {"description": "The database is unreachable"}},
+)
 async def ok(check_db: int = 0, ctx: ServerContext = Depends(get_ctx)) -> Any:
     if not check_db:
         return {"ok": True}
@@ -34,7 +39,9 @@ async def ok(check_db: int = 0, ctx: ServerContext = Depends(get_ctx)) -> Any:
     return {"ok": True, "services": {"database": "ok"}}
 
 
-@router.get("/info", summary="Server version and feature flags")
+@router.get(
+    "/info", summary="Server version and feature flags", responses={200: {"model": InfoOut}}
+)
 async def info(ctx: ServerContext = Depends(get_ctx)) -> Any:
     return {
         "version": threadloom.__version__,

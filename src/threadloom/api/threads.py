@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Response
 
 from threadloom.api import render
 from threadloom.api.deps import get_ctx, pagination_headers
-from threadloom.api.docs import NO_CONTENT, ThreadOut, ThreadStateOut, ok
+from threadloom.api.docs import NO_CONTENT, ThreadOut, ThreadStateOut, ok, page_of
 from threadloom.api.http import JSONBodyRoute, JSONResponse
 from threadloom.api.schemas import (
     HistoryQuery,
@@ -48,7 +48,7 @@ async def create_thread(
     return render.thread(thread)
 
 
-@router.post("/search", summary="Search threads", responses=ok(list[ThreadOut]))
+@router.post("/search", summary="Search threads", responses=page_of(ThreadOut))
 async def search_threads(
     response: Response,
     body: ThreadSearch = Body(default_factory=ThreadSearch),

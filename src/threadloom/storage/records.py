@@ -144,9 +144,15 @@ class ThreadSnapshot:
 SEARCH_COUNT_SLACK = 200
 
 
+# the largest count both databases take as a parameter (SQLite and PostgreSQL bigint)
+_MAX_COUNT = 2**63 - 1
+
+
 def search_count_cap(limit: int, offset: int) -> int:
-    """How many matches a search counts at most (read at call time, so tests can lower it)."""
-    return offset + limit + SEARCH_COUNT_SLACK
+    """How many matches a search counts at most (read at call time, so tests can lower it);
+    never past a 64-bit integer, which an offset at the API's largest (2**63 - 1) would take
+    the sum beyond (SQLite then refused the parameter: a 500)."""
+    return min(offset + limit + SEARCH_COUNT_SLACK, _MAX_COUNT)
 
 
 @dataclass(slots=True)

@@ -8,11 +8,31 @@ from typing import Any, Literal
 from fastapi import APIRouter, Body, Depends, Query
 
 from threadloom.api.compat.common import require_api_key, sse_data
+from threadloom.api.compat.docs import (
+    DATA_SSE,
+    LettaMessage,
+    LettaResponse,
+    LettaRun,
+    LettaStep,
+    LettaUsage,
+    ok,
+)
 from threadloom.api.deps import get_ctx
 from threadloom.api.http import JSONResponse, JSONRoute
 from threadloom.errors import Unprocessable
 from threadloom.services import letta_operations as service
 from threadloom.services.context import ServerContext
+
+# `streaming: true` in the body turns the answer into the stream of /messages/stream
+SEND: dict[int | str, dict[str, Any]] = {
+    **ok(LettaResponse),
+    200: {
+        "model": LettaResponse,
+        "description": "The run's messages, stop reason and usage; with `streaming: true`, "
+        "the stream of `/messages/stream`",
+        "content": {"text/event-stream": DATA_SSE[200]["content"]["text/event-stream"]},
+    },
+}
 
 router = APIRouter(
     prefix="/v1",
@@ -34,7 +54,7 @@ def _object(body: Any) -> dict[str, Any]:
 
 
 # --- runs -----------------------------------------------------------------------------------
-@router.get("/runs/", summary="List runs (Letta)")
+@router.get("/runs/", summary="List runs (Letta)", responses=ok(list[LettaRun]))
 @router.get("/runs", include_in_schema=False)
 async def list_runs(
     agent_id: str | None = None,
@@ -69,22 +89,28 @@ async def list_runs(
     )
 
 
-@router.get("/runs/active", summary="Active runs (deprecated Letta route)")
+@router.get(
+    "/runs/active", summary="Active runs (deprecated Letta route)", responses=ok(list[LettaRun])
+)
 async def active_runs(ctx: ServerContext = Depends(get_ctx)) -> Any:
     return await service.list_runs(ctx, active=True)
 
 
-@router.get("/runs/{run_id}", summary="Retrieve a run (Letta)")
+@router.get("/runs/{run_id}", summary="Retrieve a run (Letta)", responses=ok(LettaRun))
 async def get_run(run_id: str, ctx: ServerContext = Depends(get_ctx)) -> Any:
     return service.render(await service.get_run(ctx, run_id))
 
 
-@router.get("/runs/{run_id}/usage", summary="A run's token usage (Letta)")
+@router.get("/runs/{run_id}/usage", summary="A run's token usage (Letta)", responses=ok(LettaUsage))
 async def run_usage(run_id: str, ctx: ServerContext = Depends(get_ctx)) -> Any:
     return await service.usage(ctx, run_id)
 
 
-@router.get("/runs/{run_id}/steps", summary="A run's LLM and tool calls (Letta)")
+@router.get(
+    "/runs/{run_id}/steps",
+    summary="A run's LLM and tool calls (Letta)",
+    responses=ok(list[LettaStep]),
+)
 async def run_steps(
     run_id: str,
     after: str | None = None,
@@ -96,7 +122,11 @@ async def run_steps(
     return await service.steps(ctx, run_id, after=after, before=before, limit=limit, order=order)
 
 
-@router.get("/runs/{run_id}/messages", summary="Messages a run produced (Letta)")
+@router.get(
+    "/runs/{run_id}/messages",
+    summary="Messages a run produced (Letta)",
+    responses=ok(list[LettaMessage]),
+)
 async def run_messages(
     run_id: str,
     after: str | None = None,
@@ -108,7 +138,11 @@ async def run_messages(
     return await service.messages(ctx, run_id, after=after, before=before, limit=limit, order=order)
 
 
-@router.post("/runs/{run_id}/stream", summary="Resume a background run's stream (Letta)")
+@router.post(
+    "/runs/{run_id}/stream",
+    summary="Resume a background run's stream (Letta)",
+    responses=DATA_SSE,
+)
 async def resume_stream(
     run_id: str, body: Any = Body(None), ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -122,7 +156,11 @@ async def resume_stream(
 
 
 # --- agent messages (run creation) ----------------------------------------------------------
-@router.post("/agents/{agent_id}/messages", summary="Send messages and wait (Letta)")
+@router.post(
+    "/agents/{agent_id}/messages",
+    summary="Send messages and wait (Letta); `streaming: true` streams instead",
+    responses=SEND,
+)
 async def send_messages(
     agent_id: str, body: Any = Body(None), ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -132,7 +170,11 @@ async def send_messages(
     return await service.send_and_wait(ctx, agent_id, data)
 
 
-@router.post("/agents/{agent_id}/messages/stream", summary="Send messages and stream (Letta)")
+@router.post(
+    "/agents/{agent_id}/messages/stream",
+    summary="Send messages and stream (Letta)",
+    responses=DATA_SSE,
+)
 async def stream_messages(
     agent_id: str, body: Any = Body(None), ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -144,7 +186,11 @@ async def _stream(ctx: ServerContext, agent_id: str, data: dict[str, Any]) -> An
     return sse_data(service.stream_chunks(ctx, run))
 
 
-@router.post("/agents/{agent_id}/messages/async", summary="Send messages in the background (Letta)")
+@router.post(
+    "/agents/{agent_id}/messages/async",
+    summary="Send messages in the background (Letta)",
+    responses=ok(LettaRun),
+)
 async def send_async(
     agent_id: str, body: Any = Body(None), ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -156,7 +202,11 @@ async def send_async(
     return service.render(run)
 
 
-@router.post("/agents/{agent_id}/messages/cancel", summary="Cancel an agent's runs (Letta)")
+@router.post(
+    "/agents/{agent_id}/messages/cancel",
+    summary="Cancel an agent's runs (Letta)",
+    responses=ok(dict[str, str]),
+)
 async def cancel(
     agent_id: str, body: Any = Body(None), ctx: ServerContext = Depends(get_ctx)
 ) -> Any:

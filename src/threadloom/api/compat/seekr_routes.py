@@ -9,6 +9,16 @@ from typing import Any, Literal
 from fastapi import APIRouter, Body, Depends, Query
 
 from threadloom.api.compat.common import require_api_key, sse_data
+from threadloom.api.compat.docs import (
+    DATA_SSE,
+    Deleted,
+    SeekrMessage,
+    SeekrRun,
+    SeekrRunCancelled,
+    SeekrRunQueued,
+    SeekrThread,
+    ok,
+)
 from threadloom.api.deps import get_ctx
 from threadloom.api.http import JSONResponse, JSONRoute
 from threadloom.api.schemas import MAX_INT64
@@ -36,7 +46,7 @@ def _object(body: Any) -> dict[str, Any]:
 
 
 # --- threads --------------------------------------------------------------------------------
-@router.post("", summary="Create a thread (SeekrFlow)")
+@router.post("", summary="Create a thread (SeekrFlow)", responses=ok(SeekrThread))
 @router.post("/", include_in_schema=False)
 async def create_thread(body: Any = Body(None), ctx: ServerContext = Depends(get_ctx)) -> Any:
     meta = _object(body).get("meta_data")
@@ -45,7 +55,7 @@ async def create_thread(body: Any = Body(None), ctx: ServerContext = Depends(get
     return await service.create_thread(ctx, meta)
 
 
-@router.get("", summary="List threads (SeekrFlow)")
+@router.get("", summary="List threads (SeekrFlow)", responses=ok(list[SeekrThread]))
 @router.get("/", include_in_schema=False)
 async def list_threads(
     limit: int = Query(20, ge=0, le=1000),
@@ -56,18 +66,22 @@ async def list_threads(
     return await service.list_threads(ctx, limit=limit, order=order, offset=offset)
 
 
-@router.get("/{thread_id}", summary="Get a thread (SeekrFlow)")
+@router.get("/{thread_id}", summary="Get a thread (SeekrFlow)", responses=ok(SeekrThread))
 async def get_thread(thread_id: str, ctx: ServerContext = Depends(get_ctx)) -> Any:
     return await service.render_thread(ctx, await service.get_thread(ctx, thread_id))
 
 
-@router.delete("/{thread_id}", summary="Delete a thread (SeekrFlow)")
+@router.delete("/{thread_id}", summary="Delete a thread (SeekrFlow)", responses=ok(Deleted))
 async def delete_thread(thread_id: str, ctx: ServerContext = Depends(get_ctx)) -> Any:
     return await service.delete_thread(ctx, thread_id)
 
 
 # --- messages -------------------------------------------------------------------------------
-@router.get("/{thread_id}/messages", summary="List a thread's messages (SeekrFlow)")
+@router.get(
+    "/{thread_id}/messages",
+    summary="List a thread's messages (SeekrFlow)",
+    responses=ok(list[SeekrMessage]),
+)
 async def list_messages(
     thread_id: str,
     limit: int = Query(20, ge=0, le=1000),
@@ -78,7 +92,11 @@ async def list_messages(
     return await service.list_messages(ctx, thread_id, limit=limit, order=order, offset=offset)
 
 
-@router.post("/{thread_id}/messages", summary="Add a message to a thread (SeekrFlow)")
+@router.post(
+    "/{thread_id}/messages",
+    summary="Add a message to a thread (SeekrFlow)",
+    responses=ok(SeekrMessage),
+)
 async def add_message(
     thread_id: str, body: Any = Body(None), ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -97,7 +115,11 @@ async def add_message(
     )
 
 
-@router.get("/{thread_id}/messages/{message_id}", summary="Get a thread message (SeekrFlow)")
+@router.get(
+    "/{thread_id}/messages/{message_id}",
+    summary="Get a thread message (SeekrFlow)",
+    responses=ok(SeekrMessage),
+)
 async def get_message(
     thread_id: str, message_id: str, ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -105,7 +127,7 @@ async def get_message(
 
 
 # --- runs -----------------------------------------------------------------------------------
-@router.post("/{thread_id}/runs", summary="Create a run (SeekrFlow)")
+@router.post("/{thread_id}/runs", summary="Create a run (SeekrFlow)", responses=ok(SeekrRunQueued))
 async def create_run(
     thread_id: str, body: Any = Body(None), ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -119,8 +141,16 @@ async def create_run(
     }
 
 
-@router.post("/{thread_id}/runs/stream", summary="Create a run and stream it (SeekrFlow)")
-@router.post("/{thread_id}/runs/stream/vercel", summary="Create a run, AI SDK stream (SeekrFlow)")
+@router.post(
+    "/{thread_id}/runs/stream",
+    summary="Create a run and stream it (SeekrFlow)",
+    responses=DATA_SSE,
+)
+@router.post(
+    "/{thread_id}/runs/stream/vercel",
+    summary="Create a run, AI SDK stream (SeekrFlow)",
+    responses=DATA_SSE,
+)
 async def stream_run(
     thread_id: str, body: Any = Body(None), ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -128,7 +158,9 @@ async def stream_run(
     return sse_data(service.vercel_events(ctx, run))
 
 
-@router.get("/{thread_id}/runs", summary="List a thread's runs (SeekrFlow)")
+@router.get(
+    "/{thread_id}/runs", summary="List a thread's runs (SeekrFlow)", responses=ok(list[SeekrRun])
+)
 async def list_runs(
     thread_id: str,
     limit: int = Query(20, ge=0, le=1000),
@@ -139,13 +171,17 @@ async def list_runs(
     return await service.list_runs(ctx, thread_id, limit=limit, order=order, offset=offset)
 
 
-@router.get("/{thread_id}/runs/{run_id}", summary="Get a run (SeekrFlow)")
+@router.get("/{thread_id}/runs/{run_id}", summary="Get a run (SeekrFlow)", responses=ok(SeekrRun))
 async def get_run(thread_id: str, run_id: str, ctx: ServerContext = Depends(get_ctx)) -> Any:
     run = await service.get_run(ctx, thread_id, run_id)
     return (await service.render_runs(ctx, [run]))[0]
 
 
-@router.post("/{thread_id}/runs/{run_id}/cancel", summary="Cancel a run (SeekrFlow)")
+@router.post(
+    "/{thread_id}/runs/{run_id}/cancel",
+    summary="Cancel a run (SeekrFlow)",
+    responses=ok(SeekrRunCancelled),
+)
 async def cancel_run(
     thread_id: str, run_id: str, body: Any = Body(None), ctx: ServerContext = Depends(get_ctx)
 ) -> Any:
@@ -153,7 +189,11 @@ async def cancel_run(
     return await service.cancel(ctx, thread_id, run_id)
 
 
-@router.get("/{thread_id}/runs/{run_id}/attach", summary="Attach to a run's output (SeekrFlow)")
+@router.get(
+    "/{thread_id}/runs/{run_id}/attach",
+    summary="Attach to a run's output (SeekrFlow)",
+    responses=DATA_SSE,
+)
 async def attach(thread_id: str, run_id: str, ctx: ServerContext = Depends(get_ctx)) -> Any:
     run = await service.get_run(ctx, thread_id, run_id)
     return sse_data(service.vercel_events(ctx, run))
