@@ -14,7 +14,16 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 import threadloom
-from threadloom.api import assistants, crons, runs, store, system, thread_stream, threads
+from threadloom.api import (
+    assistants,
+    crons,
+    mcp,
+    runs,
+    store,
+    system,
+    thread_stream,
+    threads,
+)
 from threadloom.api.compat import letta as letta_api
 from threadloom.api.compat import seekr as seekr_api
 from threadloom.api.custom_app import (
@@ -73,6 +82,7 @@ ROUTERS = (
     letta_api.router,
     seekr_api.router,
     store.router,  # `http.disable_store` drops it with its group (api/route_groups.py)
+    mcp.router,  # `http.disable_mcp`, likewise
 )
 
 
