@@ -81,7 +81,9 @@ async def tools_list(ctx: ServerContext, params: dict[str, Any]) -> dict[str, An
         "tools": [_dump(mcp_types.Tool.model_validate(t)) for t in page.tools]
     }
     if page.next_cursor is not None:
-        result["nextCursor"] = page.next_cursor  # an offset, as the reference (a number)
+        # an offset, as a string: MCP's `Cursor` is a string, and the SDK's client refuses
+        # the reference's number (docs/compat.md)
+        result["nextCursor"] = str(page.next_cursor)
     return {"result": result}
 
 
