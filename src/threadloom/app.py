@@ -15,6 +15,7 @@ from starlette.middleware import Middleware
 
 import threadloom
 from threadloom.api import (
+    a2a,
     assistants,
     crons,
     mcp,
@@ -83,6 +84,7 @@ ROUTERS = (
     seekr_api.router,
     store.router,  # `http.disable_store` drops it with its group (api/route_groups.py)
     mcp.router,  # `http.disable_mcp`, likewise
+    a2a.router,  # `http.disable_a2a` (its agent cards too)
 )
 
 
