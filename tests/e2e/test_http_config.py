@@ -14,6 +14,7 @@ from langgraph_sdk.errors import NotFoundError
 
 from tests.support.cluster import ClusterBackends
 from tests.support.server import ROOT, ServerProcess
+from threadloom.graphs.registry import system_assistant_id
 
 PROJECT = ROOT / "tests" / "e2e" / "http_project"
 MESSAGE = {"messages": [{"role": "user", "content": "hi"}]}
@@ -184,6 +185,17 @@ async def test_disabled_groups_are_gone_and_the_rest_stays(disabled_server: Serv
         for path in ("/", "/info", "/docs", "/openapi.json"):
             assert (await http.get(path)).status_code == 404, path
         assert (await http.get("/ok")).json() == {"ok": True}
+        # disable_mcp, disable_a2a: the endpoints and the agent cards go
+        echo = system_assistant_id("echo")
+        ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        rpc = {"Accept": "application/json, text/event-stream"}
+        assert (await http.post("/mcp", json=ping, headers=rpc)).status_code == 404
+        assert (await http.post(f"/a2a/{echo}", json=ping, headers=rpc)).status_code == 404
+        for path in (
+            f"/a2a/{echo}/.well-known/agent-card.json",
+            f"/.well-known/agent-card.json?assistant_id={echo}",
+        ):
+            assert (await http.get(path)).status_code == 404, path
 
 
 async def test_disable_runs_and_threads_close_every_way_to_them(
