@@ -283,3 +283,40 @@ async def test_legacy_method_names_and_protocol_errors(http: httpx.AsyncClient) 
     assert no_sse.status_code == 400 and "text/event-stream" in no_sse.json()["detail"]
     assert (await http.delete(path)).status_code == 405
     assert (await http.get(path)).json()["name"] == "echo"  # GET on the agent's URL: its card
+
+
+async def test_input_required_resumes_on_the_same_task(server: ServerProcess) -> None:
+    async with a2a_client(server, system_assistant_id("approval")) as client:
+        paused = await send(client, message({"data": {"request": "deploy"}}))
+        assert paused.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+        (artifact,) = paused.artifacts
+        assert artifact.name == "Interrupt"
+        question = MessageToDict(artifact.parts[0].data)["value"]
+        assert question == {"question": "approve deploy?"}
+        got = await client.get_task(GetTaskRequest(id=paused.id))
+        assert got.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+
+        answer = message({"data": {"approved": True}}, context_id=paused.context_id)
+        answer.message.task_id = paused.id
+        done = await send(client, answer)
+        assert done.id == paused.id  # the same task, resumed
+        assert done.status.state == TaskState.TASK_STATE_COMPLETED
+        assert texts(done) == [
+            str({"request": "deploy", "decision": {"approved": True}, "done": True})
+        ]
+
+        # a second pause, ended by cancelling it
+        again = await send(
+            client, message({"data": {"request": "drop"}}, context_id=paused.context_id)
+        )
+        assert again.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+        canceled = await client.cancel_task(CancelTaskRequest(id=again.id))
+        assert canceled.status.state == TaskState.TASK_STATE_CANCELED
+        got = await client.get_task(GetTaskRequest(id=again.id))
+        assert got.status.state == TaskState.TASK_STATE_CANCELED
+        resumed = await client.get_task(GetTaskRequest(id=paused.id))
+        assert resumed.status.state == TaskState.TASK_STATE_COMPLETED
+        later = message({"data": {"approved": True}}, context_id=paused.context_id)
+        later.message.task_id = again.id
+        with pytest.raises(Exception, match="terminal task"):
+            await send(client, later)

@@ -347,16 +347,32 @@ async def resolve_task(
         return None
     if run.assistant_id != assistant_id:
         return None
-    runs = await _context_runs(ctx, context)
-    latest = runs[0].run_id if runs else None  # newest first
-    interrupted = run.run_id == latest and thread.status == "interrupted"
+    if _a2a_meta(run).get("task_id") not in (None, task_id):
+        return None  # a run continuing another task
+    runs = await _context_runs(ctx, context)  # newest first
+    # the task's latest run: a resume or a cancel continues the task in a run of its own
+    latest = next(
+        (
+            r
+            for r in runs
+            if r.assistant_id == assistant_id
+            and (r.run_id == run.run_id or _a2a_meta(r).get("task_id") == task_id)
+        ),
+        run,
+    )
+    interrupted = bool(runs) and runs[0].run_id == latest.run_id and thread.status == "interrupted"
     return Task(
         task_id,
         context,
-        run,
-        state_of(run, interrupted),
+        latest,
+        state_of(latest, interrupted),
         task_ids_by_start(runs, context, assistant_id),
     )
+
+
+def _a2a_meta(run: Run) -> dict[str, Any]:
+    a2a = run.metadata.get("a2a") if isinstance(run.metadata, dict) else None
+    return a2a if isinstance(a2a, dict) else {}
 
 
 def _label(value: Any) -> str:
@@ -646,7 +662,9 @@ async def start(
     payload: dict[str, Any] = {
         "assistant_id": assistant.assistant_id,
         "if_not_exists": "create",
-        "metadata": {"a2a": {"task_start_id": task_start_id}} if task_start_id else {},
+        "metadata": {
+            "a2a": {"task_start_id": task_start_id} if task_start_id else {"task_id": existing}
+        },
         "stream_mode": ["values", "messages-tuple"],
     }
     if command is not None:
@@ -830,8 +848,21 @@ async def cancel_task(
     if task.state in TERMINAL:
         raise A2AError(TASK_NOT_CANCELABLE, "Task is not cancelable in its current state")
     if task.state == INPUT_REQUIRED:
+        # the task's end is a run of its own, cancelled before it starts (so the task reads
+        # `canceled`), and the thread is moved past the interrupt
         from threadloom.services import state as state_service
 
+        marker = await run_service.create_run(
+            ctx,
+            {
+                "assistant_id": assistant_id,
+                "metadata": {"a2a": {"task_id": task.task_id}},
+                "after_seconds": 3600,
+            },
+            thread_id=task.context_id,
+            background=True,
+        )
+        await run_service.cancel(ctx, task.context_id, marker.run_id, action="interrupt")
         thread = await thread_service.get(ctx, task.context_id)
         await state_service.update_state(
             ctx, thread, values=None, as_node="__end__", checkpoint=None
