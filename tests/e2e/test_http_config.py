@@ -149,6 +149,14 @@ async def test_mount_prefix_serves_the_api_under_it_and_health_at_the_root(
         assert hello["root_path"] == "/api" and hello["lifespan_ran"] is True
         assert (await http.post("/api/runs/wait", json={})).json() == {"custom": "wait"}
         assert (await http.get("/api/openapi.json")).json()["servers"] == [{"url": "/api"}]
+        # the agent card names the A2A endpoint under the prefix
+        echo = system_assistant_id("echo")
+        for path in (
+            f"/api/a2a/{echo}/.well-known/agent-card.json",
+            f"/api/.well-known/agent-card.json?assistant_id={echo}",
+        ):
+            card = (await http.get(path)).json()
+            assert card["url"] == f"{prefix_server.url}/api/a2a/{echo}", path
 
 
 async def test_auth_first_runs_the_users_middleware_after_authentication(

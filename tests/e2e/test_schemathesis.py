@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.server import ServerProcess
 
 MAX_EXAMPLES = os.environ.get("THREADLOOM_FUZZ_EXAMPLES", "5")
@@ -22,6 +24,9 @@ def _schemathesis() -> list[str]:
     return [found] if found else [sys.executable, "-m", "schemathesis.cli"]
 
 
+# the run's own bound is the subprocess timeout below (the default 120 s cut it short on a
+# loaded machine once /mcp and /a2a joined the schema)
+@pytest.mark.timeout(300)
 def test_no_route_answers_5xx(fresh_server: ServerProcess) -> None:
     fresh_server.start()
     result = subprocess.run(

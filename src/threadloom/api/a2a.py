@@ -352,8 +352,9 @@ def base_url(request: Request, assistant_id: str) -> str:
     host = request.url.hostname or "localhost"
     port = request.url.port
     path = (
-        (request.scope.get("root_path", "") + request.url.path)
-        .removesuffix("/.well-known/agent-card.json")
+        request.url.path.removesuffix(  # the whole path: under `http.mount_prefix`, the prefix too
+            "/.well-known/agent-card.json"
+        )
         .removesuffix("/.well-known/agent.json")
         .removesuffix(f"/a2a/{assistant_id}")
         .removesuffix("/")
