@@ -9,7 +9,7 @@ import pytest
 
 from threadloom.api.a2a import accepts, legacy
 from threadloom.api.mcp import negotiate
-from threadloom.services import a2a
+from threadloom.services import a2a, a2a_parts
 from threadloom.services.mcp_tools import tool_input_schema, tool_name
 
 
@@ -72,7 +72,7 @@ def test_parts_become_run_input() -> None:
         {"kind": "data", "data": {"k": 1}},
         {"data": {"j": [2]}},
     ]
-    assert a2a.run_input(parts, "ROLE_USER", "m-1", "start-1") == {
+    assert a2a_parts.run_input(parts, "ROLE_USER", "m-1", "start-1") == {
         "messages": [
             {
                 "role": "human",
@@ -84,7 +84,7 @@ def test_parts_become_run_input() -> None:
         "k": 1,
         "j": [2],
     }
-    with_file = a2a.run_input(
+    with_file = a2a_parts.run_input(
         [
             {"text": "look"},
             {"file": {"uri": "https://x/a.png", "mimeType": "image/png", "name": "a"}},
@@ -108,7 +108,9 @@ def test_parts_become_run_input() -> None:
             "id": "m-2",
         }
     ]
-    raw = a2a.run_input([{"raw": "QUJD", "mediaType": "application/pdf"}], "ROLE_USER", "m", None)
+    raw = a2a_parts.run_input(
+        [{"raw": "QUJD", "mediaType": "application/pdf"}], "ROLE_USER", "m", None
+    )
     assert raw["messages"][0]["content"] == [
         {"type": "file", "base64": "QUJD", "mime_type": "application/pdf"}
     ]
@@ -124,9 +126,9 @@ def test_parts_become_run_input() -> None:
     ],
 )
 def test_bad_parts_are_refused(parts: list[dict[str, Any]]) -> None:
-    with pytest.raises(a2a.A2AError) as err:
-        a2a.run_input(parts, "ROLE_USER", "m", None)
-    assert err.value.code == a2a.CONTENT_TYPE_NOT_SUPPORTED
+    with pytest.raises(a2a_parts.A2AError) as err:
+        a2a_parts.run_input(parts, "ROLE_USER", "m", None)
+    assert err.value.code == a2a_parts.CONTENT_TYPE_NOT_SUPPORTED
 
 
 def test_history_stamps_each_message_with_its_task() -> None:
@@ -162,7 +164,7 @@ def test_history_stamps_each_message_with_its_task() -> None:
         {"type": "ai", "content": "ok", "id": "a2"},
     ]
     ids = {"t1": first, "t2": second}
-    out = a2a.history(messages, second, "ctx", task_ids=ids, length=None)
+    out = a2a_parts.history(messages, second, "ctx", task_ids=ids, length=None)
     # the system message and the AI message with only tool calls are left out
     assert [(m["messageId"], m["role"], m["taskId"]) for m in out] == [
         ("h1", "ROLE_USER", first),
@@ -183,10 +185,10 @@ def test_history_stamps_each_message_with_its_task() -> None:
     ]
     assert out[-3]["parts"] == [{"kind": "text", "text": "is 84"}]
     assert [
-        m["messageId"] for m in a2a.history(messages, second, "ctx", task_ids=ids, length=2)
+        m["messageId"] for m in a2a_parts.history(messages, second, "ctx", task_ids=ids, length=2)
     ] == ["h2", "a2"]
-    assert a2a.history(messages, second, "ctx", task_ids=ids, length=0) == []
-    task_only = a2a.history(messages, first, "ctx", task_ids=ids, length=None, scope="task")
+    assert a2a_parts.history(messages, second, "ctx", task_ids=ids, length=0) == []
+    task_only = a2a_parts.history(messages, first, "ctx", task_ids=ids, length=None, scope="task")
     assert [m["messageId"] for m in task_only] == ["h1", "t", "a1"]
 
 
@@ -197,9 +199,9 @@ def test_reply_is_the_turns_last_agent_message() -> None:
         {"type": "tool", "content": "x", "tool_call_id": "c"},
         {"type": "ai", "content": "last"},
     ]
-    assert a2a.reply_parts({"messages": messages}) == [{"kind": "text", "text": "last"}]
-    assert a2a.reply_parts({"n": 1}) == [{"kind": "text", "text": "{'n': 1}"}]
-    assert a2a.reply_parts({"messages": [{"type": "human", "content": "q"}]}) == [
+    assert a2a_parts.reply_parts({"messages": messages}) == [{"kind": "text", "text": "last"}]
+    assert a2a_parts.reply_parts({"n": 1}) == [{"kind": "text", "text": "{'n': 1}"}]
+    assert a2a_parts.reply_parts({"messages": [{"type": "human", "content": "q"}]}) == [
         {"kind": "text", "text": ""}
     ]
 

@@ -29,7 +29,8 @@ from threadloom.api.sse import EventStreamResponse
 from threadloom.errors import Forbidden, Rejected, ThreadloomError
 from threadloom.serde import dumps, loads
 from threadloom.services import a2a as service
-from threadloom.services.a2a import A2AError
+from threadloom.services import a2a_parts
+from threadloom.services.a2a_parts import A2AError
 from threadloom.services.context import ServerContext
 from threadloom.services.ids import is_uuid
 
@@ -112,10 +113,10 @@ def accepts(accept: str, media_type: str) -> bool:
 def send_params(params: Any, legacy_names: bool) -> dict[str, Any]:
     """A SendMessage's params as A2A 1.0 JSON; parts keep their own keys (`text`, `data`…)."""
     if not isinstance(params, dict):
-        raise A2AError(service.INVALID_PARAMS, "Invalid params: must be an object")
+        raise A2AError(a2a_parts.INVALID_PARAMS, "Invalid params: must be an object")
     message = params.get("message")
     if not message or not isinstance(message, dict):
-        raise A2AError(service.INVALID_PARAMS, "Missing or invalid 'message' in params")
+        raise A2AError(a2a_parts.INVALID_PARAMS, "Missing or invalid 'message' in params")
     service.check_message(params)  # the reference's words for what every message needs
     try:
         if legacy_names:
@@ -123,7 +124,7 @@ def send_params(params: Any, legacy_names: bool) -> dict[str, Any]:
         else:
             json_format.ParseDict(params, a2a_pb2.SendMessageRequest(), ignore_unknown_fields=True)
     except (ValidationError, json_format.ParseError) as exc:
-        raise A2AError(service.INVALID_PARAMS, f"Invalid params: {_reason(exc)}") from None
+        raise A2AError(a2a_parts.INVALID_PARAMS, f"Invalid params: {_reason(exc)}") from None
     return params
 
 
@@ -197,17 +198,17 @@ async def stream_events(
 
 
 def _working_part(message: dict[str, Any], texts: dict[str, str]) -> dict[str, Any] | None:
-    role = service.role_of(message)
+    role = a2a_parts.role_of(message)
     if role == "ROLE_AGENT":
-        parts = service.content_parts(message.get("content"))
+        parts = a2a_parts.content_parts(message.get("content"))
         delta = parts[0]["text"] if parts else ""
         key = str(message.get("id"))
         chunked = str(message.get("type", "")).lower().endswith("chunk")
         texts[key] = texts.get(key, "") + delta if chunked else delta
         return {"kind": "text", "text": texts[key]} if texts[key] else None
     if role is None:
-        result = service.tool_result(message)
-        return service.tool_results_part([result]) if result else None
+        result = a2a_parts.tool_result(message)
+        return a2a_parts.tool_results_part([result]) if result else None
     return None
 
 
@@ -224,7 +225,7 @@ async def _frames(
             yield _sse({"jsonrpc": "2.0", "id": id_, "result": result})
     except Exception:  # the stream has begun: the error goes in it, as a JSON-RPC error
         logger.exception("A2A stream of run %s failed", started.run.run_id)
-        yield _sse(error_body(service.INTERNAL_ERROR, "Internal server error", id_))
+        yield _sse(error_body(a2a_parts.INTERNAL_ERROR, "Internal server error", id_))
 
 
 def _sse(payload: Any) -> bytes:
@@ -258,12 +259,12 @@ async def call(
         task = await service.finished_task(ctx, started, output, assistant_id)
         return {"result": {"task": task}}
     if not isinstance(params, dict):
-        raise A2AError(service.INVALID_PARAMS, "Invalid params: must be an object")
+        raise A2AError(a2a_parts.INVALID_PARAMS, "Invalid params: must be an object")
     if method == "GetTask":
         return {"result": await service.get_task(ctx, assistant_id, params, headers)}
     if method == "CancelTask":
         return {"result": await service.cancel_task(ctx, assistant_id, params)}
-    raise A2AError(service.UNSUPPORTED_OPERATION, f"{method} is not supported by this server")
+    raise A2AError(a2a_parts.UNSUPPORTED_OPERATION, f"{method} is not supported by this server")
 
 
 @router.post("/a2a/{assistant_id}", summary="A2A JSON-RPC endpoint of an assistant")
@@ -316,7 +317,7 @@ async def post_a2a(
         return JSONResponse(error_body(INVALID_REQUEST, detail, id_))
     if not is_uuid(assistant_id):
         return JSONResponse(
-            error_body(service.INVALID_PARAMS, "Invalid assistant ID: must be a UUID", id_)
+            error_body(a2a_parts.INVALID_PARAMS, "Invalid assistant ID: must be a UUID", id_)
         )
     params = message.get("params", {})
     try:
@@ -335,7 +336,7 @@ async def post_a2a(
     except (Forbidden, Rejected):
         raise  # the caller may not: an HTTP answer, as on every other route
     except ThreadloomError as exc:  # the run could not be created as asked
-        answer = {"error": {"code": service.INVALID_PARAMS, "message": exc.detail}}
+        answer = {"error": {"code": a2a_parts.INVALID_PARAMS, "message": exc.detail}}
     body_out = {"jsonrpc": "2.0", "id": id_, **answer}
     return JSONResponse(legacy(body_out) if legacy_names else body_out)
 
@@ -373,7 +374,7 @@ def _card_error(code: int, message: str, status_code: int) -> Response:
 async def _card(ctx: ServerContext, request: Request, assistant_id: str | None) -> Response:
     if not assistant_id:
         return _card_error(
-            service.INVALID_PARAMS, "Missing required query parameter: assistant_id", 400
+            a2a_parts.INVALID_PARAMS, "Missing required query parameter: assistant_id", 400
         )
     try:
         assistant = await service.assistant_of(ctx, assistant_id)
