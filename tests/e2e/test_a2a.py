@@ -15,6 +15,7 @@ from a2a.client import A2ACardResolver, Client, ClientConfig, create_client
 from a2a.types import (
     CancelTaskRequest,
     GetTaskRequest,
+    ListTasksRequest,
     Message,
     SendMessageRequest,
     StreamResponse,
@@ -320,3 +321,33 @@ async def test_input_required_resumes_on_the_same_task(server: ServerProcess) ->
         later.message.task_id = again.id
         with pytest.raises(Exception, match="terminal task"):
             await send(client, later)
+
+
+async def test_list_tasks(server: ServerProcess, http: httpx.AsyncClient) -> None:
+    async with a2a_client(server, ECHO) as client:
+        first = await send(client, message({"text": "one"}))
+        second = await send(client, message({"text": "two"}, context_id=first.context_id))
+        listed = await client.list_tasks(ListTasksRequest(context_id=first.context_id))
+        assert [t.id for t in listed.tasks] == [second.id, first.id]  # newest first
+        assert listed.total_size == 2 and listed.next_page_token == ""
+        assert {t.status.state for t in listed.tasks} == {TaskState.TASK_STATE_COMPLETED}
+        paged = await client.list_tasks(
+            ListTasksRequest(context_id=first.context_id, page_size=1, history_length=2)
+        )
+        assert [t.id for t in paged.tasks] == [second.id] and paged.next_page_token == "1"
+        assert [m.parts[0].text for m in paged.tasks[0].history] == ["two", "echo: two"]
+        rest = await client.list_tasks(
+            ListTasksRequest(context_id=first.context_id, page_size=1, page_token="1")
+        )
+        assert [t.id for t in rest.tasks] == [first.id]
+        # without a context: every context's (other tests' runs of echo are tasks too)
+        everywhere = await client.list_tasks(ListTasksRequest(page_size=100))
+        assert everywhere.total_size >= 2
+        stamps = [t.status.timestamp.ToDatetime() for t in everywhere.tasks]
+        assert stamps == sorted(stamps, reverse=True)
+    bad = await _rpc(
+        http,
+        f"/a2a/{ECHO}",
+        {"jsonrpc": "2.0", "id": 1, "method": "ListTasks", "params": {"pageSize": 0}},
+    )
+    assert bad.json()["error"]["code"] == -32602

@@ -1,8 +1,8 @@
 """`/a2a/{assistant_id}`: each assistant as an A2A agent (JSON-RPC 2.0), and its agent card.
 
 Both generations of method names are answered, as by the reference: A2A 1.0's `SendMessage`,
-`SendStreamingMessage`, `GetTask`, `CancelTask` (what `a2a-sdk` 1.x sends) in 1.0's JSON
-(`ROLE_AGENT`, `TASK_STATE_COMPLETED`, stream events wrapped as `{"statusUpdate": …}`), and
+`SendStreamingMessage`, `GetTask`, `CancelTask`, `ListTasks` (what `a2a-sdk` 1.x sends) in 1.0's
+JSON (`ROLE_AGENT`, `TASK_STATE_COMPLETED`, stream events wrapped as `{"statusUpdate": …}`), and
 0.3's `message/send`, `message/stream`, `tasks/get`, `tasks/cancel` in 0.3's (`agent`,
 `completed`, `kind: "status-update"`, a send's Task unwrapped). A JSON-RPC error is a 200 with
 an `error` object; only a missing `Accept` type is an HTTP 400. Incoming params are checked by
@@ -264,6 +264,8 @@ async def call(
         return {"result": await service.get_task(ctx, assistant_id, params, headers)}
     if method == "CancelTask":
         return {"result": await service.cancel_task(ctx, assistant_id, params)}
+    if method == "ListTasks":
+        return {"result": await service.list_tasks(ctx, assistant_id, params, headers)}
     raise A2AError(a2a_parts.UNSUPPORTED_OPERATION, f"{method} is not supported by this server")
 
 

@@ -581,3 +581,116 @@ async def cancel_task(
             "message": agent_message("Task was canceled", task_id),
         },
     }
+
+
+# --- listing ------------------------------------------------------------------------------
+CONTEXT_SEARCH_LIMIT = 1000
+MAX_PAGE_SIZE = 100
+_KNOWN_STATES = frozenset(
+    {SUBMITTED, WORKING, COMPLETED, FAILED, CANCELED, INPUT_REQUIRED, "TASK_STATE_REJECTED"}
+)
+
+
+def _list_params(params: dict[str, Any]) -> tuple[int, int, str | None, str | None, str | None]:
+    """(page size, offset, status, statusTimestampAfter, contextId), checked."""
+    size = params.get("pageSize", 50)
+    if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_PAGE_SIZE:
+        raise A2AError(INVALID_PARAMS, "pageSize must be an integer between 1 and 100.")
+    status = params.get("status")
+    if status in (None, "", "TASK_STATE_UNSPECIFIED"):
+        status = None
+    elif status not in _KNOWN_STATES:
+        raise A2AError(INVALID_PARAMS, f"Invalid status value: '{status}'.")
+    after = params.get("statusTimestampAfter")
+    if after is not None:
+        try:
+            after = datetime.fromisoformat(str(after).replace("Z", "+00:00")).isoformat()
+        except ValueError:
+            raise A2AError(
+                INVALID_PARAMS, "statusTimestampAfter must be a valid ISO 8601 timestamp."
+            ) from None
+    token = params.get("pageToken")
+    if token is not None and not isinstance(token, str):
+        raise A2AError(INVALID_PARAMS, "pageToken must be a string.")
+    if token and not token.isdigit():
+        raise A2AError(INVALID_PARAMS, "Invalid pageToken.")
+    context_id = params.get("contextId")
+    if context_id is not None and not isinstance(context_id, str):
+        raise A2AError(INVALID_PARAMS, "contextId must be a string.")
+    return size, int(token or 0), status, after, context_id
+
+
+async def list_tasks(
+    ctx: ServerContext,
+    assistant_id: str,
+    params: dict[str, Any],
+    request_headers: Mapping[str, str],
+) -> dict[str, Any]:
+    """The assistant's tasks in the contexts the caller can see (one context with
+    `contextId`), newest first, paged by offset (`pageToken`)."""
+    size, offset, status, after, context_id = _list_params(params)
+    length = check_history_length(params.get("historyLength"))
+    scope = check_history_scope(params.get("historyScope"), request_headers)
+    if context_id is not None:
+        try:
+            threads = [await thread_service.get(ctx, context_id)] if is_uuid(context_id) else []
+        except NotFound:
+            threads = []
+    else:
+        page = await thread_service.search(
+            ctx,
+            ids=None,
+            metadata=None,
+            values=None,
+            status=None,
+            limit=CONTEXT_SEARCH_LIMIT,
+            offset=0,
+            sort_by=None,
+            sort_order=None,
+        )
+        threads = list(page.items)
+    found: list[tuple[dict[str, Any], dict[str, str]]] = []
+    seen: set[str] = set()
+    for thread in threads:
+        runs = await _context_runs(ctx, thread.thread_id)  # newest first
+        task_ids = task_ids_by_start(runs, thread.thread_id, assistant_id)
+        for run in runs:
+            if run.assistant_id != assistant_id:
+                continue
+            tid = _a2a_meta(run).get("task_id") or task_id_of(thread.thread_id, run.run_id)
+            if tid in seen:
+                continue  # an older run of a task already listed by its latest
+            seen.add(tid)
+            latest = run.run_id == runs[0].run_id
+            state = state_of(run, latest and thread.status == "interrupted")
+            stamp = run.updated_at.isoformat()
+            if (status and state != status) or (after and stamp < after):
+                continue
+            task = {
+                "kind": "task",
+                "id": tid,
+                "contextId": thread.thread_id,
+                "status": {"state": state, "timestamp": stamp},
+            }
+            if not params.get("includeArtifacts"):
+                task["artifacts"] = []
+            found.append((task, task_ids))
+    found.sort(key=lambda item: item[0]["status"]["timestamp"], reverse=True)
+    page_items = found[offset : offset + size]
+    if length != 0:
+        for task, task_ids in page_items:
+            task["history"] = history(
+                await context_messages(ctx, task["contextId"]),
+                task["id"],
+                task["contextId"],
+                task_ids=task_ids,
+                length=length,
+                scope=scope,
+            )
+    following = offset + len(page_items)
+    return {
+        "tasks": [task for task, _ in page_items],
+        "totalSize": len(found),
+        "pageSize": len(page_items),
+        "nextPageToken": str(following) if following < len(found) else "",
+    }
