@@ -345,7 +345,7 @@ async def post_a2a(
 
 @router.delete("/a2a/{assistant_id}", summary="A2A session termination (no sessions)")
 async def delete_a2a(assistant_id: str) -> Response:
-    return Response(status_code=405, headers={"Allow": "POST"})
+    return Response(status_code=405, headers={"Allow": "GET, POST"})
 
 
 # --- agent cards --------------------------------------------------------------------------
