@@ -28,6 +28,16 @@ class Settings(BaseSettings):
     port: int = DEFAULT_PORT
     log_level: str = "info"
     access_log: bool = Field(default=False, description="Log every request (costs ~1 ms each)")
+    ssl_keyfile: Path | None = Field(default=None, description="TLS key: serve https")
+    ssl_certfile: Path | None = Field(default=None, description="TLS certificate: serve https")
+    server_log_level: str | None = Field(
+        default=None,
+        description="Level of the server's own loggers (threadloom, uvicorn); default log_level",
+    )
+    log_format: str = Field(
+        default="auto",
+        description="auto (rich on a terminal, plain otherwise), rich, plain or json",
+    )
     gil_switch_interval_seconds: float = Field(
         default=0.0005,
         gt=0,
@@ -187,6 +197,10 @@ class Settings(BaseSettings):
     webhook_allowed_domains: list[str] = Field(default_factory=list)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_max_attempts: int = Field(default=5, ge=1)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.ssl_certfile is not None else "http"
 
     def project_dir(self) -> Path:
         return self.config.resolve().parent

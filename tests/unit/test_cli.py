@@ -60,4 +60,5 @@ def test_missing_project_is_clear(tmp_path: Path) -> None:
     result = _run("dev", "--port", str(port), "--config", str(tmp_path / "nope.json"))
     assert result.returncode != 0
     assert "nope.json" in result.stderr
+    assert "threadloom new" in result.stderr  # the way to a first project
     assert "Traceback" not in result.stderr

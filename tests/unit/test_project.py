@@ -73,10 +73,22 @@ def test_env_file_relative_to_config(tmp_path: Path) -> None:
     assert os.environ["TL_TEST_QUOTED"] == "a b"
 
 
-def test_missing_env_file_is_a_project_error(tmp_path: Path) -> None:
-    project = load_project(write_config(tmp_path, {"graphs": {}, "env": "nope.env"}))
-    with pytest.raises(ProjectError, match=r"env file not found"):
+def test_missing_env_file_is_a_warning_as_in_the_reference(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the public templates name ".env" and ship only ".env.example"
+    project = load_project(write_config(tmp_path, {"graphs": {}, "env": ".env"}))
+    with caplog.at_level("WARNING", logger="threadloom"):
+        assert project.apply_env() == {}
+    assert "env file" in caplog.text and "not found" in caplog.text
+
+
+def test_malformed_env_file_names_the_line_not_its_content(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("TL_OK=1\n# fine\nTL_SECRET sk-hidden-value\nTL_AFTER=2\n")
+    project = load_project(write_config(tmp_path, {"graphs": {}, "env": ".env"}))
+    with pytest.raises(ProjectError, match=r"\.env:3: cannot parse") as caught:
         project.apply_env()
+    assert "sk-hidden-value" not in caught.value.detail
 
 
 def test_dependencies_go_on_sys_path(tmp_path: Path) -> None:

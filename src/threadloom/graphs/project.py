@@ -291,14 +291,12 @@ class ProjectConfig(BaseModel):
             return {}
         if isinstance(self.env, dict):
             return dict(self.env)
-        from dotenv import dotenv_values
+        from threadloom.graphs.env_file import read_env_file
 
         env_path = Path(self.env).expanduser()
         if not env_path.is_absolute():
             env_path = self.base_dir / env_path
-        if not env_path.is_file():
-            raise ProjectError(f"{self._where()}: env file not found: {env_path}")
-        return {k: v for k, v in dotenv_values(env_path).items() if v is not None}
+        return read_env_file(env_path, self._where())
 
     def apply_env(self) -> dict[str, str]:
         """Load `env` into os.environ; values already set win (as with the LangGraph CLI).
@@ -324,16 +322,22 @@ class ProjectConfig(BaseModel):
         return dirs
 
     def apply_dependencies(self) -> list[Path]:
-        """Put local dependency folders on sys.path (first, like an editable install would)."""
+        """Put local dependency folders on sys.path (first, like an editable install would).
+
+        A dependency that is a Python project with a `src/` layout (the public templates:
+        `src/react_agent/...` with `dependencies: ["."]`) gets its `src/` on the path too, as
+        installing it would; so its graphs' `from react_agent.tools import ...` work without a
+        `pip install -e .` first."""
         added: list[Path] = []
         for path in reversed(self.dependency_dirs()):
             if not path.is_dir():
                 logger.warning("%s: dependency folder %s does not exist", self._where(), path)
                 continue
-            entry = str(path)
-            if entry not in sys.path:
-                sys.path.insert(0, entry)
-                added.append(path)
+            for entry_path in (path, *_src_layout(path)):
+                entry = str(entry_path)
+                if entry not in sys.path:
+                    sys.path.insert(0, entry)
+                    added.append(entry_path)
         return added
 
     def activate(self) -> None:
@@ -522,3 +526,14 @@ def _format_validation(exc: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         parts.append(f"{loc}: {msg}")
     return "; ".join(parts)
+
+
+def _src_layout(project: Path) -> list[Path]:
+    """`project/src` when `project` is a Python project (pyproject.toml or setup.py) keeping its
+    packages there."""
+    src = project / "src"
+    if not src.is_dir():
+        return []
+    if not ((project / "pyproject.toml").is_file() or (project / "setup.py").is_file()):
+        return []
+    return [src]

@@ -26,6 +26,7 @@ from threadloom.runtime import run_config
 from threadloom.runtime.broker import Broker, CancelAction, ThreadNotice
 from threadloom.runtime.failures import error_payload, error_stop_reason
 from threadloom.runtime.measure import RunMeasures
+from threadloom.runtime.run_log import log_run_end
 from threadloom.runtime.stream_modes import StreamTranslator, requested_modes, split_part
 from threadloom.serde import dumps, to_jsonable
 from threadloom.settings import Settings
@@ -172,6 +173,7 @@ class _Execution:
         finally:
             await unlisten()
         await self._announce_end()
+        log_run_end(run, result, self.measures)  # the console's line (runtime/run_log.py)
         for hook in self.owner.on_finished:
             try:
                 hook(run, result)

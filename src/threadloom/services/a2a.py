@@ -29,6 +29,7 @@ from typing import Any
 from threadloom.errors import NotFound
 from threadloom.serde import loads
 from threadloom.services import assistants as assistant_service
+from threadloom.services import cancel as cancel_service
 from threadloom.services import runs as run_service
 from threadloom.services import threads as thread_service
 from threadloom.services.a2a_parts import (
@@ -561,14 +562,14 @@ async def cancel_task(
             thread_id=task.context_id,
             background=True,
         )
-        await run_service.cancel(ctx, task.context_id, marker.run_id, action="interrupt")
+        await cancel_service.cancel_run(ctx, marker, action="interrupt")
         thread = await thread_service.get(ctx, task.context_id)
         await state_service.update_state(
             ctx, thread, values=None, as_node="__end__", checkpoint=None
         )
     elif task.run.status in ("pending", "running"):
-        run = await run_service.cancel(ctx, task.context_id, task.run.run_id, action="interrupt")
-        await run_service.final_output(ctx, run)  # returns once the run has stopped
+        await cancel_service.cancel_run(ctx, task.run, action="interrupt")
+        await run_service.final_output(ctx, task.run)  # returns once the run has stopped
     else:
         raise A2AError(TASK_NOT_CANCELABLE, "Task has no active run to cancel")
     return {
