@@ -15,9 +15,11 @@ from starlette.middleware import Middleware
 
 import threadloom
 from threadloom.api import (
+    a2a,
     assistants,
     crons,
     dashboard,
+    mcp,
     runs,
     store,
     system,
@@ -83,6 +85,8 @@ ROUTERS = (
     seekr_api.router,
     store.router,  # `http.disable_store` drops it with its group (api/route_groups.py)
     dashboard.router,  # only where `dashboard_served` (api/dashboard.py)
+    mcp.router,  # `http.disable_mcp`, likewise
+    a2a.router,  # `http.disable_a2a` (its agent cards too)
 )
 
 

@@ -41,6 +41,13 @@ async def test_open_paths_and_header_forms(keyed_server: ServerProcess) -> None:
         assert (await http.get("/openapi.json")).status_code == 200
         denied = await http.post("/threads/search", json={})
         assert denied.status_code == 401 and denied.json()["detail"] == "Missing or invalid API key"
+        # MCP and A2A clients need the key too (sent as a header in their config)
+        ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        rpc = {"Accept": "application/json, text/event-stream"}
+        assert (await http.post("/mcp", json=ping, headers=rpc)).status_code == 401
+        keyed = await http.post("/mcp", json=ping, headers={**rpc, "x-api-key": "k-one"})
+        assert keyed.json() == {"jsonrpc": "2.0", "id": 1, "result": {}}
+        assert (await http.get("/.well-known/agent-card.json?assistant_id=x")).status_code == 401
         for headers in (
             {"x-api-key": "k-one"},
             {"Authorization": "Bearer k-one"},

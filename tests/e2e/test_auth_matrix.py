@@ -26,6 +26,7 @@ B = {"Authorization": "Bearer token-b"}
 HI = {"messages": [{"role": "user", "content": "hi"}]}
 DAILY = "0 3 * * *"
 LONG = {"seconds": 30}  # a slow run that is still going when its cancel arrives
+RPC = {"Accept": "application/json, text/event-stream"}  # what MCP and A2A clients send
 
 # health and info stay open, as the reference
 # and the dashboard's page and assets (they hold no data; its API calls are cases below)
@@ -49,6 +50,11 @@ class Case:
     needs: frozenset[str] = frozenset()
     # a route whose path names none of B's objects: A succeeds and sees none of them
     collection: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+    # words A's answer must carry (a JSON-RPC route answers 200 with an error object)
+    denied: str | None = None
+    # what the owner's answer must carry (where a 200 alone says little)
+    owner_sees: str | None = None
 
 
 def _run(assistant: str = "{assistant_id}", **extra: Any) -> dict[str, Any]:
@@ -170,6 +176,44 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/dashboard/api/runs"): Case(collection=True),
     ("GET", "/dashboard/api/runs/{run_id}"): Case(),
     ("GET", "/dashboard/api/runs/{run_id}/events"): Case(),
+    # MCP: A's tools are A's assistants, never B's (whose name is unique to this world)
+    ("POST", "/mcp"): Case(
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        collection=True,
+        headers=RPC,
+        owner_sees="{assistant_name}",
+    ),
+    ("GET", "/mcp"): Case(owner=(405,), stranger=(405,)),
+    ("DELETE", "/mcp"): Case(owner=(404,), stranger=(404,)),
+    # A2A: B's assistant is B's agent; to A it does not exist
+    ("POST", "/a2a/{assistant_id}"): Case(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "message/send",
+            "params": {"message": {"role": "user", "messageId": "m", "parts": [{"text": "hi"}]}},
+        },
+        headers=RPC,
+        stranger=(200,),
+        denied="not found",
+        owner_sees="echo: hi",
+    ),
+    ("DELETE", "/a2a/{assistant_id}"): Case(owner=(405,), stranger=(405,)),
+    ("GET", "/a2a/{assistant_id}"): Case(
+        stranger=(400,), denied="not found", owner_sees="{assistant_name}"
+    ),
+    ("GET", "/a2a/{assistant_id}/.well-known/agent-card.json"): Case(
+        stranger=(400,), denied="not found", owner_sees="{assistant_name}"
+    ),
+    ("GET", "/a2a/{assistant_id}/.well-known/agent.json"): Case(
+        stranger=(400,), denied="not found", owner_sees="{assistant_name}"
+    ),
+    ("GET", "/.well-known/agent-card.json"): Case(
+        query={"assistant_id": "{assistant_id}"},
+        stranger=(400,),
+        denied="not found",
+        owner_sees="{assistant_name}",
+    ),
 }
 
 
@@ -213,7 +257,10 @@ class World:
 
 
 async def _world(http: httpx.AsyncClient, needs: frozenset[str]) -> World:
-    assistant = (await http.post("/assistants", json={"graph_id": "echo"}, headers=B)).json()
+    name = f"bobs-agent-{uuid.uuid4().hex[:12]}"
+    assistant = (
+        await http.post("/assistants", json={"graph_id": "echo", "name": name}, headers=B)
+    ).json()
     thread = (await http.post("/threads", json={}, headers=B)).json()
     tid = thread["thread_id"]
     done = await http.post(
@@ -228,6 +275,7 @@ async def _world(http: httpx.AsyncClient, needs: frozenset[str]) -> World:
         "thread_id": tid,
         "run_id": run_id,
         "assistant_id": assistant["assistant_id"],
+        "assistant_name": name,
         "agent_id": assistant["assistant_id"],
         "checkpoint_id": history[0]["checkpoint"]["checkpoint_id"],
         "message_id": state["values"]["messages"][-1]["id"],
@@ -265,7 +313,10 @@ async def _call(
     http: httpx.AsyncClient, method: str, path: str, case: Case, world: World, headers: Any
 ) -> tuple[int, str]:
     """Status and body; an event stream is read only as far as its status (some never end)."""
-    kwargs: dict[str, Any] = {"headers": headers, "params": world.fill(case.query)}
+    kwargs: dict[str, Any] = {
+        "headers": {**case.headers, **headers},
+        "params": world.fill(case.query),
+    }
     if case.body is not None:
         kwargs["json"] = world.fill(case.body)
     async with http.stream(method, world.fill(path), **kwargs) as response:
@@ -286,12 +337,16 @@ async def test_route_is_guarded(auth_http: httpx.AsyncClient, method: str, path:
     status, text = await _call(auth_http, method, path, case, world, A)
     if case.collection:
         assert status < 300, f"{method} {path}: A got {status} {text}"
-        for key in ("thread_id", "run_id", "assistant_id", "secret", "cron_id"):
+        for key in ("thread_id", "run_id", "assistant_id", "assistant_name", "secret", "cron_id"):
             assert world.ids[key] not in text, f"{method} {path}: A saw B's {key}: {text}"
         if path == "/threads/prune":
             assert '"pruned_count":0' in text.replace(" ", "")
     else:
         assert status in case.stranger, f"{method} {path}: A on B's objects got {status} {text}"
+        if case.denied:
+            assert case.denied in text, f"{method} {path}: A on B's objects got {text}"
 
     status, text = await _call(auth_http, method, path, case, world, B)
     assert status in case.owner, f"{method} {path}: the owner got {status} {text}"
+    if case.owner_sees:
+        assert world.fill(case.owner_sees) in text, f"{method} {path}: the owner got {text}"

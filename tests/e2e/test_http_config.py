@@ -14,6 +14,7 @@ from langgraph_sdk.errors import NotFoundError
 
 from tests.support.cluster import ClusterBackends
 from tests.support.server import ROOT, ServerProcess
+from threadloom.graphs.registry import system_assistant_id
 
 PROJECT = ROOT / "tests" / "e2e" / "http_project"
 MESSAGE = {"messages": [{"role": "user", "content": "hi"}]}
@@ -148,6 +149,14 @@ async def test_mount_prefix_serves_the_api_under_it_and_health_at_the_root(
         assert hello["root_path"] == "/api" and hello["lifespan_ran"] is True
         assert (await http.post("/api/runs/wait", json={})).json() == {"custom": "wait"}
         assert (await http.get("/api/openapi.json")).json()["servers"] == [{"url": "/api"}]
+        # the agent card names the A2A endpoint under the prefix
+        echo = system_assistant_id("echo")
+        for path in (
+            f"/api/a2a/{echo}/.well-known/agent-card.json",
+            f"/api/.well-known/agent-card.json?assistant_id={echo}",
+        ):
+            card = (await http.get(path)).json()
+            assert card["url"] == f"{prefix_server.url}/api/a2a/{echo}", path
 
 
 async def test_auth_first_runs_the_users_middleware_after_authentication(
@@ -184,6 +193,17 @@ async def test_disabled_groups_are_gone_and_the_rest_stays(disabled_server: Serv
         for path in ("/", "/info", "/docs", "/openapi.json"):
             assert (await http.get(path)).status_code == 404, path
         assert (await http.get("/ok")).json() == {"ok": True}
+        # disable_mcp, disable_a2a: the endpoints and the agent cards go
+        echo = system_assistant_id("echo")
+        ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        rpc = {"Accept": "application/json, text/event-stream"}
+        assert (await http.post("/mcp", json=ping, headers=rpc)).status_code == 404
+        assert (await http.post(f"/a2a/{echo}", json=ping, headers=rpc)).status_code == 404
+        for path in (
+            f"/a2a/{echo}/.well-known/agent-card.json",
+            f"/.well-known/agent-card.json?assistant_id={echo}",
+        ):
+            assert (await http.get(path)).status_code == 404, path
 
 
 async def test_disable_runs_and_threads_close_every_way_to_them(

@@ -24,6 +24,8 @@ from threadloom.settings import Settings
         ("/store/items", "store"),
         ("/mcp", "mcp"),
         ("/a2a/{assistant_id}", "a2a"),
+        ("/a2a/{assistant_id}/.well-known/agent-card.json", "a2a"),
+        ("/.well-known/agent-card.json", "a2a"),
         ("/info", "meta"),
         ("/", "meta"),
         ("/openapi.json", "meta"),

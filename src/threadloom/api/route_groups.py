@@ -3,7 +3,8 @@
 As the reference: `disable_assistants`, `disable_threads`, `disable_runs`, `disable_store`,
 `disable_mcp`, `disable_a2a`, `disable_ui` remove their route groups (a request to one is the
 router's 404); the runs group is every path under `/runs` and `/threads/{id}/runs` (crons too),
-the threads group the rest of `/threads`. `disable_meta` removes `/`, `/info` and the API docs
+the threads group the rest of `/threads`; the a2a group has the agent card at
+`/.well-known/agent-card.json` too. `disable_meta` removes `/`, `/info` and the API docs
 (`/docs`, `/openapi.json`) and keeps `/ok`, so an operator still sees the server is up. The
 compatibility views (`/v1/...`) belong to the groups whose objects they serve: a Letta agent's
 messages and SeekrFlow's `/v1/threads/{id}/runs` are runs, the rest of `/v1/threads` threads.
@@ -34,6 +35,8 @@ def group_of(path: str) -> str:
     if not parts:
         return "meta"
     head = parts[0]
+    if head == ".well-known":  # the A2A agent card
+        return "a2a"
     if head == "threads" and len(parts) >= 3 and parts[2] == "runs":
         return "runs"
     return head if head in GROUPS else "meta"
