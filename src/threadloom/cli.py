@@ -240,6 +240,12 @@ def serve(**opts: Any) -> None:
 @click.option("--config", type=click.Path(path_type=Path), default=None)
 @click.option("--workers", type=int, default=None)
 @click.option("--log-level", default=None)
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Serve this worker's /metrics and /ok on this port (THREADLOOM_METRICS_PORT)",
+)
 def worker(**opts: Any) -> None:
     """Execute runs from the shared queue (cluster shape); no HTTP."""
     settings = load_settings(**opts)

@@ -27,8 +27,8 @@ HI = {"messages": [{"role": "user", "content": "hi"}]}
 DAILY = "0 3 * * *"
 LONG = {"seconds": 30}  # a slow run that is still going when its cancel arrives
 
-# health and info stay open, as the reference
-EXEMPT = {("GET", "/"), ("GET", "/ok"), ("GET", "/info")}
+# health, info and metrics stay open, as the reference
+EXEMPT = {("GET", "/"), ("GET", "/ok"), ("GET", "/info"), ("GET", "/metrics")}
 
 
 @dataclass

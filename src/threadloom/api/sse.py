@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 from threadloom.runtime.broker import StreamEvent
 from threadloom.serde import dumps
 from threadloom.storage.errors import is_unavailable
+from threadloom.telemetry.metrics import METRICS
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class _LiveResponse(Response):
 
     media_type = "text/event-stream"
     heartbeat_bytes = b": heartbeat\r\n\r\n"
+    stream_kind = "sse"  # the `kind` label of `threadloom_open_streams`
 
     def __init__(
         self,
@@ -123,10 +125,13 @@ class _LiveResponse(Response):
         producer = asyncio.ensure_future(self.produce(send))
         beats = asyncio.ensure_future(heartbeat())
         watcher = asyncio.ensure_future(watch())
+        gauge = METRICS.open_streams.labels(self.stream_kind)
+        gauge.inc()
         try:
             done, _ = await asyncio.wait({producer, watcher}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             beats.cancel()
+            gauge.dec()
         if producer in done:
             watcher.cancel()
             producer.result()  # surface errors
@@ -165,6 +170,8 @@ class KeepAliveJSONResponse(_LiveResponse):
     after the first keep-alive went out: a 503 can no longer be sent then, and cutting the
     connection would lose a wait the run may still answer, so the read rides the outage out.
     Before the first byte an outage surfaces as usual (503)."""
+
+    stream_kind = "keepalive"
 
     media_type = "application/json"
     heartbeat_bytes = b"\n"

@@ -26,7 +26,7 @@ from threadloom.services.context import ServerContext
 SCOPE_KEY = "threadloom.caller"
 # what custom auth leaves open, as the reference: health, docs and the server's info
 EXEMPT_PATHS = frozenset(
-    {"/", "/ok", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/info"}
+    {"/", "/ok", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/info", "/metrics"}
 )
 
 
