@@ -5,7 +5,6 @@ serves them: Prometheus text by default, `?format=json` for its JSON snapshot (`
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -14,30 +13,13 @@ from starlette.responses import Response
 
 from threadloom.api.deps import get_ctx
 from threadloom.api.http import JSONResponse
-from threadloom.serde import utcnow
+from threadloom.services import health
 from threadloom.services.context import ServerContext
-from threadloom.storage.errors import is_unavailable
 from threadloom.telemetry.metrics import METRICS, http_requests_json
-
-logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["System"], default_response_class=JSONResponse)
 
 FORMATS = ("prometheus", "json")
-
-
-async def read_queue(ctx: ServerContext) -> dict[str, Any] | None:
-    """The whole queue's gauges, read now (None while the database does not answer: the
-    scrape still serves everything else — that is when it matters most)."""
-    try:
-        stats = await ctx.storage.runs.queue_stats(utcnow())
-    except Exception as exc:
-        if not is_unavailable(exc):
-            raise
-        METRICS.backend_error(exc)
-        logger.warning("queue gauges skipped: %s", exc)
-        return None
-    return stats.as_json()
 
 
 @router.get(
@@ -46,7 +28,7 @@ async def read_queue(ctx: ServerContext) -> dict[str, Any] | None:
     responses={200: {"content": {"text/plain": {}, "application/json": {}}}},
 )
 async def metrics(format: str = "prometheus", ctx: ServerContext = Depends(get_ctx)) -> Any:
-    queue = await read_queue(ctx)
+    queue = await health.queue_gauges(ctx)
     METRICS.runtime.queue = queue
     if format != "json":  # an unknown format falls back to Prometheus, as the reference
         return Response(generate_latest(METRICS.registry), media_type=CONTENT_TYPE_LATEST)
