@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from threadloom.serde import utcnow
 from threadloom.telemetry import tracing
 from threadloom.telemetry.metrics import METRICS
 
@@ -38,7 +37,7 @@ class RunWatch:
     def __init__(self, run: Run) -> None:
         self.graph_id = graph_of(run)
         self._started = time.perf_counter()
-        self._wall = utcnow()
+        self._wall = time.time()  # first tokens are wall-clock times
         if run.attempt <= 1 and run.started_at is not None:
             waited = (run.started_at - run.created_at).total_seconds()
             METRICS.graph(self.graph_id)[1].observe(max(0.0, waited))
@@ -71,7 +70,7 @@ class RunWatch:
         duration.observe(elapsed)
         children = METRICS.graph(self.graph_id)
         if measures.first_token_at is not None:
-            children[2].observe(max(0.0, (measures.first_token_at - self._wall).total_seconds()))
+            children[2].observe(max(0.0, measures.first_token_at.timestamp() - self._wall))
         usage = measures.usage
         if usage:
             tokens_in = usage.get("input_tokens")
