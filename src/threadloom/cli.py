@@ -247,7 +247,8 @@ def serve(**opts: Any) -> None:
     help="Serve this worker's /metrics and /ok on this port (THREADLOOM_METRICS_PORT)",
 )
 def worker(**opts: Any) -> None:
-    """Execute runs from the shared queue (cluster shape); no HTTP."""
+    """Execute runs from the shared queue (cluster shape); no API port (`--metrics-port`
+    serves its /metrics and /ok)."""
     settings = load_settings(**opts)
     _setup_logging(settings.log_level, pretty=False)
     if not settings.database_url or not settings.redis_url:

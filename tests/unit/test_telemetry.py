@@ -178,3 +178,27 @@ def test_run_carrier_round_trips_the_request_context() -> None:
         assert tracing.run_parent({}) is None
     finally:
         tracing.uninstall()
+
+
+class _Down:
+    service = "redis"
+
+    async def ping(self) -> None:
+        raise Unavailable("Redis unavailable: connection refused")
+
+
+class _Up:
+    service = None
+
+    async def ping(self) -> None:
+        return None
+
+
+async def test_probe_names_the_service_that_did_not_answer() -> None:
+    from threadloom.telemetry.health import probe_services
+
+    assert await probe_services(_Up(), _Up(), cluster=False) == {"sqlite": "healthy"}
+    assert await probe_services(_Up(), _Down(), cluster=True) == {
+        "postgres": "healthy",
+        "redis": "unhealthy",
+    }

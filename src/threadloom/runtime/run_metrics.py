@@ -32,7 +32,7 @@ def graph_of(run: Run) -> str:
 class RunWatch:
     """One attempt, from its start on this worker."""
 
-    __slots__ = ("_started", "_wall", "callbacks", "graph_id", "nodes", "span")
+    __slots__ = ("_started", "_token", "_wall", "callbacks", "graph_id", "nodes", "span")
 
     def __init__(self, run: Run) -> None:
         self.graph_id = graph_of(run)
@@ -61,6 +61,9 @@ class RunWatch:
         )
         self.nodes = tracing.node_tracer(self.span)
         self.callbacks = [self.nodes]
+        # current for the attempt (the graph's task inherits it): spans the graph's own
+        # instrumentation makes (an HTTP client's, an LLM SDK's) nest under the run
+        self._token = tracing.attach(self.span)
 
     def ended(self, result: ExecutionResult, measures: RunMeasures) -> None:
         """The attempt's terminal write landed."""
@@ -101,5 +104,6 @@ class RunWatch:
     def _end_span(self) -> None:
         if self.nodes is not None:
             self.nodes.close_all()
+        tracing.detach(self._token)
         self.span.end()
         self.span = None

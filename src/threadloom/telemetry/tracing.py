@@ -169,6 +169,23 @@ def run_parent(configurable: Mapping[str, Any]) -> Any:
     return TraceContextTextMapPropagator().extract(carrier)
 
 
+def attach(span: Any) -> Any:
+    """Make `span` the current one (in this task and the tasks it starts); a token for
+    `detach`."""
+    from opentelemetry import context, trace
+
+    return context.attach(trace.set_span_in_context(span))
+
+
+def detach(token: Any) -> None:
+    from opentelemetry import context
+
+    try:
+        context.detach(token)
+    except ValueError:  # ended from another context (a cancelled task): nothing to restore
+        pass
+
+
 def node_tracer(run_span: Any) -> Any:
     """A LangChain callback handler that opens a span per graph node under `run_span`."""
     from threadloom.telemetry.node_spans import NodeSpans
