@@ -189,6 +189,7 @@ class KeepAliveJSONResponse(_LiveResponse):
             except Exception as exc:
                 if not self._started or not is_unavailable(exc):
                     raise
+                METRICS.backend_error(exc)
                 logger.warning("waiting out a backing-service outage for a /wait: %s", exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, OUTAGE_RETRY_MAX_SECONDS)
