@@ -24,8 +24,8 @@ from threadloom.api import (
     thread_stream,
     threads,
 )
-from threadloom.api.compat import letta as letta_api
-from threadloom.api.compat import seekr as seekr_api
+from threadloom.api.compat import letta_routes as letta_api
+from threadloom.api.compat import seekr_routes as seekr_api
 from threadloom.api.custom_app import (
     attach,
     combined_lifespan,

@@ -95,6 +95,7 @@ class PostgresRunStore(RunStore):
                     prevent_insert_if_inflight,
                     checked,
                     thread_ttl,
+                    assistant.metadata if assistant is not None else None,
                 )
                 result.workers_notified = not durable
                 return result

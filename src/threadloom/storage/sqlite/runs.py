@@ -62,6 +62,7 @@ class SqliteRunStore(RunStore):
             filters,
             now_us(),
             thread_ttl,
+            assistant.metadata if assistant is not None else None,
         )
 
     async def get(
