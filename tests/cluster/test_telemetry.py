@@ -18,8 +18,8 @@ import pytest
 from langgraph_sdk import get_client
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tests.e2e.test_metrics import parse, value
 from tests.support.cluster import ClusterBackends, WorkerProcess
+from tests.support.prometheus import parse, value
 from tests.support.server import TEST_PROJECT, ServerProcess, free_port
 
 HI = {"messages": [{"role": "user", "content": "hi"}]}

@@ -12,24 +12,11 @@ from typing import Any
 import httpx
 import pytest
 from langgraph_sdk import get_client
-from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.prometheus import Samples, parse, value
 from tests.support.server import ServerProcess
 
 HI = {"messages": [{"role": "user", "content": "hi"}]}
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def parse(text: str) -> Samples:
-    out: Samples = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            out[(sample.name, frozenset(sample.labels.items()))] = sample.value
-    return out
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 async def scrape(http: httpx.AsyncClient) -> Samples:
