@@ -20,6 +20,7 @@ from threadloom.api import (
     crons,
     dashboard,
     mcp,
+    metrics,
     runs,
     store,
     system,
@@ -60,6 +61,8 @@ from threadloom.services.run_headers import header_patterns
 from threadloom.services.thread_ttl import policy_for
 from threadloom.settings import Settings
 from threadloom.storage import create_storage
+from threadloom.telemetry import tracing
+from threadloom.telemetry.metrics import METRICS
 
 logger = logging.getLogger("threadloom")
 
@@ -81,6 +84,7 @@ ROUTERS = (
     thread_stream.router,
     assistants.router,
     system.router,
+    metrics.router,
     letta_api.router,
     seekr_api.router,
     store.router,  # `http.disable_store` drops it with its group (api/route_groups.py)
@@ -152,6 +156,7 @@ def create_app(
     """Build the app. The project is loaded (and its graphs imported) before serving starts,
     so a broken graph fails start-up rather than the first request."""
     project = project or load_project_config(settings)
+    tracing.configure()  # OTEL_* asks for traces: on now, or a clear start-up error
     registry = registry or GraphRegistry.from_project(project, activate=True)
     custom_auth = build_custom_auth(project, settings)
     graph_configs = graph_configs_from_env()  # read once the project's env is applied
@@ -197,6 +202,7 @@ def create_app(
 
             webhooks = install_webhooks(storage, settings, pool.executor, enabled=webhooks_enabled)
             await pool.start()
+            METRICS.runtime.slots = pool.slot_usage
         app.state.worker_pool = pool
         store_sweeper = StoreSweeper(storage, sweep_interval_seconds(project))
         store_sweeper.start()
@@ -210,6 +216,7 @@ def create_app(
             await store_sweeper.stop()
             await thread_sweeper.stop()
             if pool is not None:
+                METRICS.runtime.slots = None
                 await pool.stop()
                 await webhooks.stop()
             await broker.stop()

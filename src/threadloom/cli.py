@@ -466,8 +466,15 @@ def new(path: Path, force: bool) -> None:
 @click.option("--log-level", default=None)
 @click.option("--server-log-level", default=None)
 @click.option("--log-format", type=click.Choice(LOG_FORMATS), default=None)
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Serve this worker's /metrics and /ok on this port (THREADLOOM_METRICS_PORT)",
+)
 def worker(**opts: Any) -> None:
-    """Execute runs from the shared queue (cluster shape); no HTTP."""
+    """Execute runs from the shared queue (cluster shape); no API port (`--metrics-port`
+    serves its /metrics and /ok)."""
     from threadloom.console import setup_logging
 
     settings = _settings(opts)

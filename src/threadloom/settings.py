@@ -108,6 +108,16 @@ class Settings(BaseSettings):
         ),
         description="Runs executed at once by this process (0 = API only); `--workers`",
     )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="`threadloom worker` only: serve this process's /metrics and /ok on this "
+        "port (`--metrics-port`; off when unset). API processes serve them on their own port",
+    )
+    metrics_host: str | None = Field(
+        default=None, description="Address of the worker's metrics port (default: `host`)"
+    )
     run_timeout_seconds: float = Field(
         default=86400.0,
         gt=0,

@@ -137,3 +137,29 @@ async def test_reap_expired(storage: Storage) -> None:
         short.run_id,
         long.run_id,
     }
+
+
+async def test_queue_stats(storage: Storage) -> None:
+    """The `/metrics` queue gauges: counts, and waits of due pending runs only (a delayed run
+    is not waiting yet; a run behind a running one on its thread is blocked)."""
+    now = datetime.now(UTC)
+    empty = await storage.runs.queue_stats(now)
+    assert (empty.n_pending, empty.n_running) == (0, 0)
+    assert empty.wait_max is None and empty.wait_median is None
+    assert empty.unblocked_wait_max is None
+    base = now - timedelta(seconds=100)
+    running = make_run("ta", created_at=base - timedelta(seconds=50))
+    await storage.runs.create_run(running, if_not_exists="create")
+    assert [r.run_id for r in await storage.runs.claim(worker_id="w", limit=1, lease_seconds=30)]
+    blocked = make_run("ta", created_at=base)  # waits 100 s, behind the running run
+    b = make_run("tb", created_at=base + timedelta(seconds=40))  # waits 60 s
+    c = make_run("tc", created_at=base + timedelta(seconds=90))  # waits 10 s
+    delayed = make_run("td", created_at=now + timedelta(seconds=3600))
+    for run in (blocked, b, c, delayed):
+        await storage.runs.create_run(run, if_not_exists="create")
+    stats = await storage.runs.queue_stats(now)
+    assert (stats.n_pending, stats.n_running) == (4, 1)
+    assert stats.wait_max is not None and abs(stats.wait_max - 100) < 0.01
+    assert stats.wait_median is not None and abs(stats.wait_median - 60) < 0.01
+    assert stats.unblocked_wait_max is not None and abs(stats.unblocked_wait_max - 60) < 0.01
+    assert stats.as_json()["n_pending"] == 4

@@ -28,12 +28,13 @@ DAILY = "0 3 * * *"
 LONG = {"seconds": 30}  # a slow run that is still going when its cancel arrives
 RPC = {"Accept": "application/json, text/event-stream"}  # what MCP and A2A clients send
 
-# health and info stay open, as the reference
+# health, info and metrics stay open, as the reference,
 # and the dashboard's page and assets (they hold no data; its API calls are cases below)
 EXEMPT = {
     ("GET", "/"),
     ("GET", "/ok"),
     ("GET", "/info"),
+    ("GET", "/metrics"),
     ("GET", "/dashboard"),
     ("GET", "/dashboard/assets/{name}"),
 }

@@ -54,6 +54,13 @@ def match(path: str) -> tuple[Responder, str | None] | None:
     return (responder, thread_id) if responder is not None else None
 
 
+def template(path: str, matched: tuple[Responder, str | None]) -> str:
+    """The route template of a path `match` took (the metrics' `route` label)."""
+    if matched[1] is None:
+        return path
+    return "/threads/{thread_id}/runs" + path.partition("/runs")[2]
+
+
 async def read_body(receive: Receive) -> bytes | None:
     """The whole request body; None when the client went away before sending all of it.
     (`receive` raises `BodyTooLarge` past the limit: RequestMiddleware wraps it.)"""

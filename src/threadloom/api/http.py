@@ -111,6 +111,9 @@ def response_for_error(exc: Exception, method: str, path: str) -> Response:
     from threadloom.storage.errors import is_unavailable
 
     if is_unavailable(exc):
+        from threadloom.telemetry.metrics import METRICS
+
+        METRICS.backend_error(exc)
         logger.warning("backing service unavailable on %s %s: %s", method, path, exc)
         return error_response(503, "A backing service is unavailable; try again shortly")
     logger.exception("unhandled error on %s %s", method, path, exc_info=exc)

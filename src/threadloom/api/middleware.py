@@ -21,9 +21,11 @@ from threadloom.api.http import (
 )
 from threadloom.auth import SCOPE_KEY, CustomAuth, is_exempt
 from threadloom.errors import ThreadloomError
+from threadloom.telemetry import tracing
+from threadloom.telemetry.metrics import METRICS, UNMATCHED
 
 # with `http.mount_prefix`, what still answers at the root (as the reference: health checks)
-ROOT_PATHS = frozenset({"/", "/ok"})
+ROOT_PATHS = frozenset({"/", "/ok", "/metrics"})
 
 
 class RequestMiddleware:
@@ -78,6 +80,45 @@ class RequestMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        if tracing.TRACER is not None:
+            await self._traced(scope, receive, send, start)
+            return
+        seen = _Seen(send)
+        try:
+            await self._serve(scope, receive, seen.send, start, seen)
+        finally:
+            METRICS.observe_http(
+                scope["method"], seen.route(), seen.status, time.perf_counter() - start
+            )
+
+    async def _traced(self, scope: Scope, receive: Receive, send: Send, start: float) -> None:
+        """`_serve` inside a SERVER span (telemetry/tracing.py), named for the route template
+        once routing has found it."""
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
+        method = scope["method"]
+        seen = _Seen(send)
+        with tracing.TRACER.start_as_current_span(
+            method,
+            context=tracing.http_parent(scope["headers"]),
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": scope["path"]},
+        ) as span:
+            try:
+                await self._serve(scope, receive, seen.send, start, seen)
+            finally:
+                route = seen.route()
+                METRICS.observe_http(method, route, seen.status, time.perf_counter() - start)
+                if route != UNMATCHED:
+                    span.update_name(f"{method} {route}")
+                    span.set_attribute("http.route", route)
+                span.set_attribute("http.response.status_code", seen.status)
+                if seen.status >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
+
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, start: float, seen: _Seen
+    ) -> None:
         path = scope["path"]
         if self.prefix:
             routed = self._under_prefix(scope)
@@ -123,6 +164,7 @@ class RequestMiddleware:
             if origin is None and self.hot_path and scope["method"] == "POST" and not custom_route:
                 route = hot_path.match(path)
                 if route is not None:
+                    seen.template = hot_path.template(path, route)
                     await hot_path.serve(app, scope, receive, self._timed(send, start), route)
                     return
         else:
@@ -137,6 +179,7 @@ class RequestMiddleware:
             scope, receive = authenticated
         if origin is not None:
             app = self.null_cors if origin == b"null" else self.cors
+        seen.scope = scope  # the router writes the matched route into it
         await _answered(app, scope, receive, self._timed(send, start))
 
     def _under_prefix(self, scope: Scope) -> tuple[Scope, str] | tuple[()] | None:
@@ -208,6 +251,34 @@ class RequestMiddleware:
         return key_allowed(api_key_of(authorization, None), self.api_keys) or key_allowed(
             x_api_key, self.api_keys
         )
+
+
+class _Seen:
+    """What the metrics (and the request's span) need of a request once it is answered: its
+    status and its route template (`UNMATCHED`, not counted, when no route took it)."""
+
+    __slots__ = ("_send", "scope", "status", "template")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status = 0
+        self.template: str | None = None
+        self.scope: Scope | None = None
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self._send(message)
+
+    def route(self) -> str:
+        if self.template is not None:
+            return self.template
+        if self.scope is not None:
+            route = self.scope.get("route")
+            path = getattr(route, "path", None) if route is not None else None
+            if isinstance(path, str):
+                return path
+        return UNMATCHED
 
 
 async def _answered(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:

@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 from threadloom.runtime.broker import StreamEvent
 from threadloom.serde import dumps
 from threadloom.storage.errors import is_unavailable
+from threadloom.telemetry.metrics import METRICS
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class _LiveResponse(Response):
 
     media_type = "text/event-stream"
     heartbeat_bytes = b": heartbeat\r\n\r\n"
+    stream_kind = "sse"  # the `kind` label of `threadloom_open_streams`
 
     def __init__(
         self,
@@ -123,10 +125,13 @@ class _LiveResponse(Response):
         producer = asyncio.ensure_future(self.produce(send))
         beats = asyncio.ensure_future(heartbeat())
         watcher = asyncio.ensure_future(watch())
+        gauge = METRICS.open_streams.labels(self.stream_kind)
+        gauge.inc()
         try:
             done, _ = await asyncio.wait({producer, watcher}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             beats.cancel()
+            gauge.dec()
         if producer in done:
             watcher.cancel()
             producer.result()  # surface errors
@@ -166,6 +171,8 @@ class KeepAliveJSONResponse(_LiveResponse):
     connection would lose a wait the run may still answer, so the read rides the outage out.
     Before the first byte an outage surfaces as usual (503)."""
 
+    stream_kind = "keepalive"
+
     media_type = "application/json"
     heartbeat_bytes = b"\n"
 
@@ -182,6 +189,7 @@ class KeepAliveJSONResponse(_LiveResponse):
             except Exception as exc:
                 if not self._started or not is_unavailable(exc):
                     raise
+                METRICS.backend_error(exc)
                 logger.warning("waiting out a backing-service outage for a /wait: %s", exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, OUTAGE_RETRY_MAX_SECONDS)

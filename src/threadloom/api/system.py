@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends
 import threadloom
 from threadloom.api.deps import get_ctx
 from threadloom.api.docs import InfoOut, OkOut
-from threadloom.api.http import JSONResponse, error_response
-from threadloom.services import threads as thread_service
+from threadloom.api.http import JSONResponse
+from threadloom.services import health
 from threadloom.services.context import ServerContext
 
 router = APIRouter(tags=["System"], default_response_class=JSONResponse)
@@ -32,11 +32,22 @@ def _langgraph_version() -> str | None:
     responses={200: {"model": OkOut}, 503: {"description": "The database is unreachable"}},
 )
 async def ok(check_db: int = 0, ctx: ServerContext = Depends(get_ctx)) -> Any:
+    """`check_db=1` asks every backing service (SQLite, or PostgreSQL and Redis): 503 naming
+    the ones that did not answer."""
     if not check_db:
         return {"ok": True}
-    if not await thread_service.database_reachable(ctx):
-        return error_response(503, "Database is unreachable")
-    return {"ok": True, "services": {"database": "ok"}}
+    services = await health.check_services(ctx)
+    down = [name for name, state in services.items() if state != health.HEALTHY]
+    if down:
+        return JSONResponse(
+            {
+                "detail": f"Backing service unavailable: {', '.join(down)}",
+                "ok": False,
+                "services": services,
+            },
+            status_code=503,
+        )
+    return {"ok": True, "services": services}
 
 
 @router.get(
@@ -47,13 +58,7 @@ async def info(ctx: ServerContext = Depends(get_ctx)) -> Any:
         "version": threadloom.__version__,
         "server": "threadloom",
         "langgraph_py_version": _langgraph_version(),
-        "flags": {
-            "assistants": True,
-            "crons": True,
-            "langsmith": False,
-            "langsmith_tracing_replicas": False,
-            "langsmith_tracing_session_on_runs": False,
-        },
+        "flags": health.flags(ctx),
         "host": {
             "kind": "self-hosted",
             "project_id": None,

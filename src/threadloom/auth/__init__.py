@@ -27,7 +27,16 @@ from threadloom.services.context import ServerContext
 SCOPE_KEY = "threadloom.caller"
 # what custom auth leaves open, as the reference: health, docs and the server's info
 EXEMPT_PATHS = frozenset(
-    {"/", "/ok", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/info"}
+    {
+        "/",
+        "/ok",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/openapi.json",
+        "/info",
+        "/metrics",
+    }
     | SHELL_PATHS  # the dashboard's page and assets hold no data; its API calls are guarded
 )
 

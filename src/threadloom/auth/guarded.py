@@ -58,6 +58,7 @@ PASS_THROUGH: dict[str, frozenset[str]] = {
             "record_progress",
             "set_webhook",
             "finish_wakes_workers",
+            "queue_stats",  # whole-queue gauges of /metrics, no run's content
         }
     ),
     "assistants": frozenset({"upsert_system", "get_for_run"}),

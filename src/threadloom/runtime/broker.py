@@ -72,6 +72,13 @@ class Broker(abc.ABC):
     @abc.abstractmethod
     async def stop(self) -> None: ...
 
+    service: ClassVar[str | None] = None
+    """The backing service this broker talks to (`/ok?check_db=1` names it), if any."""
+
+    async def ping(self) -> None:
+        """Raise `Unavailable` if the backing service does not answer (in-process: never)."""
+        return None
+
     # --- run event logs ------------------------------------------------------------------
     @abc.abstractmethod
     async def publish(self, run_id: str, event: str, data: bytes) -> int:

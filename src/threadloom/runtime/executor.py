@@ -27,6 +27,7 @@ from threadloom.runtime.broker import Broker, CancelAction, ThreadNotice
 from threadloom.runtime.failures import error_payload, error_stop_reason
 from threadloom.runtime.measure import RunMeasures
 from threadloom.runtime.run_log import log_run_end
+from threadloom.runtime.run_metrics import RunWatch
 from threadloom.runtime.stream_modes import StreamTranslator, requested_modes, split_part
 from threadloom.serde import dumps, to_jsonable
 from threadloom.settings import Settings
@@ -134,6 +135,7 @@ class _Execution:
         self.preset_error = preset_error
         self.preset_stop = preset_stop
         self._nowait = self.broker.publish_nowait if self.broker.publishes_inline else None
+        self.watch: RunWatch | None = None  # metrics and trace of the attempt (run_metrics.py)
 
     # --- signals ------------------------------------------------------------------------
     def _on_cancel(self, action: CancelAction) -> None:
@@ -167,11 +169,16 @@ class _Execution:
             first_attempt=run.attempt == 1,
             attempt=run.attempt,
         )
+        self.watch = watch = RunWatch(run)
         try:
             await self._emit("metadata", info)
             result = await self._attempt()
+        except BaseException as exc:
+            watch.abandoned(exc)
+            raise
         finally:
             await unlisten()
+        watch.ended(result, self.measures)
         await self._announce_end()
         log_run_end(run, result, self.measures)  # the console's line (runtime/run_log.py)
         for hook in self.owner.on_finished:
@@ -259,7 +266,9 @@ class _Execution:
         elif context:
             for key, value in context.items():
                 config["configurable"].setdefault(key, value)
-        config["callbacks"] = [self.measures]
+        config["callbacks"] = (
+            [self.measures, *self.watch.callbacks] if self.watch else [self.measures]
+        )
         graph_input = run_config.build_input(run, resuming=resuming)
 
         error: BaseException | None = None

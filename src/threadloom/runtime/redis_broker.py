@@ -32,7 +32,9 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 
+from threadloom.errors import Unavailable
 from threadloom.runtime.broker import (
     Broker,
     CancelAction,
@@ -53,6 +55,7 @@ from threadloom.runtime.redis_writer import FLUSH_TIMEOUT_SECONDS, EventWriter
 
 logger = logging.getLogger(__name__)
 
+PING_TIMEOUT_SECONDS = 2.0  # `/ok?check_db=1`: a health check must answer
 _READ_COUNT = 16  # stream entries per XREAD/XRANGE round trip
 _FOLLOW_RETRIES = 5  # a blocked read's attempts across a Redis restart (~1.5 s in all)
 _CANCEL_ACTIONS: frozenset[str] = frozenset({"interrupt", "rollback"})
@@ -164,6 +167,16 @@ class RedisBroker(Broker):
         await self._redis.aclose(close_connection_pool=True)
         self._redis = None
         self._writer.logs.clear()
+
+    service = "redis"
+
+    async def ping(self) -> None:
+        if self._redis is None:
+            raise Unavailable("Redis broker is not started")
+        try:
+            await asyncio.wait_for(self._redis.ping(), PING_TIMEOUT_SECONDS)
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise Unavailable(f"Redis unavailable: {exc}") from exc
 
     # --- run event logs ------------------------------------------------------------------
     async def publish(self, run_id: str, event: str, data: bytes) -> int:

@@ -18,6 +18,8 @@ from threadloom.runtime.executor import GraphBuilder
 from threadloom.runtime.worker import WorkerPool, default_worker_id
 from threadloom.settings import Settings
 from threadloom.storage import create_storage
+from threadloom.telemetry import tracing
+from threadloom.telemetry.metrics import METRICS
 
 logger = logging.getLogger("threadloom.worker")
 
@@ -38,6 +40,7 @@ async def run_worker(
     from threadloom.runtime.broker import build_broker
     from threadloom.services.webhook_payloads import install_webhooks
 
+    tracing.configure()  # OTEL_* asks for traces: this process's runs and nodes too
     storage = create_storage(settings, store_index=store_index, store_ttl=store_ttl)
     await storage.open()
     broker = build_broker(settings)
@@ -46,9 +49,19 @@ async def run_worker(
         pool = WorkerPool(storage, broker, registry, settings, worker_id=default_worker_id())
         # runs end here in the cluster, so this process delivers their webhooks and callbacks
         sender = install_webhooks(storage, settings, pool.executor, enabled=webhooks)
+        METRICS.runtime.slots = pool.slot_usage
         try:
-            await _serve_until_signalled(pool, settings)
+            async with contextlib.AsyncExitStack() as serving:
+                if settings.metrics_port is not None:
+                    from threadloom.runtime.worker_metrics import metrics_server
+
+                    host = settings.metrics_host or settings.host
+                    await serving.enter_async_context(
+                        metrics_server(storage, broker, host, settings.metrics_port)
+                    )
+                await _serve_until_signalled(pool, settings)
         finally:
+            METRICS.runtime.slots = None
             await sender.stop()
     finally:
         with contextlib.suppress(Exception):

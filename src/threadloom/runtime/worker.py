@@ -28,6 +28,7 @@ from threadloom.storage.base import SlotOffer, Storage
 from threadloom.storage.errors import is_unavailable
 from threadloom.storage.records import Run
 from threadloom.storage.worker_session import WorkerSession
+from threadloom.telemetry.metrics import METRICS
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,10 @@ class WorkerPool:
     @property
     def active_runs(self) -> list[str]:
         return list(self._running)
+
+    def slot_usage(self) -> tuple[int, int]:
+        """(slots, slots busy) — the metrics' `lg_api_workers_*` gauges."""
+        return self.slots, len(self._running)
 
     async def start(self) -> None:
         if self._loop_task is not None or self.slots <= 0:
@@ -156,7 +161,9 @@ class WorkerPool:
                 batch = await self.session.claim(free, self._running.keys())
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
+                if is_unavailable(exc):
+                    METRICS.backend_error(exc)
                 logger.exception("claiming runs failed")
                 await asyncio.sleep(1.0)  # back off a failing database; not the hot path
                 continue
@@ -241,6 +248,7 @@ class WorkerPool:
     async def _release(self, run: Run, exc: BaseException) -> None:
         """An outage stopped the run: back to the queue now if the database answers, else when
         its lease runs out (the reaper). Either way the next attempt resumes from a checkpoint."""
+        METRICS.backend_error(exc)
         logger.warning("run %s stopped by an outage (%s); re-queueing it", run.run_id, exc)
         try:
             await self.storage.runs.requeue([run.run_id], worker_id=self.worker_id)
@@ -269,7 +277,9 @@ class WorkerPool:
                         await self.broker.wake_workers()
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
+                if is_unavailable(exc):
+                    METRICS.backend_error(exc)
                 logger.exception("lease maintenance failed")
 
     async def _heartbeat(self) -> None:

@@ -21,6 +21,8 @@ from threadloom.services.ids import is_uuid, new_id, parse_uuid
 from threadloom.storage.base import Filters
 from threadloom.storage.errors import StaleAssistant
 from threadloom.storage.records import Assistant, Run, RunKwargs
+from threadloom.telemetry import tracing
+from threadloom.telemetry.metrics import METRICS
 
 # a cached assistant that changed is re-read and the run rebuilt; this many times at most
 _STALE_ASSISTANT_RETRIES = 2
@@ -110,6 +112,7 @@ async def create_run(
                     f"Assistant {assistant.assistant_id} kept changing while the run was being "
                     "created; try again"
                 ) from None
+    METRICS.graph(assistant.graph_id)[0].inc()
     # the runs a multitask `interrupt` / `rollback` displaced
     await cancel.dispatch(ctx, result.cancelled, cancel.cancel_action(run.multitask_strategy))
     if not result.workers_notified:  # the worker announces the run to thread streams as it starts
@@ -187,6 +190,8 @@ def _new_run(
         configurable["checkpoint_id"] = checkpoint_id
     request_id = run_headers.request_id(request_headers)
     configurable["langgraph_request_id"] = request_id
+    if tracing.TRACER is not None:  # the run's span joins the creating request's trace
+        configurable.update(tracing.run_carrier())
     if ctx.header_patterns.admits("x-request-id"):  # the reference's request id header
         configurable.setdefault("x-request-id", request_id)
     if ctx.caller is not None:  # custom auth: the graph sees who asked (runtime/run_config.py)

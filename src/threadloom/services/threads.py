@@ -179,12 +179,3 @@ async def prune(
 async def inflight_runs(ctx: ServerContext, thread_id: str) -> list[Run]:
     """The thread's pending and running runs, oldest first (a thread stream follows them)."""
     return await ctx.storage.runs.inflight(thread_id)
-
-
-async def database_reachable(ctx: ServerContext) -> bool:
-    """`GET /ok?check_db=1`: whether the storage answers."""
-    try:
-        await ctx.storage.ping()
-    except Exception:
-        return False
-    return True

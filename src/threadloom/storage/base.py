@@ -27,6 +27,7 @@ from threadloom.storage.records import (
     Assistant,
     Cron,
     Page,
+    QueueStats,
     Run,
     Thread,
     ThreadSnapshot,
@@ -444,6 +445,11 @@ class RunStore(abc.ABC):
     @abc.abstractmethod
     async def requeue(self, run_ids: Sequence[str], *, worker_id: str | None = None) -> int:
         """Put running runs back to pending (graceful shutdown, startup recovery)."""
+
+    @abc.abstractmethod
+    async def queue_stats(self, now: datetime) -> QueueStats:
+        """Pending and running counts of the whole queue and the waits of the due pending runs
+        (`sql_builders.queue_stats`); read by `/metrics`, never on the run path."""
 
     @abc.abstractmethod
     async def reap_expired(self, now: datetime) -> builtins.list[Run]:

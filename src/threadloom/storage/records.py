@@ -127,6 +127,49 @@ class Run:
 
 
 @dataclass(slots=True)
+class QueueStats:
+    """The whole queue at one moment (`/metrics`): counts and the waits of due pending runs,
+    in seconds (None when no run is waiting)."""
+
+    n_pending: int
+    n_running: int
+    wait_max: float | None
+    wait_median: float | None
+    unblocked_wait_max: float | None
+
+    @classmethod
+    def at(
+        cls,
+        now: datetime,
+        n_pending: int,
+        n_running: int,
+        oldest_due: datetime | None,
+        median_due: datetime | None,
+        oldest_unblocked: datetime | None,
+    ) -> QueueStats:
+        def wait(created: datetime | None) -> float | None:
+            return None if created is None else max(0.0, (now - created).total_seconds())
+
+        return cls(
+            n_pending=int(n_pending),
+            n_running=int(n_running),
+            wait_max=wait(oldest_due),
+            wait_median=wait(median_due),
+            unblocked_wait_max=wait(oldest_unblocked),
+        )
+
+    def as_json(self) -> dict[str, float | int | None]:
+        """The reference's `queue` object of `/metrics?format=json`."""
+        return {
+            "n_pending": self.n_pending,
+            "pending_runs_wait_time_max_secs": self.wait_max,
+            "pending_runs_wait_time_med_secs": self.wait_median,
+            "pending_unblocked_runs_wait_time_max_secs": self.unblocked_wait_max,
+            "n_running": self.n_running,
+        }
+
+
+@dataclass(slots=True)
 class ThreadSnapshot:
     """What a finished run (or a state update) leaves on its thread, written with the run status."""
 

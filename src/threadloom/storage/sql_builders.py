@@ -278,3 +278,35 @@ def inflight_counts(dialect: Dialect, *, filters: Any) -> tuple[str, list[Any]]:
         f"SELECT r.status, count(*) FROM runs r {join}WHERE {' AND '.join(where)} GROUP BY r.status"
     )
     return sql, params
+
+
+def queue_stats(dialect: Dialect, now: datetime) -> tuple[str, list[Any]]:
+    """One row: `n_pending`, `n_running`, `n_due` (pending and due now), `oldest_due` (the
+    `created_at` of the longest-waiting due run) and `oldest_unblocked` (the same among runs
+    whose thread has no running run) — the queue gauges of `/metrics` (each an index walk:
+    the pending/running indexes, ordered by `created_at`, stopping at the first hit)."""
+    p = dialect.param
+    t = dialect.time(now)
+    sql = (
+        "SELECT"
+        " (SELECT COUNT(*) FROM runs WHERE status = 'pending') AS n_pending,"
+        " (SELECT COUNT(*) FROM runs WHERE status = 'running') AS n_running,"
+        f" (SELECT COUNT(*) FROM runs WHERE status = 'pending' AND created_at <= {p}) AS n_due,"
+        " (SELECT created_at FROM runs WHERE status = 'pending'"
+        f" AND created_at <= {p} ORDER BY created_at LIMIT 1) AS oldest_due,"
+        " (SELECT r.created_at FROM runs r WHERE r.status = 'pending'"
+        f" AND r.created_at <= {p} AND NOT EXISTS (SELECT 1 FROM runs x"
+        " WHERE x.thread_id = r.thread_id AND x.status = 'running')"
+        " ORDER BY r.created_at LIMIT 1) AS oldest_unblocked"
+    )
+    return sql, [t, t, t]
+
+
+def median_due_created_at(dialect: Dialect, now: datetime, n_due: int) -> tuple[str, list[Any]]:
+    """The `created_at` of the median due pending run (`n_due` from `queue_stats`)."""
+    p = dialect.param
+    sql = (
+        "SELECT created_at FROM runs WHERE status = 'pending'"
+        f" AND created_at <= {p} ORDER BY created_at LIMIT 1 OFFSET {p}"
+    )
+    return sql, [dialect.time(now), n_due // 2]

@@ -32,9 +32,11 @@ from threadloom.storage.postgres.assistant_cache import AssistantCache
 from threadloom.storage.postgres.db import Database
 from threadloom.storage.postgres.rows import RUN_FIELDS, opt_jsonb, run_from_row
 from threadloom.storage.postgres.sqlfilter import DIALECT, compile_filter, jsonb, page_bounds
-from threadloom.storage.records import Assistant, Run, ThreadSnapshot, ThreadTTL
+from threadloom.storage.records import Assistant, QueueStats, Run, ThreadSnapshot, ThreadTTL
 from threadloom.storage.sql_builders import (
     inflight_counts,
+    median_due_created_at,
+    queue_stats,
     run_activity,
     search_all_runs,
 )
@@ -279,6 +281,24 @@ class PostgresRunStore(RunStore):
 
     async def requeue(self, run_ids: Sequence[str], *, worker_id: str | None = None) -> int:
         return await queue.requeue(self._db, run_ids, worker_id)
+
+    async def queue_stats(self, now: datetime) -> QueueStats:
+        sql, params = queue_stats(DIALECT, now)
+        row = await self._db.fetchone(sql, params)
+        assert row is not None
+        median = None
+        if row["n_due"]:
+            median_sql, median_params = median_due_created_at(DIALECT, now, row["n_due"])
+            found = await self._db.fetchone(median_sql, median_params)
+            median = found["created_at"] if found else None
+        return QueueStats.at(
+            now,
+            row["n_pending"],
+            row["n_running"],
+            row["oldest_due"],
+            median,
+            row["oldest_unblocked"],
+        )
 
     async def reap_expired(self, now: datetime) -> builtins.list[Run]:
         return await queue.reap_expired(self._db, now)

@@ -22,9 +22,11 @@ from threadloom.storage.base import (
     SortOrder,
 )
 from threadloom.storage.paging import page_bounds
-from threadloom.storage.records import Assistant, Run, ThreadSnapshot, ThreadTTL
+from threadloom.storage.records import Assistant, QueueStats, Run, ThreadSnapshot, ThreadTTL
 from threadloom.storage.sql_builders import (
     inflight_counts,
+    median_due_created_at,
+    queue_stats,
     run_activity,
     search_all_runs,
 )
@@ -241,6 +243,21 @@ class SqliteRunStore(RunStore):
 
     async def requeue(self, run_ids: Sequence[str], *, worker_id: str | None = None) -> int:
         return await self._db.write(queue.requeue, list(run_ids), worker_id, now_us())
+
+    async def queue_stats(self, now: datetime) -> QueueStats:
+        sql, params = queue_stats(DIALECT, now)
+
+        def read(conn: sqlite3.Connection) -> QueueStats:
+            n_pending, n_running, n_due, oldest, unblocked = conn.execute(sql, params).fetchone()
+            median = None
+            if n_due:
+                median_sql, median_params = median_due_created_at(DIALECT, now, n_due)
+                median = conn.execute(median_sql, median_params).fetchone()[0]
+            return QueueStats.at(
+                now, n_pending, n_running, from_us(oldest), from_us(median), from_us(unblocked)
+            )
+
+        return await self._db.read(read)
 
     async def reap_expired(self, now: datetime) -> builtins.list[Run]:
         limit = to_us(now)
