@@ -6,37 +6,20 @@ existed."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from langchain_core.embeddings import Embeddings
 from langgraph.store.sqlite import SqliteStore
 
+from tests.support.embeddings import DIMS, HashEmbeddings, cosine
 from threadloom.storage.sqlite import vector_index
 from threadloom.storage.sqlite.storage import SqliteStorage
 from threadloom.storage.sqlite.store import InlineSqliteStore, vector_connection
 
-DIMS = 16
 FIELDS = ["text", "alt"]
-
-
-def vector(text: str) -> np.ndarray:
-    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-    return np.random.default_rng(seed).standard_normal(DIMS)
-
-
-class HashEmbeddings(Embeddings):
-    """A fixed pseudo-random vector per text: distinct scores, no model."""
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return [vector(t).tolist() for t in texts]
-
-    def embed_query(self, text: str) -> list[float]:
-        return vector(text).tolist()
 
 
 def index_config() -> dict[str, Any]:
@@ -105,15 +88,12 @@ def brute_force(
     offset: int,
 ) -> list[tuple[str, str, float]]:
     """Score every indexed field of every item; an item's score is its best field's."""
-    q = vector(query)
     scored = []
     for (ns, key), item in items.items():
         if not item["indexed"] or ns[: len(prefix)] != prefix or not passes(item["value"], filter):
             continue
         texts = [item["value"][f] for f in FIELDS if f in item["value"]]
-        best = max(
-            float(q @ vector(t) / (np.linalg.norm(q) * np.linalg.norm(vector(t)))) for t in texts
-        )
+        best = max(cosine(query, t) for t in texts)
         scored.append((".".join(ns), key, best))
     scored.sort(key=lambda r: (-r[2], r[0], r[1]))
     return scored[offset : offset + limit]
