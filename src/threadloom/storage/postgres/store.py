@@ -10,7 +10,8 @@ API needs that upstream lacks. Expired items are hidden by upstream's `omit_expi
   Upstream joins first and orders the join; from its row estimate of the prefix condition
   the planner often sorts every vector instead (1.2 s at 100,000 items for a page at offset
   100). pgvector's iterative scan in strict order (`hnsw.iterative_scan`, pgvector >= 0.8)
-  lets the index walk past `hnsw.ef_search` (40) candidates when the prefix rejects some.
+  lets the index walk past `hnsw.ef_search` (40) candidates when the prefix rejects some
+  (older pgvector: not set; the fallbacks below still keep every match).
 - A page that comes back short reads `GROWTH` times more vectors once; still short while the
   index had more to give, or short because it had no more (the scan ran out, or stopped at
   `hnsw.max_scan_tuples`), it is read by an exact scan of the matching items, as is a prefix
@@ -36,6 +37,7 @@ from langgraph.store.postgres.base import (
 from psycopg import AsyncCursor
 from psycopg.rows import DictRow
 
+_PGVECTOR_VERSION = "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
 _ITERATIVE_SCAN = "SELECT set_config('hnsw.iterative_scan', 'strict_order', false)"
 _NEAREST = """WITH nearest AS MATERIALIZED (
     SELECT sv.prefix, sv.key, sv.embedding <=> %s::vector AS distance
@@ -76,6 +78,7 @@ class PostgresMemoryStore(AsyncPostgresStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._scan_configured = weakref.WeakSet()
+        self._iterative_scan: bool | None = None  # pgvector >= 0.8, found at the first query
 
     def _prepare_batch_PUT_queries(
         self, put_ops: Sequence[tuple[int, PutOp]]
@@ -108,7 +111,12 @@ class PostgresMemoryStore(AsyncPostgresStore):
         if not ranked:
             return
         assert self.embeddings is not None
-        if cur.connection not in self._scan_configured:
+        if self._iterative_scan is None:
+            await cur.execute(_PGVECTOR_VERSION)
+            row = await cur.fetchone()
+            version = tuple(int(p) for p in str(row["extversion"]).split(".")[:2]) if row else ()
+            self._iterative_scan = version >= (0, 8)
+        if self._iterative_scan and cur.connection not in self._scan_configured:
             await cur.execute(_ITERATIVE_SCAN)
             self._scan_configured.add(cur.connection)
         vectors = await self.embeddings.aembed_documents([cast(str, op.query) for _, op in ranked])
