@@ -39,30 +39,44 @@ from psycopg.rows import DictRow
 
 _PGVECTOR_VERSION = "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
 _ITERATIVE_SCAN = "SELECT set_config('hnsw.iterative_scan', 'strict_order', false)"
-_NEAREST = """WITH nearest AS MATERIALIZED (
+_PROBE_ALL = "probe AS (SELECT true AS big)"
+_PROBE = """probe AS (
+    SELECT count(*) >= %s AS big FROM (SELECT 1 FROM store WHERE {ns} LIMIT %s) AS counted
+)"""
+"""Whether the prefix holds `SMALL_NAMESPACE` items or more (reads at most that many)."""
+_NEAREST = """WITH {probe}, nearest AS MATERIALIZED (
     SELECT sv.prefix, sv.key, sv.embedding <=> %s::vector AS distance
-    FROM store_vectors sv WHERE {ns} ORDER BY sv.embedding <=> %s::vector LIMIT %s
-) SELECT store.prefix, store.key, store.value, store.created_at, store.updated_at,
-    1 - min(nearest.distance) AS score, (SELECT count(*) FROM nearest) AS candidates
-FROM nearest JOIN store ON store.prefix = nearest.prefix AND store.key = nearest.key
-WHERE {where}
-GROUP BY store.prefix, store.key
-ORDER BY score DESC, store.prefix, store.key
-LIMIT %s"""
+    FROM store_vectors sv WHERE {ns} AND (SELECT big FROM probe)
+    ORDER BY sv.embedding <=> %s::vector LIMIT %s
+), page AS (
+    SELECT store.prefix, store.key, store.value, store.created_at, store.updated_at,
+        1 - min(nearest.distance) AS score, (SELECT count(*) FROM nearest) AS candidates
+    FROM nearest JOIN store ON store.prefix = nearest.prefix AND store.key = nearest.key
+    WHERE {where}
+    GROUP BY store.prefix, store.key
+    ORDER BY score DESC, store.prefix, store.key
+    LIMIT %s OFFSET %s
+){refresh}
+SELECT * FROM page ORDER BY score DESC, prefix, key"""
 """The `k` nearest vectors under the prefix (one table, `ORDER BY <=> LIMIT`: the HNSW
-index), then the filter and expiry on their items."""
-_EXACT = """SELECT store.prefix, store.key, store.value, store.created_at, store.updated_at,
-    1 - min(sv.embedding <=> %s::vector) AS score
-FROM store JOIN store_vectors sv ON store.prefix = sv.prefix AND store.key = sv.key
-WHERE {ns} AND {where}
-GROUP BY store.prefix, store.key
-ORDER BY score DESC, store.prefix, store.key
-LIMIT %s"""
+index; none when the probe finds the prefix small), then the filter and expiry on their items:
+one round trip, TTL refresh included."""
+_EXACT = """WITH page AS (
+    SELECT store.prefix, store.key, store.value, store.created_at, store.updated_at,
+        1 - min(sv.embedding <=> %s::vector) AS score
+    FROM store JOIN store_vectors sv ON store.prefix = sv.prefix AND store.key = sv.key
+    WHERE {ns} AND {where}
+    GROUP BY store.prefix, store.key
+    ORDER BY score DESC, store.prefix, store.key
+    LIMIT %s OFFSET %s
+){refresh}
+SELECT * FROM page ORDER BY score DESC, prefix, key"""
 """Every matching item scored (ordered by an aggregate, which no index serves): exact."""
-_SMALL = "SELECT count(*) AS count FROM (SELECT 1 FROM store WHERE {ns} LIMIT %s) AS probe"
-_REFRESH_TTL = """UPDATE store SET expires_at = NOW() + (ttl_minutes || ' minutes')::interval
-WHERE (prefix, key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
-AND ttl_minutes IS NOT NULL"""
+_REFRESH = """, refreshed AS (
+    UPDATE store SET expires_at = NOW() + (store.ttl_minutes || ' minutes')::interval
+    FROM page WHERE store.prefix = page.prefix AND store.key = page.key
+    AND store.ttl_minutes IS NOT NULL
+)"""
 FIRST_K = 40
 """Nearest vectors a query reads at least (`hnsw.ef_search`'s default)."""
 GROWTH = 8
@@ -122,10 +136,6 @@ class PostgresMemoryStore(AsyncPostgresStore):
         vectors = await self.embeddings.aembed_documents([cast(str, op.query) for _, op in ranked])
         for (i, op), vector in zip(ranked, vectors, strict=True):
             rows = await self._nearest(cur, op, vector)
-            if rows and op.refresh_ttl:
-                await cur.execute(
-                    _REFRESH_TTL, [[r["prefix"] for r in rows], [r["key"] for r in rows]]
-                )
             results[i] = [
                 _row_to_search_item(_decode_ns_bytes(r["prefix"]), r, loader=self._deserializer)
                 for r in rows
@@ -135,43 +145,33 @@ class PostgresMemoryStore(AsyncPostgresStore):
         self, cur: AsyncCursor[DictRow], op: SearchOp, vector: list[float]
     ) -> list[Row]:
         where, where_params = self._search_where(op)
+        refresh = _REFRESH if op.refresh_ttl else ""
+        page = [op.limit, op.offset]
         ns_sql, ns_params = "TRUE", ()
+        probe, probe_params = _PROBE_ALL, []
         if op.namespace_prefix:
             ns_sql, ns_params = _namespace_prefix_condition(op.namespace_prefix)
-        need = op.offset + op.limit
-        if not op.namespace_prefix or not await self._small(cur, ns_sql, ns_params):
-            near_ns = ns_sql.replace("store.prefix", "sv.prefix")
-            sql = _NEAREST.format(ns=near_ns, where=where)
-            k = max(FIRST_K, need * self._vectors_per_item() * 2)
-            for _ in range(2):
-                params = [vector, *ns_params, vector, k, *where_params, need]
-                await cur.execute(sql, params)
-                rows = cast(list[dict[str, Any]], await cur.fetchall())  # Row + "candidates"
-                if len(rows) >= need:
-                    return cast(list[Row], rows[op.offset :])
-                found = rows[0]["candidates"] if rows else await self._count(cur, sql, params)
-                if found < k:
-                    break  # the index has no more to give: only an exact scan can tell
-                k *= GROWTH
-        await cur.execute(
-            _EXACT.format(ns=ns_sql, where=where), [vector, *ns_params, *where_params, need]
+            probe = _PROBE.format(ns=ns_sql)
+            probe_params = [SMALL_NAMESPACE, *ns_params, SMALL_NAMESPACE]
+        sql = _NEAREST.format(
+            probe=probe,
+            ns=ns_sql.replace("store.prefix", "sv.prefix"),
+            where=where,
+            refresh=refresh,
         )
-        return cast(list[Row], (await cur.fetchall())[op.offset :])
-
-    @staticmethod
-    async def _small(cur: AsyncCursor[DictRow], ns_sql: str, ns_params: Sequence[Any]) -> bool:
-        await cur.execute(_SMALL.format(ns=ns_sql), [*ns_params, SMALL_NAMESPACE])
-        row = await cur.fetchone()
-        return row is not None and int(row["count"]) < SMALL_NAMESPACE
-
-    @staticmethod
-    async def _count(cur: AsyncCursor[DictRow], sql: str, params: list[Any]) -> int:
-        nearest = sql.partition(") SELECT")[0] + ")"
-        # the statement's parameters up to `k`: the vector, the prefix's, the vector, k
-        upto_k = params.index(params[0], 1) + 2
-        await cur.execute(nearest + " SELECT count(*) AS count FROM nearest", params[:upto_k])
-        row = await cur.fetchone()
-        return int(row["count"]) if row else 0
+        k = max(FIRST_K, (op.offset + op.limit) * self._vectors_per_item() * 2)
+        for _ in range(2):
+            params = [*probe_params, vector, *ns_params, vector, k, *where_params, *page]
+            await cur.execute(sql, params)
+            rows = cast(list[dict[str, Any]], await cur.fetchall())  # Row + "candidates"
+            if len(rows) >= op.limit:
+                return cast(list[Row], rows)
+            if not rows or rows[0]["candidates"] < k:
+                break  # a small prefix, or the index has no more: only an exact scan can tell
+            k *= GROWTH
+        exact = _EXACT.format(ns=ns_sql, where=where, refresh=refresh)
+        await cur.execute(exact, [vector, *ns_params, *where_params, *page])
+        return cast(list[Row], await cur.fetchall())
 
     def _search_where(self, op: SearchOp) -> tuple[str, list[Any]]:
         """Upstream's own SQL for `op`'s filter and expiry on `store`: taken from the statement
