@@ -144,7 +144,7 @@ class RequestMiddleware:
             and store_fast_path.match(scope["method"], path)
             and (self.custom is None or not self.custom.shadows(scope))
         ):
-            await store_fast_path.serve(app, scope, receive, self._timed(send, start))
+            await store_fast_path.serve(app, scope, receive, self._timed(send, start), path)
             return
         if origin is not None:
             app = self.null_cors if origin == b"null" else self.cors

@@ -98,8 +98,9 @@ def _query(scope: Scope) -> dict[str, str]:
     return {name: value for name, value in pairs if name in _GET_PARAMS}
 
 
-async def serve(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-    method, path = scope["method"], scope["path"]
+async def serve(app: ASGIApp, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+    """Answer `scope`; `path` is the route's path (inside `http.mount_prefix`, if any)."""
+    method = scope["method"]
     body = b""
     try:
         if method == "GET":
