@@ -244,6 +244,8 @@ def create_app(
     if custom is not None:
         attach(app, custom)
     cors, user_cors = cors_options(project)
+    # the fast paths skip what is inside RequestMiddleware: not the user's middleware
+    fast_paths_allowed = custom is None or custom.middleware_first or not custom.app.user_middleware
     ours = Middleware(
         RequestMiddleware,
         max_body_bytes=settings.max_body_bytes,
@@ -252,9 +254,8 @@ def create_app(
         refuse_null_origin=not user_cors,
         mount_prefix=http.mount_prefix if http else None,
         custom=custom,
-        # the fast path skips what is inside RequestMiddleware: not the user's middleware
-        hot_path_enabled="runs" not in disabled
-        and (custom is None or custom.middleware_first or not custom.app.user_middleware),
+        hot_path_enabled="runs" not in disabled and fast_paths_allowed,
+        store_fast_path_enabled="store" not in disabled and fast_paths_allowed,
         custom_auth=custom_auth,
     )
     app.user_middleware[:] = with_custom_middleware(custom, ours)

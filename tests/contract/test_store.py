@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from tests.contract.backends import BackendFactory
+from tests.support.embeddings import DIMS, HashEmbeddings, cosine
 from threadloom.graphs.offline_embeddings import WordLlamaEmbeddings
 from threadloom.storage.base import Storage
+from threadloom.storage.postgres import store as pg_store
 
 TTL = {"refresh_on_read": True, "omit_expired": True}
 
@@ -99,3 +101,66 @@ async def test_semantic_search_ranks_by_meaning(indexed: Storage) -> None:
     # re-putting with index=False drops the old vectors
     await store.aput(("m",), "home", {"text": "I live in Lisbon"}, index=False)
     assert "home" not in [i.key for i in await store.asearch(("m",), query="where do I live")]
+
+
+@pytest.fixture
+async def hashed(backend: BackendFactory, tmp_path: Path) -> AsyncIterator[Storage]:
+    fields = ["text"]
+    index = {"dims": DIMS, "embed": HashEmbeddings(), "fields": fields, "text_fields": fields}
+    storage = await _open(backend, tmp_path, index=index)
+    try:
+        yield storage
+    finally:
+        await storage.close()
+
+
+def _expected(texts: dict[str, str], query: str, offset: int, limit: int) -> list[str]:
+    ranked = sorted(texts, key=lambda key: -cosine(query, texts[key]))
+    return ranked[offset : offset + limit]
+
+
+async def _keys(store: Any, prefix: tuple[str, ...], query: str, **kw: Any) -> list[str]:
+    return [item.key for item in await store.asearch(prefix, query=query, **kw)]
+
+
+@pytest.mark.parametrize("small_namespace", [pg_store.SMALL_NAMESPACE, 0])
+async def test_a_query_finds_every_match_of_a_small_namespace_or_filter(
+    hashed: Storage, small_namespace: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page is the brute-force one even when the namespace prefix or the filter rejects
+    almost every nearest vector (PostgreSQL: past HNSW's first `ef_search` candidates; with
+    `SMALL_NAMESPACE` 0 every prefix goes through the index first)."""
+    monkeypatch.setattr(pg_store, "SMALL_NAMESPACE", small_namespace)
+    store = hashed.store
+    big = {f"b{i}": f"text {i}" for i in range(300)}
+    small = {f"s{i}": f"small {i}" for i in range(5)}
+    for key, text in big.items():
+        await store.aput(("big",), key, {"text": text, "n": int(key[1:]) % 60})
+    for key, text in small.items():
+        await store.aput(("small",), key, {"text": text})
+    query = "text 17"
+    assert await _keys(store, ("small",), query) == _expected(small, query, 0, 10)
+    picked = {k: t for k, t in big.items() if int(k[1:]) % 60 == 17}
+    assert await _keys(store, (), query, filter={"n": 17}) == _expected(picked, query, 0, 10)
+    # a page past twice the limit (upstream's candidate limit ignored the offset)
+    assert await _keys(store, ("big",), query, limit=5, offset=30) == _expected(big, query, 30, 5)
+
+
+async def test_a_query_never_returns_an_expired_item(hashed: Storage) -> None:
+    store = hashed.store
+    await store.aput(("t",), "short", {"text": "text 1"}, ttl=0.001)  # 60 ms
+    await store.aput(("t",), "kept", {"text": "text 2"})
+    await asyncio.sleep(0.3)
+    assert await _keys(store, ("t",), "text 1", refresh_ttl=False) == ["kept"]
+
+
+async def test_a_query_follows_deletes_and_re_puts(hashed: Storage) -> None:
+    store = hashed.store
+    await store.aput(("d",), "a", {"text": "text 1"})
+    await store.aput(("d",), "b", {"text": "text 2"})
+    assert (await _keys(store, ("d",), "text 1"))[0] == "a"
+    await store.adelete(("d",), "a")
+    assert await _keys(store, ("d",), "text 1") == ["b"]
+    await store.aput(("d",), "b", {"text": "text 1"})  # re-put: its vector is the new text's
+    [found] = await store.asearch(("d",), query="text 1")
+    assert found.key == "b" and found.score == pytest.approx(1.0, abs=1e-5)

@@ -129,6 +129,22 @@ async def test_custom_routes_win_over_the_api_but_not_over_health_and_docs(
 # --- mount_prefix, middleware_order ------------------------------------------------------------
 
 
+async def test_the_store_item_routes_answer_under_a_mount_prefix(tmp_path: Path) -> None:
+    """No user app: the store's fast path (api/store_fast_path.py) serves these, by the path
+    inside the prefix."""
+    for proc in _started("plain_prefix", tmp_path):
+        client = get_client(url=f"{proc.url}/mem")
+        try:
+            await client.store.put_item(["p"], "k", {"v": 1})
+            assert (await client.store.get_item(["p"], "k"))["value"] == {"v": 1}
+            found = (await client.store.search_items(["p"]))["items"]
+            assert [i["key"] for i in found] == ["k"]
+            await client.store.delete_item(["p"], "k")
+            assert await client.store.get_item(["p"], "k") is None
+        finally:
+            await client.http.client.aclose()
+
+
 async def test_mount_prefix_serves_the_api_under_it_and_health_at_the_root(
     prefix_server: ServerProcess,
 ) -> None:

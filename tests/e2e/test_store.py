@@ -287,3 +287,11 @@ async def test_example_memory_agent_recalls_a_fact_in_a_later_thread(
         "I live in Lisbon",
         "My favourite food is sushi",
     }
+
+
+async def test_the_readme_memory_demo_runs(client: LangGraphClient) -> None:
+    from examples.memory.demo import demo
+
+    lines = await demo(client, graph="example_memory")
+    assert lines[2] == "user: Where do I live?\nagent: You told me: I live in Lisbon"
+    assert lines[3].startswith("store: 'I live in Lisbon'")

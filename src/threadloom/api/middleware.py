@@ -9,7 +9,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from threadloom.api import hot_path
+from threadloom.api import hot_path, store_fast_path
 from threadloom.api.custom_app import CustomApp
 from threadloom.api.http import (
     OPEN_PATHS,
@@ -46,7 +46,8 @@ class RequestMiddleware:
       `http.enable_custom_route_auth`); the caller rides in the scope to the route's context
       (auth/);
     - the run-creating routes skip FastAPI's per-request machinery (api/hot_path.py), unless
-      `http.disable_runs` removed them or a route of the user's app answers the request.
+      `http.disable_runs` removed them or a route of the user's app answers the request; so do
+      the Store API's item routes (api/store_fast_path.py), unless `http.disable_store`.
     """
 
     def __init__(
@@ -60,6 +61,7 @@ class RequestMiddleware:
         mount_prefix: str | None = None,
         custom: CustomApp | None = None,
         hot_path_enabled: bool = True,
+        store_fast_path_enabled: bool = True,
         custom_auth: CustomAuth | None = None,
     ) -> None:
         self.app = app
@@ -73,6 +75,7 @@ class RequestMiddleware:
         self.prefix = mount_prefix or ""
         self.custom = custom
         self.hot_path = hot_path_enabled
+        self.store_fast_path = store_fast_path_enabled
         self.custom_auth = custom_auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -177,6 +180,14 @@ class RequestMiddleware:
             if authenticated is None:
                 return
             scope, receive = authenticated
+        if (
+            origin is None
+            and self.store_fast_path
+            and store_fast_path.match(scope["method"], path)
+            and (self.custom is None or not self.custom.shadows(scope))
+        ):
+            await store_fast_path.serve(app, scope, receive, self._timed(send, start), path)
+            return
         if origin is not None:
             app = self.null_cors if origin == b"null" else self.cors
         seen.scope = scope  # the router writes the matched route into it
