@@ -14,7 +14,16 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 import threadloom
-from threadloom.api import assistants, crons, runs, store, system, thread_stream, threads
+from threadloom.api import (
+    assistants,
+    crons,
+    runs,
+    store,
+    system,
+    thread_protocol,
+    thread_stream,
+    threads,
+)
 from threadloom.api.compat import letta as letta_api
 from threadloom.api.compat import seekr as seekr_api
 from threadloom.api.custom_app import (
@@ -68,6 +77,7 @@ ROUTERS = (
     crons.router,
     threads.router,
     thread_stream.router,
+    thread_protocol.router,
     assistants.router,
     system.router,
     letta_api.router,
