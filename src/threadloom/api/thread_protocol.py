@@ -51,9 +51,21 @@ def _thread_id(raw: str) -> str:
     return str(parse_uuid(raw, "thread_id"))
 
 
-async def _authorizer(ctx: ServerContext, thread_id: str) -> Callable[[], Awaitable[bool]]:
-    """Whether the caller may read the thread, asked again once a thread that did not exist
-    when the stream opened has a run (under custom auth it may be someone else's)."""
+async def _opening(ctx: ServerContext, server: ServerContext, thread_id: str) -> bool:
+    """Whether the thread exists; NotFound (a 404) when it does but the caller may not read
+    it. A stream may open before its thread exists (the thread is created by `run.start`)."""
+    try:
+        await thread_service.get(ctx, thread_id)
+    except NotFound:
+        if ctx is not server and await server.storage.threads.get(thread_id) is not None:
+            raise
+        return False
+    return True
+
+
+def _authorizer(ctx: ServerContext, thread_id: str) -> Callable[[], Awaitable[bool]]:
+    """Whether the caller may read the thread, asked once a thread that did not exist when
+    the stream opened has a run (under custom auth it may be someone else's)."""
 
     async def may_read() -> bool:
         try:
@@ -86,8 +98,9 @@ async def command(thread_id: str, request: Request, ctx: ServerContext = Depends
 async def _event_frames(
     ctx: ServerContext, thread_id: str, subscription: Subscription, since: int | None
 ) -> AsyncIterator[bytes]:
-    authorize = await _authorizer(ctx, thread_id)
-    async for item in thread_events(ctx, thread_id, since=since, authorize=authorize):
+    async for item in thread_events(
+        ctx, thread_id, since=since, authorize=_authorizer(ctx, thread_id)
+    ):
         if isinstance(item, Lost):
             yield lost_frame(item)
             return
@@ -113,6 +126,7 @@ async def stream_events(
     subscription = parse_subscription(body)
     since = parse_since(body.get("since"))
     tid = _thread_id(thread_id)
+    await _opening(ctx, request.app.state.ctx, tid)
     return EventStreamResponse(
         _event_frames(ctx, tid, subscription, since),
         heartbeat_seconds=ctx.settings.stream_keepalive_seconds,
@@ -165,7 +179,7 @@ class _Socket:
         self.readers[sub_id] = asyncio.ensure_future(self._read(subscription, since))
 
     async def _read(self, subscription: Subscription, since: int | None) -> None:
-        authorize = await _authorizer(self.ctx, self.thread_id)
+        authorize = _authorizer(self.ctx, self.thread_id)
         try:
             async for item in thread_events(
                 self.ctx, self.thread_id, since=since, authorize=authorize
@@ -276,8 +290,11 @@ async def thread_socket(websocket: WebSocket, thread_id: str) -> None:
     ctx = request_context(websocket.app.state.ctx, websocket.scope)
     try:
         tid = _thread_id(thread_id)
-    except ThreadloomError:
-        await websocket.close(code=4400, reason="thread_id must be a UUID")
+        await _opening(ctx, websocket.app.state.ctx, tid)
+    except ThreadloomError as exc:
+        await websocket.send_denial_response(
+            JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        )
         return
     await websocket.accept()
     socket = _Socket(websocket, ctx, tid)

@@ -13,7 +13,9 @@ What the server adds to LangGraph's stream, as the reference: the root lifecycle
 the start; `completed`, `interrupted` or `failed` at the end, once the run's end is written),
 subgraph lifecycle events under the subgraph's own namespace, and one `input.requested` per
 interrupt the run paused on. Whole (not streamed) messages are dropped from `messages`, as the
-reference does: that channel carries content-block events only.
+reference does: that channel carries content-block events only. A custom write is wrapped as
+the protocol's `{payload}` unless it already is a `{name?, payload}` envelope, whose name picks
+its `custom:<name>` channel.
 """
 
 from __future__ import annotations
@@ -116,7 +118,11 @@ class ProtocolTranslator:
         if method == "lifecycle":
             return self._lifecycle(namespace, timestamp, data)
         if method == "custom":
-            name = data.get("name") if isinstance(data, dict) else None
+            # the protocol's envelope is `{name?, payload}`: a graph that writes one names its
+            # channel (`custom:<name>`); anything else it writes is the payload
+            if not (isinstance(data, dict) and "payload" in data):
+                data = {"payload": data}
+            name = data.get("name")
             channel = f"custom:{name}" if isinstance(name, str) and name else "custom"
             return [(entry_name(channel, namespace), _params(namespace, timestamp, data))]
         if method == "updates" and not namespace and isinstance(data, dict):
