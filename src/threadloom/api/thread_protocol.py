@@ -16,7 +16,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
@@ -28,10 +28,9 @@ from threadloom.api.http import JSONResponse
 from threadloom.api.protocol_wire import event_json, json_text, lost_frame, lost_json, sse_frames
 from threadloom.api.sse import EventStreamResponse
 from threadloom.auth import request_context
-from threadloom.errors import InvalidInput, NotFound, ThreadloomError
+from threadloom.errors import InvalidInput, ThreadloomError
 from threadloom.serde import dumps, loads
 from threadloom.services import thread_protocol as commands
-from threadloom.services import threads as thread_service
 from threadloom.services.context import ServerContext
 from threadloom.services.ids import parse_uuid
 from threadloom.services.thread_events import (
@@ -39,6 +38,8 @@ from threadloom.services.thread_events import (
     Subscription,
     parse_since,
     parse_subscription,
+    stream_authorizer,
+    stream_opening,
     thread_events,
 )
 
@@ -49,32 +50,6 @@ CLOSE_FELL_BEHIND = 1013  # "try again later": reconnect with `subscription.reco
 
 def _thread_id(raw: str) -> str:
     return str(parse_uuid(raw, "thread_id"))
-
-
-async def _opening(ctx: ServerContext, server: ServerContext, thread_id: str) -> bool:
-    """Whether the thread exists; NotFound (a 404) when it does but the caller may not read
-    it. A stream may open before its thread exists (the thread is created by `run.start`)."""
-    try:
-        await thread_service.get(ctx, thread_id)
-    except NotFound:
-        if ctx is not server and await server.storage.threads.get(thread_id) is not None:
-            raise
-        return False
-    return True
-
-
-def _authorizer(ctx: ServerContext, thread_id: str) -> Callable[[], Awaitable[bool]]:
-    """Whether the caller may read the thread, asked once a thread that did not exist when
-    the stream opened has a run (under custom auth it may be someone else's)."""
-
-    async def may_read() -> bool:
-        try:
-            await thread_service.get(ctx, thread_id)
-        except NotFound:
-            return False
-        return True
-
-    return may_read
 
 
 @router.post(
@@ -99,7 +74,7 @@ async def _event_frames(
     ctx: ServerContext, thread_id: str, subscription: Subscription, since: int | None
 ) -> AsyncIterator[bytes]:
     async for item in thread_events(
-        ctx, thread_id, since=since, authorize=_authorizer(ctx, thread_id)
+        ctx, thread_id, since=since, authorize=stream_authorizer(ctx, thread_id)
     ):
         if isinstance(item, Lost):
             yield lost_frame(item)
@@ -126,7 +101,7 @@ async def stream_events(
     subscription = parse_subscription(body)
     since = parse_since(body.get("since"))
     tid = _thread_id(thread_id)
-    await _opening(ctx, request.app.state.ctx, tid)
+    await stream_opening(ctx, request.app.state.ctx, tid)
     return EventStreamResponse(
         _event_frames(ctx, tid, subscription, since),
         heartbeat_seconds=ctx.settings.stream_keepalive_seconds,
@@ -179,7 +154,7 @@ class _Socket:
         self.readers[sub_id] = asyncio.ensure_future(self._read(subscription, since))
 
     async def _read(self, subscription: Subscription, since: int | None) -> None:
-        authorize = _authorizer(self.ctx, self.thread_id)
+        authorize = stream_authorizer(self.ctx, self.thread_id)
         try:
             async for item in thread_events(
                 self.ctx, self.thread_id, since=since, authorize=authorize
@@ -290,7 +265,7 @@ async def thread_socket(websocket: WebSocket, thread_id: str) -> None:
     ctx = request_context(websocket.app.state.ctx, websocket.scope)
     try:
         tid = _thread_id(thread_id)
-        await _opening(ctx, websocket.app.state.ctx, tid)
+        await stream_opening(ctx, websocket.app.state.ctx, tid)
     except ThreadloomError as exc:
         await websocket.send_denial_response(
             JSONResponse({"detail": exc.detail}, status_code=exc.status_code)

@@ -20,8 +20,9 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from threadloom.errors import InvalidInput
+from threadloom.errors import InvalidInput, NotFound
 from threadloom.runtime.protocol_events import PREFIX
+from threadloom.services import threads as thread_service
 from threadloom.services.context import ServerContext
 from threadloom.storage.records import INFLIGHT_STATUSES
 
@@ -171,6 +172,32 @@ def parse_since(value: object) -> int | None:
     if not _is_int(value) or value < 0:  # type: ignore[operator]
         raise InvalidInput("since must be a non-negative integer (a seq)")
     return value  # type: ignore[return-value]
+
+
+async def stream_opening(ctx: ServerContext, server: ServerContext, thread_id: str) -> bool:
+    """Whether the thread exists; NotFound (a 404) when it does but the caller may not read
+    it. A stream may open before its thread exists (the thread is created by `run.start`)."""
+    try:
+        await thread_service.get(ctx, thread_id)
+    except NotFound:
+        if ctx is not server and await server.storage.threads.get(thread_id) is not None:
+            raise
+        return False
+    return True
+
+
+def stream_authorizer(ctx: ServerContext, thread_id: str) -> Callable[[], Awaitable[bool]]:
+    """Whether the caller may read the thread, asked once a thread that did not exist when
+    the stream opened has a run (under custom auth it may be someone else's)."""
+
+    async def may_read() -> bool:
+        try:
+            await thread_service.get(ctx, thread_id)
+        except NotFound:
+            return False
+        return True
+
+    return may_read
 
 
 async def thread_events(
