@@ -159,3 +159,70 @@ def _notice() -> Any:
     from threadloom.runtime.broker import ThreadNotice
 
     return ThreadNotice("run_started", "r", b"{}")
+
+
+async def test_the_executor_pipeline_matches_langgraph_v3() -> None:
+    """`protocol_events.Mux` drives LangGraph's mux itself (runtime/protocol_events.py); it must
+    yield what `astream_events(version="v3")` does with the same modes — a LangGraph upgrade
+    that changes the private pieces it uses fails here."""
+    import re
+
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.config import get_stream_writer
+    from langgraph.graph import START, StateGraph
+    from langgraph.prebuilt._tool_call_transformer import ToolCallTransformer
+    from langgraph.stream import (
+        CheckpointsTransformer,
+        CustomTransformer,
+        TasksTransformer,
+        UpdatesTransformer,
+    )
+    from typing_extensions import TypedDict
+
+    from threadloom.runtime.protocol_events import Mux, graph_config
+
+    class S(TypedDict, total=False):
+        n: int
+
+    def inner_step(state: S) -> S:
+        get_stream_writer()({"at": "inner"})
+        return {"n": state.get("n", 0) + 1}
+
+    inner = StateGraph(S).add_node("step", inner_step).add_edge(START, "step").compile()
+    outer = StateGraph(S).add_node("child", inner).add_edge(START, "child").compile()
+    outer.checkpointer = InMemorySaver()
+
+    def names(encoded: list[tuple[str, bytes]]) -> list[str]:
+        return [re.sub(r":[0-9a-f-]{36}", ":<task>", n) for n, _ in encoded]
+
+    mux = Mux(outer)
+    ours: list[tuple[str, bytes]] = []
+    tr = ProtocolTranslator("outer")
+    config: Any = {"configurable": {"thread_id": "a"}}
+    async for part in outer.astream(
+        {"n": 1}, graph_config(config), stream_mode=mux.modes, subgraphs=True, version="v2"
+    ):
+        for event in mux.push(part):
+            ours.extend(tr.translate(event))
+        mux.out.clear()
+    for event in mux.close():
+        ours.extend(tr.translate(event))
+
+    upstream: list[tuple[str, bytes]] = []
+    tr = ProtocolTranslator("outer")
+    transformers = [
+        UpdatesTransformer,
+        CustomTransformer,
+        TasksTransformer,
+        CheckpointsTransformer,
+        ToolCallTransformer,
+    ]
+    stream = await outer.astream_events(
+        {"n": 1}, {"configurable": {"thread_id": "b"}}, version="v3", transformers=transformers
+    )
+    async with stream:
+        async for event in stream:
+            upstream.extend(tr.translate(event))
+    assert names(ours) == names(upstream)
+    assert "proto:lifecycle|child:<task>" in names(ours)
+    assert "proto:custom|child:<task>" in names(ours)

@@ -25,7 +25,9 @@ def event_json(event: ProtocolEvent) -> bytes:
 
 def sse_frames(events: list[ProtocolEvent]) -> bytes:
     return b"".join(
-        b"event: %s\ndata: %s\nid: %d\n\n" % (e.method, event_json(e), e.seq) for e in events
+        b'event: %s\ndata: {"type":"event","event_id":"%d","seq":%d,"method":"%s","params":%s}'
+        b"\nid: %d\n\n" % (e.method, e.seq, e.seq, e.method, e.params, e.seq)
+        for e in events
     )
 
 

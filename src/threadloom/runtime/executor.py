@@ -22,11 +22,10 @@ from typing import Any, Protocol
 
 from langchain_core.runnables import RunnableConfig
 
-from threadloom.runtime import run_config
+from threadloom.runtime import protocol_events, run_config
 from threadloom.runtime.broker import Broker, CancelAction, ThreadNotice
 from threadloom.runtime.failures import error_payload, error_stop_reason
 from threadloom.runtime.measure import RunMeasures
-from threadloom.runtime.protocol_events import TRANSFORMERS, ProtocolTranslator, seq_floor
 from threadloom.runtime.stream_modes import StreamTranslator, requested_modes, split_part
 from threadloom.serde import dumps, to_jsonable
 from threadloom.settings import Settings
@@ -118,12 +117,12 @@ class _Execution:
         self.run_id = run.run_id
         # a temporary thread leaves no snapshot to read the whole state from: a webhook
         # (which sends it) needs the root checkpoints followed
-        self.translator: StreamTranslator | ProtocolTranslator
+        self.translator: StreamTranslator | protocol_events.ProtocolTranslator
         # a run started through the thread protocol streams LangGraph's v3 events instead
-        self.protocol: ProtocolTranslator | None = None
+        self.protocol: protocol_events.ProtocolTranslator | None = None
         if run.kwargs.get("protocol") == "v3":
             graph_id = (run.kwargs.get("config") or {}).get("configurable", {}).get("graph_id")
-            self.protocol = ProtocolTranslator(str(graph_id or run.assistant_id))
+            self.protocol = protocol_events.ProtocolTranslator(str(graph_id or run.assistant_id))
             self.translator = self.protocol
         else:
             self.translator = StreamTranslator(
@@ -174,7 +173,7 @@ class _Execution:
             started,
             first_attempt=run.attempt == 1,
             attempt=run.attempt,
-            floor=seq_floor() if self.protocol is not None else 0,
+            floor=protocol_events.seq_floor() if self.protocol is not None else 0,
         )
         try:
             await self._emit("metadata", info)
@@ -390,16 +389,28 @@ class _Execution:
         if protocol is not None:
             if output_keys is not None:
                 options = {**options, "output_keys": output_keys}
-            stream = await graph.astream_events(
-                graph_input, config, version="v3", transformers=TRANSFORMERS, **options
+            mux = protocol_events.Mux(graph)
+            translate_event = protocol.translate
+            parts = graph.astream(
+                graph_input,
+                protocol_events.graph_config(config),
+                stream_mode=mux.modes,
+                subgraphs=True,
+                version="v2",
+                **options,
             )
-            async with stream:
-                async for event in stream:
-                    for name, data in protocol.translate(event):
+            async for part in parts:
+                events = mux.push(part)
+                for event in events:
+                    for name, data in translate_event(event):
                         if nowait is not None:
                             nowait(run_id, name, data)
                         else:
                             await self.broker.publish(run_id, name, data)
+                events.clear()
+            for event in mux.close():
+                for name, data in translate_event(event):
+                    await self._emit(name, data)
             return
         assert isinstance(self.translator, StreamTranslator)
         translate = self.translator.translate

@@ -26,13 +26,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from langchain_core._api import LangChainBetaWarning
-from langgraph.prebuilt._tool_call_transformer import ToolCallTransformer
-from langgraph.stream import (
-    CheckpointsTransformer,
-    CustomTransformer,
-    TasksTransformer,
-    UpdatesTransformer,
-)
+from langgraph._internal._config import patch_configurable
+from langgraph._internal._constants import CONFIG_KEY_STREAM_MESSAGES_V2
+from langgraph.pregel.main import _normalize_stream_transformer_factories
+from langgraph.stream import LifecycleTransformer
+from langgraph.stream._convert import convert_to_protocol_event
+from langgraph.stream._mux import StreamMux
 
 from threadloom.serde import dumps
 
@@ -43,14 +42,49 @@ warnings.filterwarnings(
 
 PREFIX = "proto:"
 
-# what the graph streams beyond LangGraph's defaults (values, messages, lifecycle, subgraphs)
-TRANSFORMERS: tuple[Any, ...] = (
-    UpdatesTransformer,
-    CustomTransformer,
-    TasksTransformer,
-    CheckpointsTransformer,
-    ToolCallTransformer,
-)
+# the graph's stream modes a protocol run asks for: one per channel (`tools` is LangGraph's
+# tool-call lifecycle; `messages` gives content-block events with the config flag below)
+MODES = ["values", "updates", "messages", "custom", "tasks", "checkpoints", "tools"]
+
+
+def graph_config(config: dict[str, Any]) -> Any:
+    """The run's config, asking LangGraph's messages mode for content-block (v2) events."""
+    return patch_configurable(config, {CONFIG_KEY_STREAM_MESSAGES_V2: True})  # type: ignore[arg-type]
+
+
+class Mux:
+    """LangGraph's own v3 event pipeline, driven by the executor's loop.
+
+    `graph.astream_events(version="v3")` is this same pipeline behind a pump that hands each
+    graph chunk to a new task and wakes its reader through a condition — measured at a fifth of
+    `astream`'s event rate. Here the executor iterates `astream` itself (the modes and flag the
+    v3 runner would ask for) and pushes each chunk through LangGraph's mux with its lifecycle
+    transformer (subgraph `started`/`completed` from task events), synchronously: the same
+    events, none of the hand-offs. It touches LangGraph's private `_mux`/`_convert` modules;
+    tests/unit/test_thread_events.py checks it yields what `astream_events(version="v3")`
+    does, so an upgrade that changes them fails there."""
+
+    def __init__(self, graph: Any = None) -> None:
+        self.out: list[Any] = []
+        # a graph compiled with `transformers=[...]` keeps them: their channels and modes too
+        own = _normalize_stream_transformer_factories(getattr(graph, "stream_transformers", None))
+        self._mux = StreamMux(factories=[LifecycleTransformer, *own], scope=(), is_async=False)
+        self._mux._events._wire(self.out.append)
+        self.modes = list(MODES)
+        for transformer in self._mux._transformers:
+            for mode in getattr(transformer, "required_stream_modes", ()):
+                if mode not in self.modes:
+                    self.modes.append(mode)
+
+    def push(self, part: Any) -> list[Any]:
+        """The protocol events one `astream(version="v2")` part makes (take them at once)."""
+        self._mux.push(convert_to_protocol_event(part))
+        return self.out
+
+    def close(self) -> list[Any]:
+        self._mux.close()
+        return self.out
+
 
 SEQS_PER_MS = 1000
 

@@ -66,17 +66,31 @@ class Lost:
         )
 
 
-def parse_entry(seq: int, name: str, data: bytes) -> ProtocolEvent | None:
-    """A log entry as a protocol event; None for the log's other entries (`metadata`, ...)."""
+_NAMES: dict[str, tuple[bytes, str, tuple[str, ...]] | None] = {}
+_NAMES_MAX = 4096  # distinct entry names remembered (a run's are few: methods by namespaces)
+
+
+def _split_name(name: str) -> tuple[bytes, str, tuple[str, ...]] | None:
     if not name.startswith(PREFIX):
         return None
     head, *namespace = name[len(PREFIX) :].split("|")
-    if head.startswith("custom:"):
-        method = "custom"
-    else:
-        method = head
+    method = "custom" if head.startswith("custom:") else head
     channel = "input" if method == "input.requested" else head
-    return ProtocolEvent(seq, method.encode(), channel, tuple(namespace), data)
+    return method.encode(), channel, tuple(namespace)
+
+
+def parse_entry(seq: int, name: str, data: bytes) -> ProtocolEvent | None:
+    """A log entry as a protocol event; None for the log's other entries (`metadata`, ...)."""
+    try:
+        parts = _NAMES[name]
+    except KeyError:
+        parts = _split_name(name)
+        if len(_NAMES) >= _NAMES_MAX:
+            _NAMES.clear()
+        _NAMES[name] = parts
+    if parts is None:
+        return None
+    return ProtocolEvent(seq, parts[0], parts[1], parts[2], data)
 
 
 def _normalize(segment: str) -> str:
