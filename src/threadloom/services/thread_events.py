@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from threadloom.errors import InvalidInput, NotFound
 from threadloom.runtime.protocol_events import PREFIX
@@ -116,8 +117,21 @@ class Subscription:
     channels: frozenset[str]
     namespaces: tuple[tuple[str, ...], ...] | None
     depth: int | None
+    # (channel, namespace) -> whether it passes: a run's events have few distinct ones
+    _seen: dict[tuple[str, tuple[str, ...]], bool] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def matches(self, event: ProtocolEvent) -> bool:
+        key = (event.channel, event.namespace)
+        seen = self._seen.get(key)
+        if seen is None:
+            if len(self._seen) >= 1024:
+                self._seen.clear()
+            seen = self._seen[key] = self._matches(event)
+        return seen
+
+    def _matches(self, event: ProtocolEvent) -> bool:
         channel = event.channel
         if channel not in self.channels and not (
             channel.startswith("custom:") and "custom" in self.channels
@@ -290,20 +304,28 @@ async def _follow_run(
     from its start, or resuming right after `after`, is whole — anything else skipped events."""
     previous: int | None = None
     async for batch in ctx.broker.read_batches(run_id, after=after, follow=follow):
-        out: list[ProtocolEvent] = []
-        for entry in batch:
-            if entry.seq <= after:
+        if batch[0].seq <= after:
+            batch = [entry for entry in batch if entry.seq > after]
+            if not batch:
                 continue
-            if previous is None:
-                if resume and entry.event != "metadata" and entry.seq != after + 1:
-                    yield Lost(after, entry.seq)
-                    return
-            elif entry.seq != previous + 1:
-                yield Lost(previous, entry.seq)
+        first = batch[0]
+        if previous is None:
+            if resume and first.event != "metadata" and first.seq != after + 1:
+                yield Lost(after, first.seq)
                 return
-            previous = entry.seq
-            event = parse_entry(entry.seq, entry.event, entry.data)
-            if event is not None:
-                out.append(event)
+        elif first.seq != previous + 1:
+            yield Lost(previous, first.seq)
+            return
+        if batch[-1].seq - first.seq != len(batch) - 1:  # a gap inside the batch: find it
+            for prev, entry in itertools.pairwise(batch):
+                if entry.seq != prev.seq + 1:
+                    yield Lost(prev.seq, entry.seq)
+                    return
+        previous = batch[-1].seq
+        out = [
+            event
+            for event in (parse_entry(e.seq, e.event, e.data) for e in batch)
+            if event is not None
+        ]
         if out:
             yield out
