@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -37,6 +38,14 @@ from tests.support.server import ServerProcess  # noqa: E402
 from bench.results import machine, write_section  # noqa: E402
 
 PROJECT = ROOT / "bench" / "project" / "langgraph.json"
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc (Linux): the server's own cost, which the
+    client's parsing (the same 2 CPUs) does not blur."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
 
 
 async def v1_round(http: httpx.AsyncClient, events: int) -> tuple[float, float]:
@@ -94,7 +103,16 @@ async def bench(events: int, rounds: int) -> tuple[dict[str, list[float]], str]:
     server = ServerProcess(PROJECT, tmp / "server.db")
     where = machine()
     server.start()
-    out: dict[str, list[float]] = {"v1_first": [], "v1_rate": [], "v3_first": [], "v3_rate": []}
+    out: dict[str, list[float]] = {
+        "v1_first": [],
+        "v1_rate": [],
+        "v3_first": [],
+        "v3_rate": [],
+        "v1_cpu": [],
+        "v3_cpu": [],
+    }
+    assert server.proc is not None
+    pid = server.proc.pid
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=120) as http:
             for _ in range(3):  # warm up both paths
@@ -104,7 +122,10 @@ async def bench(events: int, rounds: int) -> tuple[dict[str, list[float]], str]:
                 order = ("v1", "v3") if i % 2 == 0 else ("v3", "v1")
                 for which in order:
                     fn = v1_round if which == "v1" else v3_round
+                    cpu = proc_cpu_seconds(pid)
                     first, rate = await fn(http, events)
+                    await asyncio.sleep(0.05)  # the run's end (terminal write) is its cost too
+                    out[f"{which}_cpu"].append((proc_cpu_seconds(pid) - cpu) * 1e6 / events)
                     out[f"{which}_first"].append(first * 1000)
                     out[f"{which}_rate"].append(rate)
     finally:
@@ -124,6 +145,7 @@ def render(out: dict[str, list[float]], events: int, rounds: int, where: str, cm
         )
 
     rate_ratio = med["v3_rate"] / med["v1_rate"]
+    cpu_ratio = med["v3_cpu"] / med["v1_cpu"]
     first_ratio = med["v3_first"] / med["v1_first"]
     lines = [
         "## Thread protocol (v3) vs `/runs/stream`",
@@ -137,6 +159,8 @@ def render(out: dict[str, list[float]], events: int, rounds: int, where: str, cm
         f"{med['v3_rate']:.0f} ({spread('v3_rate')}) | {rate_ratio:.2f} |",
         f"| first event, ms, median (range) | {med['v1_first']:.2f} ({spread('v1_first')}) | "
         f"{med['v3_first']:.2f} ({spread('v3_first')}) | {first_ratio:.2f} |",
+        f"| server CPU per event, µs, median (range) | {med['v1_cpu']:.1f} ({spread('v1_cpu')}) | "
+        f"{med['v3_cpu']:.1f} ({spread('v3_cpu')}) | {cpu_ratio:.2f} |",
         "",
         f"Command: `{cmd}`",
     ]

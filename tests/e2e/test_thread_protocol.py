@@ -258,6 +258,9 @@ async def test_command_errors(http: httpx.AsyncClient) -> None:
     ):
         resp = await http.post(f"/threads/{thread_id}/stream/events", json=body)
         assert resp.status_code == 400 and "detail" in resp.json(), body
+    for method in ("agent.getTree", "run.start"):
+        bad_id = await _command(http, "not-a-uuid", method, {"assistant_id": "echo"})
+        assert bad_id["error"] == "invalid_argument", bad_id
     # nothing above made a thread
     assert (await http.get(f"/threads/{thread_id}")).status_code == 404
 

@@ -202,9 +202,7 @@ async def test_the_executor_pipeline_matches_langgraph_v3() -> None:
     async for part in outer.astream(
         {"n": 1}, graph_config(config), stream_mode=mux.modes, subgraphs=True, version="v2"
     ):
-        for event in mux.push(part):
-            ours.extend(tr.translate(event))
-        mux.out.clear()
+        ours.extend(mux.entries(part, tr))
     for event in mux.close():
         ours.extend(tr.translate(event))
 

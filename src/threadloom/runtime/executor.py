@@ -390,7 +390,6 @@ class _Execution:
             if output_keys is not None:
                 options = {**options, "output_keys": output_keys}
             mux = protocol_events.Mux(graph)
-            translate_event = protocol.translate
             parts = graph.astream(
                 graph_input,
                 protocol_events.graph_config(config),
@@ -399,17 +398,15 @@ class _Execution:
                 version="v2",
                 **options,
             )
+            entries = mux.entries
             async for part in parts:
-                events = mux.push(part)
-                for event in events:
-                    for name, data in translate_event(event):
-                        if nowait is not None:
-                            nowait(run_id, name, data)
-                        else:
-                            await self.broker.publish(run_id, name, data)
-                events.clear()
+                for name, data in entries(part, protocol):
+                    if nowait is not None:
+                        nowait(run_id, name, data)
+                    else:
+                        await self.broker.publish(run_id, name, data)
             for event in mux.close():
-                for name, data in translate_event(event):
+                for name, data in protocol.translate(event):
                     await self._emit(name, data)
             return
         assert isinstance(self.translator, StreamTranslator)

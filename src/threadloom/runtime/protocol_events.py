@@ -60,16 +60,22 @@ class Mux:
     `astream`'s event rate. Here the executor iterates `astream` itself (the modes and flag the
     v3 runner would ask for) and pushes each chunk through LangGraph's mux with its lifecycle
     transformer (subgraph `started`/`completed` from task events), synchronously: the same
-    events, none of the hand-offs. It touches LangGraph's private `_mux`/`_convert` modules;
+    events, none of the hand-offs. Only `tasks` chunks (what the lifecycle transformer reads) go
+    through the mux unless the graph brought transformers of its own; the rest are translated as
+    they come (`entries`). It touches LangGraph's private `_mux`/`_convert` modules;
     tests/unit/test_thread_events.py checks it yields what `astream_events(version="v3")`
     does, so an upgrade that changes them fails there."""
 
     def __init__(self, graph: Any = None) -> None:
         self.out: list[Any] = []
+        self._translator: ProtocolTranslator | None = None
         # a graph compiled with `transformers=[...]` keeps them: their channels and modes too
         own = _normalize_stream_transformer_factories(getattr(graph, "stream_transformers", None))
         self._mux = StreamMux(factories=[LifecycleTransformer, *own], scope=(), is_async=False)
         self._mux._events._wire(self.out.append)
+        # only the lifecycle transformer, which reads `tasks` events: every other chunk can be
+        # translated without a trip through the mux
+        self.direct = not own
         self.modes = list(MODES)
         for transformer in self._mux._transformers:
             for mode in getattr(transformer, "required_stream_modes", ()):
@@ -80,6 +86,18 @@ class Mux:
         """The protocol events one `astream(version="v2")` part makes (take them at once)."""
         self._mux.push(convert_to_protocol_event(part))
         return self.out
+
+    def entries(self, part: Any, translator: ProtocolTranslator) -> Encoded:
+        """The log entries one part makes: LangGraph's protocol event for it, translated."""
+        if self.direct and part["type"] != "tasks":
+            return translator.translate_part(
+                part["type"], tuple(part["ns"]), part["data"], _now_ms(), part.get("interrupts")
+            )
+        out: Encoded = []
+        for event in self.push(part):
+            out.extend(translator.translate(event))
+        self.out.clear()
+        return out
 
     def close(self) -> list[Any]:
         self._mux.close()
@@ -131,16 +149,30 @@ class ProtocolTranslator:
         return [(entry_name("lifecycle", ()), _params((), _now_ms(), data))]
 
     def translate(self, event: Any) -> Encoded:
-        method = event.get("method")
+        """Log entries for one LangGraph protocol event (`{method, params}`)."""
         params = event.get("params") or {}
-        namespace = tuple(params.get("namespace") or ())
-        data = params.get("data")
-        timestamp = params.get("timestamp") or _now_ms()
+        return self.translate_part(
+            event.get("method"),
+            tuple(params.get("namespace") or ()),
+            params.get("data"),
+            params.get("timestamp") or _now_ms(),
+            params.get("interrupts"),
+        )
+
+    def translate_part(
+        self,
+        method: Any,
+        namespace: tuple[str, ...],
+        data: Any,
+        timestamp: int,
+        interrupts: Any = None,
+    ) -> Encoded:
+        """Log entries for one event given by its parts (what `Mux.push` hands over)."""
         if method == "values":
             if not namespace:
                 self.last_values = data
                 self.saw_values = True
-                self.interrupts = list(params.get("interrupts") or ())
+                self.interrupts = list(interrupts or ())
                 if self.interrupts:
                     self.saw_interrupt = True
             return [(entry_name("values", namespace), _params(namespace, timestamp, data))]

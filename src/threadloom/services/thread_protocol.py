@@ -104,6 +104,10 @@ async def handle(
     try:
         if method not in COMMANDS:
             raise CommandError("unknown_command", f"Unknown protocol command: {method}")
+        try:
+            thread_id = str(parse_uuid(thread_id, "thread_id"))
+        except ThreadloomError as exc:
+            raise CommandError("invalid_argument", exc.detail) from None
         if method in SUBSCRIPTION_COMMANDS:
             raise CommandError(
                 "not_supported",
@@ -201,7 +205,7 @@ def _responses(params: dict[str, Any]) -> list[tuple[str, Any]]:
 
 async def _thread(ctx: ServerContext, thread_id: str) -> Any:
     try:
-        return await thread_service.get(ctx, str(parse_uuid(thread_id, "thread_id")))
+        return await thread_service.get(ctx, thread_id)
     except NotFound:
         raise CommandError("no_such_run", f"Thread {thread_id} has no run to respond to") from None
     except ThreadloomError as exc:
