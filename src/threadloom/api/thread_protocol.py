@@ -127,14 +127,19 @@ def subscription_of(sub_id: object) -> Subscription | None:
 
 
 class _Socket:
-    """One WebSocket: its subscriptions (one reader task each) and ordered sends."""
+    """One WebSocket: its subscriptions and one reader of the thread's events for all of them,
+    so the socket carries one stream in seq order with each event once (the JS SDK routes
+    events to its subscriptions by filter and relies on that order). A new subscription
+    restarts the reader from the earliest position any subscription asks for; events sent
+    again are de-duplicated by the clients (by `event_id`), as a replay is."""
 
     def __init__(self, websocket: WebSocket, ctx: ServerContext, thread_id: str) -> None:
         self.websocket = websocket
         self.ctx = ctx
         self.thread_id = thread_id
         self.lock = asyncio.Lock()
-        self.readers: dict[str, asyncio.Task[None]] = {}
+        self.subscriptions: dict[str, tuple[Subscription, int]] = {}
+        self.reader: asyncio.Task[None] | None = None
         self.serial = 0
         self.closed = False
 
@@ -148,13 +153,15 @@ class _Socket:
         await self.send(json_text(response))
 
     def follow(self, sub_id: str, subscription: Subscription, since: int | None) -> None:
-        old = self.readers.pop(sub_id, None)
-        if old is not None:
-            old.cancel()
-        self.readers[sub_id] = asyncio.ensure_future(self._read(subscription, since))
+        self.subscriptions[sub_id] = (subscription, since or 0)
+        if self.reader is not None:
+            self.reader.cancel()
+        start = min(after for _, after in self.subscriptions.values())
+        self.reader = asyncio.ensure_future(self._read(start or None))
 
-    async def _read(self, subscription: Subscription, since: int | None) -> None:
+    async def _read(self, since: int | None) -> None:
         authorize = stream_authorizer(self.ctx, self.thread_id)
+        subscriptions = self.subscriptions
         try:
             async for item in thread_events(
                 self.ctx, self.thread_id, since=since, authorize=authorize
@@ -164,8 +171,10 @@ class _Socket:
                     await self.close(CLOSE_FELL_BEHIND)
                     return
                 for event in item:
-                    if subscription.matches(event):
-                        await self.send(event_json(event))
+                    for subscription, after in subscriptions.values():
+                        if event.seq > after and subscription.matches(event):
+                            await self.send(event_json(event))
+                            break
         except (WebSocketDisconnect, RuntimeError):
             return  # the socket went away mid-send
 
@@ -199,15 +208,17 @@ class _Socket:
             self.follow(sub_id, subscription, since)
         elif method == "subscription.unsubscribe":
             given = params.get("subscription_id") or params.get("subscriptionId")
-            reader = self.readers.pop(given, None) if isinstance(given, str) else None
-            if reader is None:
+            removed = self.subscriptions.pop(given, None) if isinstance(given, str) else None
+            if removed is None:
                 await self.reply(
                     commands.error(
                         command_id, "no_such_subscription", f"Unknown subscription: {given}"
                     )
                 )
                 return
-            reader.cancel()
+            if not self.subscriptions and self.reader is not None:
+                self.reader.cancel()
+                self.reader = None
             await self.reply(commands.success(command_id, {}))
         elif method == "subscription.reconnect":
             await self._reconnect(command_id, params)
@@ -231,7 +242,7 @@ class _Socket:
             return
         ids = params.get("subscriptions")
         if ids is None:
-            ids = list(self.readers)
+            ids = list(self.subscriptions)
         if not isinstance(ids, list):
             await self.reply(
                 commands.error(command_id, "invalid_argument", "subscriptions must be an array")
@@ -253,9 +264,9 @@ class _Socket:
             self.follow(sub_id, subscription, since)
 
     async def stop(self) -> None:
-        for reader in self.readers.values():
+        reader = self.reader
+        if reader is not None:
             reader.cancel()
-        for reader in list(self.readers.values()):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
 
