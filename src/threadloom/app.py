@@ -24,6 +24,7 @@ from threadloom.api import (
     runs,
     store,
     system,
+    thread_protocol,
     thread_stream,
     threads,
 )
@@ -82,6 +83,7 @@ ROUTERS = (
     crons.router,
     threads.router,
     thread_stream.router,
+    thread_protocol.router,
     assistants.router,
     system.router,
     metrics.router,

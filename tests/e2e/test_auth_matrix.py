@@ -103,6 +103,12 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/threads/{thread_id}/history"): Case(),
     ("POST", "/threads/{thread_id}/history"): Case({}),
     ("GET", "/threads/{thread_id}/stream"): Case(),
+    # the thread protocol: a command's failure is a 200 error envelope (as the reference);
+    # test_thread_protocol.py checks that a stranger's command on the thread fails
+    ("POST", "/threads/{thread_id}/commands"): Case(
+        {"id": 1, "method": "run.start", "params": _run()}, stranger=(200,)
+    ),
+    ("POST", "/threads/{thread_id}/stream/events"): Case({"channels": ["values"]}),
     # assistants
     ("POST", "/assistants"): Case({"graph_id": "echo"}, collection=True),
     ("POST", "/assistants/search"): Case({}, collection=True),

@@ -19,6 +19,8 @@ from threadloom.settings import Settings
         ("/runs/crons/search", "runs"),
         ("/threads/{thread_id}/state", "threads"),
         ("/threads/{thread_id}/stream", "threads"),
+        ("/threads/{thread_id}/commands", "event_streaming"),
+        ("/threads/{thread_id}/stream/events", "event_streaming"),
         ("/threads", "threads"),
         ("/assistants/{assistant_id}/graph", "assistants"),
         ("/store/items", "store"),
@@ -55,3 +57,24 @@ def test_the_app_serves_no_route_of_a_disabled_group() -> None:
     paths = [getattr(r, "path", "") for r in app.routes]
     assert "/threads/{thread_id}" in paths and "/assistants" in paths
     assert not [p for p in paths if group_of(p) == "runs"]
+    # the thread protocol starts runs: it goes with them, as in the reference
+    assert not [p for p in paths if group_of(p) == "event_streaming"]
+
+
+@pytest.mark.parametrize("flag", ["disable_event_streaming", "disable_runs"])
+def test_thread_protocol_routes_follow_their_flags(flag: str) -> None:
+    def protocol_paths(http: dict[str, bool]) -> list[str]:
+        raw = {"graphs": {"echo": "./graphs.py:echo"}, "http": http}
+        project = parse_project(raw, base_dir=TEST_PROJECT.parent, warn=False)
+        app = create_app(Settings(config=str(TEST_PROJECT)), project)
+        paths = [getattr(r, "path", "") for r in app.routes]
+        return sorted(p for p in paths if group_of(p) == "event_streaming")
+
+    served = protocol_paths({})
+    # POST commands, POST stream/events and the WebSocket on the same path
+    assert served == [
+        "/threads/{thread_id}/commands",
+        "/threads/{thread_id}/stream/events",
+        "/threads/{thread_id}/stream/events",
+    ]
+    assert protocol_paths({flag: True}) == []

@@ -21,6 +21,7 @@ from threadloom.api.http import (
 )
 from threadloom.auth import SCOPE_KEY, CustomAuth, is_exempt
 from threadloom.errors import ThreadloomError
+from threadloom.serde import dumps
 from threadloom.telemetry import tracing
 from threadloom.telemetry.metrics import METRICS, UNMATCHED
 
@@ -79,6 +80,9 @@ class RequestMiddleware:
         self.custom_auth = custom_auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -193,6 +197,31 @@ class RequestMiddleware:
         seen.scope = scope  # the router writes the matched route into it
         await _answered(app, scope, receive, self._timed(send, start))
 
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket handshake passes the checks an HTTP request does — the mount prefix,
+        API keys, custom auth (the handler sees it as a `GET` of its path) — and a refused one
+        gets the HTTP status a request would (or a 4000 + status close where the server cannot
+        send a response to a handshake)."""
+        path: str = scope["path"]
+        if self.prefix:
+            routed = self._under_prefix(scope)
+            if not routed:
+                await _refuse_handshake(scope, receive, send, 404, "Not Found")
+                return
+            scope, path = routed
+        as_request = {**scope, "method": "GET"}
+        if self.api_keys and not self._authorised(as_request, path):
+            await _refuse_handshake(scope, receive, send, 401, "Missing or invalid API key")
+            return
+        if self.custom_auth is not None and not is_exempt("GET", path):
+            try:
+                caller = await self.custom_auth.authenticator.authenticate(as_request, receive)
+            except ThreadloomError as exc:
+                await _refuse_handshake(scope, receive, send, exc.status_code, exc.detail)
+                return
+            scope = {**scope, SCOPE_KEY: caller}
+        await self.app(scope, receive, send)
+
     def _under_prefix(self, scope: Scope) -> tuple[Scope, str] | tuple[()] | None:
         """(scope for the app, path inside the prefix); () for the bare prefix; None when the
         path is neither under the prefix nor one of the root paths."""
@@ -290,6 +319,31 @@ class _Seen:
             if isinstance(path, str):
                 return path
         return UNMATCHED
+
+
+async def _refuse_handshake(
+    scope: Scope, receive: Receive, send: Send, status: int, detail: str
+) -> None:
+    """Deny a WebSocket upgrade with an HTTP response when the server can send one."""
+    message = await receive()  # websocket.connect
+    if message.get("type") != "websocket.connect":
+        return
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send(
+            {
+                "type": "websocket.http.response.body",
+                "body": dumps({"detail": detail}),
+            }
+        )
+        return
+    await send({"type": "websocket.close", "code": 4000 + status})
 
 
 async def _answered(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:

@@ -9,6 +9,10 @@ the threads group the rest of `/threads`; the a2a group has the agent card at
 compatibility views (`/v1/...`) belong to the groups whose objects they serve: a Letta agent's
 messages and SeekrFlow's `/v1/threads/{id}/runs` are runs, the rest of `/v1/threads` threads.
 
+The thread protocol's routes (`/threads/{id}/commands`, `/threads/{id}/stream/events` and its
+WebSocket) are their own group, `event_streaming`, which `http.disable_event_streaming` and (as
+in the reference, where they start runs) `http.disable_runs` both remove.
+
 Grouping by path means a route added later is removed with its group without anyone listing it.
 """
 
@@ -19,7 +23,17 @@ from typing import TypeVar
 
 from threadloom.graphs.project import HttpConfig
 
-GROUPS = ("assistants", "threads", "runs", "store", "mcp", "a2a", "ui", "meta")
+GROUPS = (
+    "assistants",
+    "threads",
+    "runs",
+    "store",
+    "mcp",
+    "a2a",
+    "ui",
+    "meta",
+    "event_streaming",
+)
 ALWAYS = frozenset({"/ok"})
 
 R = TypeVar("R")
@@ -39,13 +53,18 @@ def group_of(path: str) -> str:
         return "a2a"
     if head == "threads" and len(parts) >= 3 and parts[2] == "runs":
         return "runs"
+    if head == "threads" and parts[2:] in (["commands"], ["stream", "events"]):
+        return "event_streaming"
     return head if head in GROUPS else "meta"
 
 
 def disabled_groups(http: HttpConfig | None) -> frozenset[str]:
     if http is None:
         return frozenset()
-    return frozenset(g for g in GROUPS if getattr(http, f"disable_{g}", False))
+    groups = {g for g in GROUPS if getattr(http, f"disable_{g}", False)}
+    if "runs" in groups:
+        groups.add("event_streaming")
+    return frozenset(groups)
 
 
 def enabled(routes: Iterable[R], disabled: frozenset[str]) -> list[R]:

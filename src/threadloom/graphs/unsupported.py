@@ -66,7 +66,8 @@ _CHECKS: tuple[_Check, ...] = (
     ("encryption.path", _set, "encryption at rest is not supported yet", True),
     # `http.app`, `middleware_order`, `enable_custom_route_auth`, `mount_prefix`,
     # `configurable_headers`, `cors` and every `http.disable_*` are honoured (api/custom_app.py, api/middleware.py, api/route_groups.py;
-    # store, MCP, A2A, UI and v2 event streaming routes are not served at all yet).
+    # MCP, A2A and UI routes are not served at all yet; the thread protocol's are, and
+    # `disable_event_streaming` removes them).
     (
         "http.logging_headers",
         _set,

@@ -167,11 +167,13 @@ class Broker(abc.ABC):
         *,
         first_attempt: bool = False,
         attempt: int = 1,
+        floor: int = 0,
     ) -> Callable[[], Awaitable[None]]:
         """A run's start-up: listen for its cancels (`listen_cancel`; returns the unsubscribe)
         and tell its thread's subscribers (`started`). `first_attempt`: its log is known to be
         empty, which a broker may use to send less. `attempt`: a log found empty numbers this
-        attempt's events from `attempt_floor(attempt) + 1`."""
+        attempt's events from `attempt_floor(attempt) + 1`, or from `floor + 1` when that is
+        higher (a protocol run's time-based numbering, runtime/protocol_events.py)."""
         unlisten = await self.listen_cancel(run_id, handler)
         await self.notify_thread(thread_id, started)
         return unlisten

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from langchain_core.runnables import RunnableConfig
 
-from threadloom.runtime import run_config
+from threadloom.runtime import protocol_events, run_config
 from threadloom.runtime.broker import Broker, CancelAction, ThreadNotice
 from threadloom.runtime.failures import error_payload, error_stop_reason
 from threadloom.runtime.measure import RunMeasures
@@ -119,10 +119,18 @@ class _Execution:
         self.run_id = run.run_id
         # a temporary thread leaves no snapshot to read the whole state from: a webhook
         # (which sends it) needs the root checkpoints followed
-        self.translator = StreamTranslator(
-            requested_modes(run.kwargs.get("stream_mode")),
-            track_state=run.temporary and bool(run.kwargs.get("webhook")),
-        )
+        self.translator: StreamTranslator | protocol_events.ProtocolTranslator
+        # a run started through the thread protocol streams LangGraph's v3 events instead
+        self.protocol: protocol_events.ProtocolTranslator | None = None
+        if run.kwargs.get("protocol") == "v3":
+            graph_id = (run.kwargs.get("config") or {}).get("configurable", {}).get("graph_id")
+            self.protocol = protocol_events.ProtocolTranslator(str(graph_id or run.assistant_id))
+            self.translator = self.protocol
+        else:
+            self.translator = StreamTranslator(
+                requested_modes(run.kwargs.get("stream_mode")),
+                track_state=run.temporary and bool(run.kwargs.get("webhook")),
+            )
         self.subgraphs = bool(run.kwargs.get("stream_subgraphs") or run.kwargs.get("subgraphs"))
         self.cancel_action: CancelAction | None = None
         cancel_requested = run.cancel_requested
@@ -168,10 +176,14 @@ class _Execution:
             started,
             first_attempt=run.attempt == 1,
             attempt=run.attempt,
+            floor=protocol_events.seq_floor() if self.protocol is not None else 0,
         )
         self.watch = watch = RunWatch(run)
         try:
             await self._emit("metadata", info)
+            if self.protocol is not None:
+                for name, data in self.protocol.start():
+                    await self._emit(name, data)
             result = await self._attempt()
         except BaseException as exc:
             watch.abandoned(exc)
@@ -249,10 +261,10 @@ class _Execution:
     ) -> ExecutionResult:
         run = self.run_record
         kwargs = run.kwargs
-        options: dict[str, Any] = {
-            "stream_mode": self.translator.graph_modes,
-            "subgraphs": self.subgraphs,
-        }
+        options: dict[str, Any] = {}
+        if isinstance(self.translator, StreamTranslator):  # v3 streams choose their own modes
+            options["stream_mode"] = self.translator.graph_modes
+            options["subgraphs"] = self.subgraphs
         for key in ("interrupt_before", "interrupt_after"):
             nodes = run_config.interrupt_nodes(kwargs.get(key))
             if nodes is not None:
@@ -363,6 +375,7 @@ class _Execution:
             delete_run=rollback,
             delete_thread=run.temporary,
         )
+        await self._protocol_end(status, paused=paused, error=err)
         return ExecutionResult(
             run_id=self.run_id,
             thread_id=run.thread_id,
@@ -380,10 +393,36 @@ class _Execution:
         self, graph: Any, graph_input: Any, config: dict[str, Any], options: dict[str, Any]
     ) -> None:
         """Drive the graph and publish what the client asked for. The hot loop."""
-        translate = self.translator.translate
-        subgraphs = self.subgraphs
         nowait = self._nowait
         run_id = self.run_id
+        protocol = self.protocol
+        output_keys = getattr(graph, "output_channels", None)
+        if protocol is not None:
+            if output_keys is not None:
+                options = {**options, "output_keys": output_keys}
+            mux = protocol_events.Mux(graph)
+            parts = graph.astream(
+                graph_input,
+                protocol_events.graph_config(config),
+                stream_mode=mux.modes,
+                subgraphs=True,
+                version="v2",
+                **options,
+            )
+            entries = mux.entries
+            async for part in parts:
+                for name, data in entries(part, protocol):
+                    if nowait is not None:
+                        nowait(run_id, name, data)
+                    else:
+                        await self.broker.publish(run_id, name, data)
+            for event in mux.close():
+                for name, data in protocol.translate(event):
+                    await self._emit(name, data)
+            return
+        assert isinstance(self.translator, StreamTranslator)
+        translate = self.translator.translate
+        subgraphs = self.subgraphs
         if self.translator.events_mode:
             async for event in graph.astream_events(graph_input, config, version="v2", **options):
                 await self._emit("events", dumps(event))
@@ -397,7 +436,6 @@ class _Execution:
         # `/wait`, `/join` and the `values`/`updates` events carry the graph's output schema
         # (the reference passes the output channels as LangGraph's `output_keys`); the thread's
         # state keeps every key. `astream_events` takes none, as in the reference.
-        output_keys = getattr(graph, "output_channels", None)
         if output_keys is not None:
             options = {**options, "output_keys": output_keys}
         async for part in graph.astream(graph_input, config, **options):
@@ -442,6 +480,7 @@ class _Execution:
             thread=snapshot,
             delete_thread=run.temporary,
         )
+        await self._protocol_end("error", paused=False, error=err)
         return ExecutionResult(
             run_id=self.run_id,
             thread_id=run.thread_id,
@@ -453,6 +492,20 @@ class _Execution:
             thread=snapshot,
             state_values=snapshot.values if snapshot is not None else self.translator.last_state,
         )
+
+    async def _protocol_end(
+        self, status: RunStatus, *, paused: bool, error: dict[str, Any] | None
+    ) -> None:
+        """A protocol run's closing events, once its end is written (a client that reads the
+        thread on `completed` sees it ended): the last values for `/join`, what it paused on,
+        its root lifecycle's end."""
+        protocol = self.protocol
+        if protocol is None:
+            return
+        if protocol.saw_values:
+            await self._emit("values", dumps(protocol.last_values))
+        for name, data in protocol.end(status, paused=paused, error=error):
+            await self._emit(name, data)
 
     async def _terminal_write(self, **finish: Any) -> None:
         """The run's one terminal write; its end is announced only once the write has landed:

@@ -225,9 +225,10 @@ class LocalBroker(Broker):
         *,
         first_attempt: bool = False,
         attempt: int = 1,
+        floor: int = 0,
     ) -> Callable[[], Awaitable[None]]:
         log = self._log(run_id)
-        floor = attempt_floor(attempt)
+        floor = max(attempt_floor(attempt), floor)
         if not log.events and log.next_seq - 1 < floor:  # the log died with a previous process
             log.offset = floor
             log.next_seq = floor + 1

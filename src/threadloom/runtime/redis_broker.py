@@ -434,6 +434,7 @@ class RedisBroker(Broker):
         *,
         first_attempt: bool = False,
         attempt: int = 1,
+        floor: int = 0,
     ) -> Callable[[], Awaitable[None]]:
         """`listen_cancel` + opening the run's log + the `run_started` notice in one round trip.
 
@@ -446,7 +447,7 @@ class RedisBroker(Broker):
         self._cancel_handlers.setdefault(run_id, set()).add(handler)
         opened = run_id in self._writer.logs
         if first_attempt and not opened:
-            self._writer.logs[run_id] = RunLog(0)
+            self._writer.logs[run_id] = RunLog(floor)
             opened = True
         cancel_key = self._cancel_key(run_id)
         stream_key = self._stream_key(run_id)
@@ -475,8 +476,8 @@ class RedisBroker(Broker):
                 last = results[1]
                 # an empty log on a later attempt was lost (Redis restarted or evicted it):
                 # number above every id an earlier attempt can have handed out
-                floor = attempt_floor(attempt)
-                self._writer.logs[run_id] = RunLog(seq_of(last[0][0]) if last else floor)
+                start = max(attempt_floor(attempt), floor)
+                self._writer.logs[run_id] = RunLog(seq_of(last[0][0]) if last else start)
             earlier = results[0]
             if earlier is not None and earlier.decode() in _CANCEL_ACTIONS:
                 result = handler(cast(CancelAction, earlier.decode()))

@@ -68,6 +68,7 @@ async def create_run(
     filters: Filters = None,
     compat: dict[str, Any] | None = None,
     durable: bool = True,
+    protocol: str | None = None,
 ) -> Run:
     """Validate a run-create payload, insert the run `pending` and wake a worker.
 
@@ -75,7 +76,8 @@ async def create_run(
     `values` mode is streamed (wait/join results are built from it). `compat` is kept as
     `kwargs.compat`: what a Letta/SeekrFlow request asked for that LangGraph has no slot for.
     `durable=False` for `/wait`: its client hears of the run only when it has ended (see
-    `RunStore.create_run`).
+    `RunStore.create_run`). `protocol="v3"`: a run started through the thread protocol,
+    which streams the protocol's events (runtime/protocol_events.py).
     """
     webhook = payload.get("webhook")
     if webhook:
@@ -90,6 +92,8 @@ async def create_run(
         run, if_not_exists = _new_run(
             ctx, payload, assistant, thread_id, background, need_values, request_headers, compat
         )
+        if protocol is not None:
+            run.kwargs["protocol"] = protocol
         try:
             result = await ctx.storage.runs.create_run(
                 run,

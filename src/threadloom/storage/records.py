@@ -43,6 +43,8 @@ class RunKwargs(TypedDict, total=False):
     on_disconnect: OnDisconnect
     compat: dict[str, Any]
     """What a Letta/SeekrFlow request asked for that LangGraph has no slot for."""
+    protocol: str
+    """"v3": started through the thread protocol (`run.start`), streamed as its events."""
 
 
 THREAD_STATUSES: tuple[str, ...] = ("idle", "busy", "interrupted", "error")
