@@ -1,11 +1,13 @@
 """The cron scheduler: sleeps until the next due firing (woken early when crons change),
 claims what is due and creates one run per firing through the ordinary run-creation path.
 
-Any number of processes may run it at once: the claim (`CronStore.claim_due`) selects due
-crons and advances their `next_run_date` in one transaction (PostgreSQL: `FOR UPDATE SKIP
-LOCKED`), so each firing is claimed by exactly one of them. A cron that missed slots while no
-scheduler ran fires once and continues from the next slot after now (`services.crons.advance`).
-`now` is injectable so tests drive the clock.
+Any number of processes (`serve`, `dev`, `worker`) may run it at once: the claim
+(`CronStore.claim_due`) leases due crons (PostgreSQL: `FOR UPDATE SKIP LOCKED`) so they share
+the work, and each firing's slot is consumed only in the transaction that inserts its run
+(`services.crons.fire`, rule in `storage/cron_sql.py`): a process killed between claim and
+insert loses nothing (its lease runs out and another fires the slot), and no slot is fired
+twice. A cron that missed slots while no scheduler ran fires once and continues from the next
+slot after now. `now` is injectable so tests drive the clock.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ class CronScheduler:
         *,
         now: Callable[[], datetime] = utcnow,
         max_sleep: float = MAX_SLEEP_SECONDS,
+        lease_seconds: float | None = None,
     ) -> None:
         self._ctx = ctx
+        self._lease = lease_seconds or ctx.settings.cron_lease_seconds
         self._now = now
         self._max_sleep = max_sleep
         self._wake = asyncio.Event()
@@ -57,17 +61,16 @@ class CronScheduler:
             self._task = None
 
     async def tick(self) -> int:
-        """Claim and fire everything due now; how many firings were created."""
+        """Claim and fire everything due now; how many runs this call created."""
         fired = 0
         while True:
             now = self._now()
-            claimed = await self._ctx.storage.crons.claim_due(now, BATCH, cron_service.advance(now))
+            claimed = await self._ctx.storage.crons.claim_due(now, BATCH, self._lease)
             for cron in claimed:
                 try:
-                    await cron_service.fire(self._ctx, cron)
-                    fired += 1
-                except Exception:  # one cron's bad payload must not stop the others
-                    logger.exception("cron %s: could not create its run", cron.cron_id)
+                    fired += await cron_service.fire(self._ctx, cron, now)
+                except Exception:  # a service down: the lease runs out, the firing is retried
+                    logger.exception("cron %s: firing failed, to be retried", cron.cron_id)
             if len(claimed) < BATCH:
                 return fired
 

@@ -20,7 +20,7 @@ from threadloom.services.context import ServerContext
 from threadloom.services.ids import is_uuid, new_id, parse_uuid
 from threadloom.storage.base import Filters
 from threadloom.storage.errors import StaleAssistant
-from threadloom.storage.records import Assistant, Run, RunKwargs
+from threadloom.storage.records import Assistant, CronFiring, Run, RunKwargs
 
 # a cached assistant that changed is re-read and the run rebuilt; this many times at most
 _STALE_ASSISTANT_RETRIES = 2
@@ -66,6 +66,7 @@ async def create_run(
     filters: Filters = None,
     compat: dict[str, Any] | None = None,
     durable: bool = True,
+    firing: CronFiring | None = None,
 ) -> Run:
     """Validate a run-create payload, insert the run `pending` and wake a worker.
 
@@ -73,7 +74,8 @@ async def create_run(
     `values` mode is streamed (wait/join results are built from it). `compat` is kept as
     `kwargs.compat`: what a Letta/SeekrFlow request asked for that LangGraph has no slot for.
     `durable=False` for `/wait`: its client hears of the run only when it has ended (see
-    `RunStore.create_run`).
+    `RunStore.create_run`). `firing`: the cron firing this run is (its id is the firing's,
+    and the cron advances in the run's transaction: `services/crons.fire`).
     """
     webhook = payload.get("webhook")
     if webhook:
@@ -86,7 +88,15 @@ async def create_run(
     for attempt in range(_STALE_ASSISTANT_RETRIES + 1):
         assistant = await assistant_service.get_for_run(ctx, payload["assistant_id"])
         run, if_not_exists = _new_run(
-            ctx, payload, assistant, thread_id, background, need_values, request_headers, compat
+            ctx,
+            payload,
+            assistant,
+            thread_id,
+            background,
+            need_values,
+            request_headers,
+            compat,
+            firing.run_id if firing is not None else None,
         )
         try:
             result = await ctx.storage.runs.create_run(
@@ -102,6 +112,7 @@ async def create_run(
                 # a thread the run creates expires as one created by POST /threads would
                 # (a stateless run's goes with the run)
                 thread_ttl=None if run.temporary else ctx.thread_ttl.for_new_thread(),
+                firing=firing,
             )
             break
         except StaleAssistant:  # changed since this process cached it: build again
@@ -128,6 +139,7 @@ def _new_run(
     need_values: bool,
     request_headers: Mapping[str, str] | None,
     compat: dict[str, Any] | None,
+    run_id: str | None = None,
 ) -> tuple[Run, Literal["reject", "create"]]:
     """The run record a payload asks for, built on `assistant` (not yet written)."""
     stateless = thread_id is None
@@ -157,7 +169,7 @@ def _new_run(
             "Cannot specify both configurable and context. Prefer setting context alone."
         )
 
-    run_id = new_id()
+    run_id = run_id or new_id()
     stream_mode = _stream_modes(payload.get("stream_mode"))
     if need_values and "values" not in stream_mode:
         stream_mode.append("values")
