@@ -263,6 +263,7 @@ def worker(**opts: Any) -> None:
             run_worker(
                 settings,
                 registry,
+                project,
                 *store_options(project),
                 webhooks=not (project.http and project.http.disable_webhooks),
             )

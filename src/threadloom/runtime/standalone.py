@@ -1,4 +1,6 @@
-"""`threadloom worker`: a process that only executes runs from the shared queue (cluster shape).
+"""`threadloom worker`: a process that executes runs from the shared queue (cluster shape) and
+runs the cron scheduler beside them (`runtime/cron_scheduler.py`: any number of processes may),
+so crons keep firing while every API process is down.
 
 It opens the same storage and broker as an API process, runs a `WorkerPool`, and stops on SIGTERM
 or SIGINT the way an orchestrator expects: stop claiming at once, give running runs
@@ -12,12 +14,16 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from threadloom.runtime.executor import GraphBuilder
+from threadloom.runtime.cron_scheduler import CronScheduler
 from threadloom.runtime.worker import WorkerPool, default_worker_id
 from threadloom.settings import Settings
 from threadloom.storage import create_storage
+
+if TYPE_CHECKING:
+    from threadloom.graphs.project import ProjectConfig
+    from threadloom.graphs.registry import GraphRegistry
 
 logger = logging.getLogger("threadloom.worker")
 
@@ -26,17 +32,22 @@ READY_LINE = "threadloom worker ready"
 
 async def run_worker(
     settings: Settings,
-    registry: GraphBuilder,
+    registry: GraphRegistry,
+    project: ProjectConfig,
     store_index: dict[str, Any] | None = None,
     store_ttl: dict[str, Any] | None = None,
     *,
     webhooks: bool = True,
 ) -> None:
-    """Execute runs until SIGTERM/SIGINT, then drain and exit. `store_index` / `store_ttl`:
-    the project's store (`graphs/store_config.store_options`), as the API processes have it;
-    `webhooks=False`: `http.disable_webhooks`."""
+    """Execute runs and fire crons until SIGTERM/SIGINT, then drain and exit. `store_index` /
+    `store_ttl`: the project's store (`graphs/store_config.store_options`), as the API processes
+    have it; `webhooks=False`: `http.disable_webhooks`."""
+    from threadloom.app import build_custom_auth, server_context
     from threadloom.runtime.broker import build_broker
+    from threadloom.services.thread_ttl import policy_for
     from threadloom.services.webhook_payloads import install_webhooks
+
+    custom_auth = build_custom_auth(project, settings)  # a cron's runs run as its creator
 
     storage = create_storage(settings, store_index=store_index, store_ttl=store_ttl)
     await storage.open()
@@ -46,9 +57,15 @@ async def run_worker(
         pool = WorkerPool(storage, broker, registry, settings, worker_id=default_worker_id())
         # runs end here in the cluster, so this process delivers their webhooks and callbacks
         sender = install_webhooks(storage, settings, pool.executor, enabled=webhooks)
+        ctx = server_context(
+            settings, storage, broker, registry, project, policy_for(project), custom_auth
+        )
+        scheduler = CronScheduler(ctx)
         try:
+            scheduler.start()
             await _serve_until_signalled(pool, settings)
         finally:
+            await scheduler.stop()
             await sender.stop()
     finally:
         with contextlib.suppress(Exception):
