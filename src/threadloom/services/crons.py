@@ -27,6 +27,7 @@ from threadloom.services import runs as run_service
 from threadloom.services.assistants import resolve_id
 from threadloom.services.context import ServerContext
 from threadloom.services.ids import is_uuid, new_id, parse_uuid
+from threadloom.services.webhook_policy import check_webhook
 from threadloom.storage.base import Filters
 from threadloom.storage.errors import FiringTaken, is_unavailable
 from threadloom.storage.records import Cron, CronFiring, Page
@@ -140,6 +141,8 @@ async def _assistant_id(ctx: ServerContext, given: str) -> str:
 async def create(ctx: ServerContext, body: dict[str, Any], *, thread_id: str | None) -> Cron:
     schedule = check_schedule(body["schedule"])
     timezone = check_timezone(body.get("timezone"))
+    if body.get("webhook"):  # the policy of runs' webhooks, checked before anything is written
+        await check_webhook(body["webhook"], ctx.settings)
     if thread_id is not None:
         if not is_uuid(thread_id):
             raise Unprocessable("Invalid thread ID: must be a UUID")
@@ -220,6 +223,8 @@ async def update(ctx: ServerContext, cron_id: str, body: dict[str, Any]) -> Cron
     if "schedule" in body and body["schedule"] is not None:
         check_schedule(body["schedule"])
     check_timezone(body.get("timezone"))
+    if body.get("webhook"):
+        await check_webhook(body["webhook"], ctx.settings)
     current = await get(ctx, cid)
     now = utcnow()
     changes: dict[str, Any] = {"updated_at": now}

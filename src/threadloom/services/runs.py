@@ -6,7 +6,6 @@ worker; these functions never execute graphs themselves.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal
@@ -79,12 +78,9 @@ async def create_run(
     """
     webhook = payload.get("webhook")
     if webhook:
-        from threadloom.services.webhook_policy import validate_webhook_url
+        from threadloom.services.webhook_policy import check_webhook
 
-        if ctx.settings.allow_private_network:  # only the URL's shape: no lookup needed
-            validate_webhook_url(webhook, ctx.settings, resolve=False)
-        else:  # the host resolved as the sender will (hosts file, DNS), off the event loop
-            await asyncio.to_thread(validate_webhook_url, webhook, ctx.settings)
+        await check_webhook(webhook, ctx.settings)
     for attempt in range(_STALE_ASSISTANT_RETRIES + 1):
         assistant = await assistant_service.get_for_run(ctx, payload["assistant_id"])
         run, if_not_exists = _new_run(
