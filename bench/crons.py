@@ -107,11 +107,13 @@ async def fire_every_minute(http: httpx.AsyncClient, ids: list[str]) -> dict[str
     return seconds
 
 
+def _mine(rows: list[tuple[datetime, str]], seconds: dict[str, int]) -> list[tuple[datetime, str]]:
+    return [(created, cid) for created, cid in rows if cid in seconds]
+
+
 def lags_ms(rows: list[tuple[datetime, str]], seconds: dict[str, int]) -> list[float]:
     out = []
     for created, cid in rows:
-        if cid not in seconds:
-            continue
         slot = created.replace(second=seconds[cid], microsecond=0)
         if slot > created:
             slot -= timedelta(minutes=1)
@@ -137,11 +139,15 @@ async def scenario(
         await asyncio.sleep(5)
         after = await idle_cpu(pids(), idle)
         seconds = await fire_every_minute(http, ids[:firing])
+        quiet = datetime.now(UTC) + timedelta(seconds=1)  # the PATCH traffic is over
         await asyncio.sleep(62)  # every one of them fires once (a few twice)
-        rows = runs()
+        rows = _mine(runs(), seconds)
         lags = lags_ms(rows, seconds)
+        steady = [lag for (at, _), lag in zip(rows, lags, strict=True) if at > quiet]
         if os.environ.get("BENCH_DEBUG"):
-            print(sorted(rows)[:5], len(rows))
+            timeline = sorted(zip((r[0] for r in rows), lags, strict=True))
+            for at, lag in timeline[:: max(1, len(timeline) // 40)]:
+                print(at.strftime("%H:%M:%S.%f"), f"{lag:.0f}")
     fired = len(lags)
     print(
         f"{name}: idle {before:.4f} → {after:.4f} CPU s/s; {fired} firings, p99 {pct(lags, 0.99):.1f} ms"
@@ -155,6 +161,10 @@ async def scenario(
         "p50": pct(lags, 0.5),
         "p99": pct(lags, 0.99),
         "max": max(lags) if lags else float("nan"),
+        "steady_fired": len(steady),
+        "steady_p50": pct(steady, 0.5),
+        "steady_p99": pct(steady, 0.99),
+        "steady_max": max(steady) if steady else float("nan"),
     }
 
 
@@ -191,12 +201,15 @@ async def cluster(crons: int, firing: int, idle: float) -> dict[str, Any]:
     api = ServerProcess(PROJECT, tmp / "api.db", command="serve", env=backends.env(workers=0))
     worker = WorkerProcess(PROJECT, tmp / "worker.log", backends.env())
 
+    # opened first: on a shared PostgreSQL the connections may all be taken by the end
+    conn = psycopg.connect(
+        PG_URL, autocommit=True, options=f"-c search_path={backends.schema},public"
+    )
+
     def runs() -> list[tuple[datetime, str]]:
-        opts = f"-c search_path={backends.schema},public"
-        with psycopg.connect(PG_URL, autocommit=True, options=opts) as conn:
-            rows = conn.execute(
-                "SELECT created_at, kwargs->'config'->'configurable'->>'cron_id' FROM runs"
-            ).fetchall()
+        rows = conn.execute(
+            "SELECT created_at, kwargs->'config'->'configurable'->>'cron_id' FROM runs"
+        ).fetchall()
         return [(c, cid) for c, cid in rows if cid]
 
     try:
@@ -208,6 +221,7 @@ async def cluster(crons: int, firing: int, idle: float) -> dict[str, Any]:
             "Cluster (serve + worker)", lambda: pids, api.url, runs, crons, firing, idle
         )
     finally:
+        conn.close()
         worker.stop()
         api.stop()
         backends.cleanup()
@@ -215,7 +229,7 @@ async def cluster(crons: int, firing: int, idle: float) -> dict[str, Any]:
 
 def report(results: list[dict[str, Any]], args: argparse.Namespace, started: str) -> str:
     lines = [
-        "## Crons: the scheduler with 10,000 enabled crons",
+        f"## Crons: the scheduler with {args.crons:,} enabled crons",
         "",
         f"{started}. {args.crons:,} enabled crons created through the API; idle CPU is the "
         f"server processes' CPU time over {args.idle:g} s (/proc utime + stime) with no crons, "
@@ -223,17 +237,26 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, started: str
         "them PATCHed to fire every minute at second `i % 60` (~17 firings a second, workers "
         "executing the runs), one minute of firings; lag = run `created_at` minus its slot.",
         "",
-        "| Shape | crons created | idle CPU, no crons | idle CPU, 10,000 crons | firings | lag p50 | lag p99 | lag max | Target |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| Shape | crons created | idle CPU, no crons | idle CPU, {args.crons:,} crons "
+        "| lag p50 / p99 / max, all firings | lag p50 / p99 / max, after the PATCHes | Target |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r['name']} | {args.crons:,} in {r['created_s']:.1f} s "
             f"| {r['before'] * 100:.2f}% of a core | {r['after'] * 100:.2f}% of a core "
-            f"| {r['fired']:,} | {r['p50']:.1f} ms | {r['p99']:.1f} ms | {r['max']:.1f} ms "
-            "| idle ≈ 0, p99 ≤ 1 s |"
+            f"| {r['fired']:,}: {r['p50']:.0f} / {r['p99']:.0f} / {r['max']:.0f} ms "
+            f"| {r['steady_fired']:,}: {r['steady_p50']:.0f} / {r['steady_p99']:.0f} / "
+            f"{r['steady_max']:.0f} ms | idle ≈ 0, p99 ≤ 1 s |"
         )
-    lines += ["", "Command: `uv run python -m bench.crons --out bench/RESULTS.md`"]
+    lines += [
+        "",
+        "The first lag column counts every firing of the minute, including those while the "
+        f"{args.firing:,} PATCHes (concurrency 8) were still being served by the same API "
+        "process; the second only the firings after the last PATCH.",
+        "",
+        "Command: `uv run python -m bench.crons --out bench/RESULTS.md`",
+    ]
     return "\n".join(lines)
 
 

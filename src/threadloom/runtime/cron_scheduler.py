@@ -21,10 +21,14 @@ from datetime import datetime
 from threadloom.serde import utcnow
 from threadloom.services import crons as cron_service
 from threadloom.services.context import ServerContext
+from threadloom.storage.records import Cron
 
 logger = logging.getLogger("threadloom.crons")
 
 BATCH = 100
+# firings of one batch whose runs are being created at once: each is a few round trips to the
+# database, so a batch due together (or a backlog) is fired well within its claim's lease
+FIRE_CONCURRENCY = 8
 # the longest sleep: a cron created or changed in another process is seen by then
 MAX_SLEEP_SECONDS = 5.0
 ERROR_BACKOFF_SECONDS = 1.0
@@ -66,13 +70,18 @@ class CronScheduler:
         while True:
             now = self._now()
             claimed = await self._ctx.storage.crons.claim_due(now, BATCH, self._lease)
-            for cron in claimed:
-                try:
-                    fired += await cron_service.fire(self._ctx, cron, now)
-                except Exception:  # a service down: the lease runs out, the firing is retried
-                    logger.exception("cron %s: firing failed, to be retried", cron.cron_id)
+            gate = asyncio.Semaphore(FIRE_CONCURRENCY)
+            fired += sum(await asyncio.gather(*(self._fire(gate, c, now) for c in claimed)))
             if len(claimed) < BATCH:
                 return fired
+
+    async def _fire(self, gate: asyncio.Semaphore, cron: Cron, now: datetime) -> bool:
+        async with gate:
+            try:
+                return await cron_service.fire(self._ctx, cron, now)
+            except Exception:  # a service down: the lease runs out, the firing is retried
+                logger.exception("cron %s: firing failed, to be retried", cron.cron_id)
+                return False
 
     async def _sleep_seconds(self) -> float:
         due = await self._ctx.storage.crons.next_due_at()

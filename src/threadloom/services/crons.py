@@ -87,6 +87,19 @@ def next_run_date(schedule: str, after: datetime, timezone: str | None) -> datet
     return croniter(schedule, base).get_next(datetime).astimezone(UTC)
 
 
+def upcoming(cron: Cron, count: int) -> list[datetime]:
+    """The cron's next `count` firings from its `next_run_date` (none when disabled; none past
+    its `end_time`). The first is `next_run_date` itself, even when overdue: it fires next."""
+    if not cron.enabled:
+        return []
+    out: list[datetime] = []
+    at = cron.next_run_date
+    while len(out) < count and (cron.end_time is None or at <= cron.end_time):
+        out.append(at)
+        at = next_run_date(cron.schedule, at, cron.timezone)
+    return out
+
+
 def firing(cron: Cron, now: datetime) -> CronFiring:
     """The firing of a cron claimed at `now`: its slot is the due `next_run_date`; it moves to
     the first slot after `now`, so a cron that missed several slots while nobody ran fires
@@ -338,9 +351,10 @@ async def fire(ctx: ServerContext, cron: Cron, now: datetime) -> bool:
     except Exception as exc:
         if is_unavailable(exc) or (isinstance(exc, ThreadloomError) and exc.status_code >= 500):
             raise
+        if not await ctx.storage.crons.consume(shot):
+            return False  # another scheduler fired this slot meanwhile (its run id is taken)
         if isinstance(exc, ThreadloomError):
             logger.warning("cron %s: no run for this firing: %s", cron.cron_id, exc.detail)
         else:
             logger.exception("cron %s: could not create its run", cron.cron_id)
-        await ctx.storage.crons.consume(shot)
         return False
