@@ -34,6 +34,7 @@ YEARLY = "0 0 1 1 *"  # after its firing, the next slot is far away
 N = 50
 LEASE = "3"  # THREADLOOM_CRON_LEASE_SECONDS: a killed scheduler's firings are retried after it
 HOOK = Path(__file__).parent / "crash_hook"
+START_TIMEOUT = 240.0
 
 
 @dataclass
@@ -124,10 +125,10 @@ async def _until(check: Callable[[], bool], within: float = 60.0) -> None:
         await asyncio.sleep(0.2)
 
 
-def _start_all(starts: list[Callable[[], None]]) -> None:
-    """In parallel: each process spends seconds importing LangChain."""
+def _start_all(starts: list[Callable[..., None]]) -> None:
+    """In parallel: each process spends seconds importing LangChain (more on a busy machine)."""
     with ThreadPoolExecutor(len(starts)) as pool:
-        for future in [pool.submit(s) for s in starts]:
+        for future in [pool.submit(s, timeout=START_TIMEOUT) for s in starts]:
             future.result()
 
 
@@ -165,7 +166,7 @@ async def test_a_scheduler_killed_mid_batch_loses_and_doubles_nothing(
         PYTHONPATH=os.pathsep.join([str(HOOK), str(ROOT)]),
         THREADLOOM_TEST_FIRINGS_BEFORE_KILL="10",
     )
-    victim.start()
+    victim.start(timeout=START_TIMEOUT)
     ids = await deployment.make_crons(victim.url, "crash")
     slots = deployment.due_now("crash")
     # the victim, the only scheduler, claims all 50 in one batch, makes 10 runs, and is killed

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.contract.conftest import make_run
-from threadloom.services.crons import firing, next_run_date
+from threadloom.services.crons import firing, next_run_date, upcoming
 from threadloom.storage.base import Storage
 from threadloom.storage.errors import FiringTaken
 from threadloom.storage.records import Cron
@@ -209,3 +210,10 @@ def test_next_run_date_follows_dst_in_the_cron_timezone() -> None:
     assert on_change_day == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
     winter = next_run_date("30 3 * * *", datetime(2026, 1, 5, 12, tzinfo=UTC), "America/New_York")
     assert winter == datetime(2026, 1, 6, 8, 30, tzinfo=UTC)
+
+
+def test_upcoming_firings_follow_the_schedule_until_end_time() -> None:
+    cron = _cron("a", "c", next_run_date=T0, end_time=T0 + timedelta(minutes=12))
+    assert upcoming(cron, 5) == [T0 + timedelta(minutes=m) for m in (0, 5, 10)]
+    assert upcoming(replace(cron, end_time=None), 2) == [T0, T0 + timedelta(minutes=5)]
+    assert upcoming(replace(cron, enabled=False), 5) == []
