@@ -15,8 +15,8 @@ from starlette.middleware import Middleware
 
 import threadloom
 from threadloom.api import assistants, crons, runs, store, system, thread_stream, threads
-from threadloom.api.compat import letta as letta_api
-from threadloom.api.compat import seekr as seekr_api
+from threadloom.api.compat import letta_routes as letta_api
+from threadloom.api.compat import seekr_routes as seekr_api
 from threadloom.api.custom_app import (
     attach,
     combined_lifespan,

@@ -48,7 +48,8 @@ class CreatePlan:
     `insert` False: nothing is written and `existing_run` is the answer (the caller asked not to
     insert beside an inflight run). Otherwise the run is inserted pending, `cancel` lists the
     inflight runs to cancel with `cancel_action`, and the thread is marked busy with
-    `thread_metadata` (None: unchanged) — or created when `create_thread`.
+    `thread_metadata` (None: unchanged) — or created when `create_thread`; the run is stored
+    with `run_metadata` (see `run_metadata`).
     """
 
     insert: bool
@@ -57,6 +58,7 @@ class CreatePlan:
     cancel: Sequence[Run] = field(default_factory=tuple)
     cancel_action: Literal["interrupt", "rollback"] | None = None
     thread_metadata: dict[str, Any] | None = None
+    run_metadata: dict[str, Any] | None = None
 
 
 def busy_message(thread_id: str, run_id: str) -> str:
@@ -75,6 +77,7 @@ def plan_create(
     filters: Mapping[str, Any] | None,
     found_metadata: Mapping[str, Any] | None,
     inflight: Sequence[Run] = (),
+    assistant_metadata: Mapping[str, Any] | None = None,
 ) -> CreatePlan:
     """The multitask decision. `found_metadata` is the thread's metadata as the transaction read
     it (None: no such thread), `inflight` its pending and running runs (oldest first).
@@ -85,10 +88,12 @@ def plan_create(
     if found_metadata is None:
         if if_not_exists != "create":
             raise NotFound(f"Thread {run.thread_id} not found")
+        created = new_thread_metadata(run, thread_metadata)
         return CreatePlan(
             insert=True,
             create_thread=True,
-            thread_metadata=new_thread_metadata(run, thread_metadata),
+            thread_metadata=created,
+            run_metadata=run_metadata(run, assistant_metadata, None),
         )
     if filters and not flt.evaluate(found_metadata, filters):
         raise NotFound(f"Thread {run.thread_id} not found")
@@ -101,11 +106,15 @@ def plan_create(
         action = "interrupt"
     elif inflight and run.multitask_strategy == "rollback":
         action = "rollback"
+    merged = merged_thread_metadata(found_metadata, thread_metadata)
     return CreatePlan(
         insert=True,
         cancel=tuple(inflight) if action else (),
         cancel_action=action,
-        thread_metadata=merged_thread_metadata(found_metadata, thread_metadata),
+        thread_metadata=merged,
+        run_metadata=run_metadata(
+            run, assistant_metadata, merged if merged is not None else found_metadata
+        ),
     )
 
 
@@ -113,6 +122,23 @@ def new_thread_metadata(run: Run, thread_metadata: Mapping[str, Any] | None) -> 
     """A thread a run creates starts with the run's metadata too (as the reference's), so what
     an auth handler stamped on the run (its owner) is on the thread it made."""
     return {**(thread_metadata or {}), **run.metadata}
+
+
+def run_metadata(
+    run: Run,
+    assistant_metadata: Mapping[str, Any] | None,
+    thread_metadata: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """A run's stored metadata, as the reference's: its assistant's, under its thread's as the
+    run leaves it (None: a thread the run creates adds nothing), under what the run was given
+    (`run.metadata`: its `metadata` over its config's); `assistant_id` is always the run's. The graph sees it as `config["metadata"]`,
+    so its checkpoints carry it too (history can be filtered by a thread's metadata)."""
+    return {
+        **(assistant_metadata or {}),
+        **(thread_metadata or {}),
+        **run.metadata,
+        "assistant_id": run.assistant_id,
+    }
 
 
 def merged_thread_metadata(

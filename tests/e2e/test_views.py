@@ -4,6 +4,7 @@ identity, status (the mapping table of other-apis.md §3.3) and analytics."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -91,7 +92,12 @@ async def test_status_mapping_table(
     )
     assert letta["conversation_id"] == seekr["thread_id"] == tid
     ended = {"completed": "completed_at", "failed": "failed_at", "cancelled": "cancelled_at"}
-    assert letta["completed_at"] == lg["ended_at"] == seekr[ended[seekr_status]]
+    # one instant, each API in its own spelling (LangGraph `+00:00`, Letta `Z`)
+    assert (
+        _instant(letta["completed_at"])
+        == _instant(lg["ended_at"])
+        == _instant(seekr[ended[seekr_status]])
+    )
     # analytics agree in every view
     for key in ("ttft_ns", "total_duration_ns"):
         assert lg[key] == letta[key] == seekr[key]
@@ -124,3 +130,8 @@ async def test_usage_agrees_across_views(client: LangGraphClient, http: httpx.As
     assert lg["usage"]["prompt_tokens"] == letta["prompt_tokens"] == seekr["usage"]["prompt_tokens"]
     assert lg["usage"]["step_count"] == 2 and lg["step_count"] == 3  # 2 LLM calls + 1 tool call
     assert 0 < lg["ttft_ns"] < lg["total_duration_ns"]
+
+
+def _instant(value: Any) -> Any:
+    """A timestamp as an aware datetime (ISO strings) or as it is (SeekrFlow's epoch numbers)."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value

@@ -167,3 +167,36 @@ def test_threads_of_runs_are_distinct_in_first_seen_order() -> None:
     runs = [_run(run_id="a"), _run(run_id="b"), _run(run_id="c")]
     runs[1].thread_id = "t2"
     assert rules.threads_of(runs) == ["t1", "t2"]
+
+
+def test_a_run_is_stored_with_its_assistants_and_threads_metadata_under_its_own() -> None:
+    run = _run()
+    run.metadata = {"mine": 1, "shared": "run", "assistant_id": "spoofed"}
+    plan = _plan(
+        run,
+        found_metadata={"t": 1, "shared": "thread"},
+        thread_metadata={"graph_id": "g", "assistant_id": "a1"},
+        assistant_metadata={"created_by": "system", "shared": "assistant"},
+    )
+    assert plan.run_metadata == {
+        "created_by": "system",
+        "t": 1,
+        "graph_id": "g",
+        "mine": 1,
+        "shared": "run",
+        "assistant_id": "a1",
+    }
+
+
+def test_a_thread_the_run_creates_adds_nothing_to_its_metadata() -> None:
+    run = _run()
+    run.metadata = {"mine": 1}
+    plan = _plan(
+        run,
+        found_metadata=None,
+        if_not_exists="create",
+        thread_metadata={"graph_id": "g"},
+        assistant_metadata={"created_by": "system"},
+    )
+    assert plan.thread_metadata == {"graph_id": "g", "mine": 1}
+    assert plan.run_metadata == {"created_by": "system", "mine": 1, "assistant_id": "a1"}

@@ -8,7 +8,9 @@ from typing import Any
 import orjson
 import pytest
 
-from threadloom.services.views import analytics, letta, seekr, status
+from threadloom.services.views import analytics, status
+from threadloom.services.views import letta_view as letta
+from threadloom.services.views import seekr_view as seekr
 from threadloom.services.views.streams import LettaStream, VercelStream
 from threadloom.storage.records import Run
 

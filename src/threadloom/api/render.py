@@ -1,4 +1,9 @@
-"""Records rendered as the LangGraph API's JSON objects (plus `select` projections)."""
+"""Records rendered as the LangGraph API's JSON objects (plus `select` projections).
+
+Timestamps are rendered here, as Python's `isoformat` (`…+00:00`, as the reference sends them):
+left to FastAPI, a datetime would go through pydantic and come out as `…Z`, which
+`datetime.fromisoformat` rejects before Python 3.11.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from threadloom.serde import isoformat
 from threadloom.services.views.analytics import analytics_fields
 from threadloom.storage.records import Assistant, Run, Thread
 
@@ -16,8 +22,8 @@ def assistant(a: Assistant) -> dict[str, Any]:
         "graph_id": a.graph_id,
         "config": a.config,
         "context": a.context,
-        "created_at": a.created_at,
-        "updated_at": a.updated_at,
+        "created_at": isoformat(a.created_at),
+        "updated_at": isoformat(a.updated_at),
         "metadata": a.metadata,
         "version": a.version,
         "name": a.name,
@@ -28,9 +34,9 @@ def assistant(a: Assistant) -> dict[str, Any]:
 def thread(t: Thread, *, include_ttl: bool = False) -> dict[str, Any]:
     body: dict[str, Any] = {
         "thread_id": t.thread_id,
-        "created_at": t.created_at,
-        "updated_at": t.updated_at,
-        "state_updated_at": t.state_updated_at,
+        "created_at": isoformat(t.created_at),
+        "updated_at": isoformat(t.updated_at),
+        "state_updated_at": isoformat(t.state_updated_at),
         "metadata": t.metadata,
         "config": t.config,
         "status": t.status,
@@ -43,7 +49,7 @@ def thread(t: Thread, *, include_ttl: bool = False) -> dict[str, Any]:
             {
                 "strategy": t.ttl.strategy,
                 "ttl_minutes": t.ttl.ttl_minutes,
-                "expires_at": t.ttl.expires_at,
+                "expires_at": isoformat(t.ttl.expires_at),
             }
             if t.ttl
             else None
@@ -57,15 +63,15 @@ def run(r: Run) -> dict[str, Any]:
         "run_id": r.run_id,
         "thread_id": r.thread_id,
         "assistant_id": r.assistant_id,
-        "created_at": r.created_at,
-        "updated_at": r.updated_at,
+        "created_at": isoformat(r.created_at),
+        "updated_at": isoformat(r.updated_at),
         "status": r.status,
         "metadata": r.metadata,
         "kwargs": r.kwargs,
         "multitask_strategy": r.multitask_strategy,
         "attempt": r.attempt,
-        "started_at": r.started_at,
-        "ended_at": r.ended_at,
+        "started_at": isoformat(r.started_at),
+        "ended_at": isoformat(r.ended_at),
         "stop_reason": r.stop_reason,
         "error": r.error,
         "background": r.background,

@@ -15,6 +15,7 @@ from threadloom.api.http import JSONBodyRoute, JSONResponse
 from threadloom.api.schemas import MAX_INT64, BulkCancel, RunCreate
 from threadloom.api.sse import EventStreamResponse, KeepAliveJSONResponse, encode_events
 from threadloom.errors import InvalidInput, NotFound, Unprocessable
+from threadloom.services import cancel as cancel_service
 from threadloom.services import runs as service
 from threadloom.services.context import ServerContext
 from threadloom.services.run_streams import (
@@ -126,7 +127,7 @@ async def join_frames(
 
 def _cancel_on_disconnect(ctx: ServerContext, run: Run) -> Any:
     async def cancel() -> None:
-        await service.interrupt_run(ctx, run)
+        await cancel_service.interrupt_run(ctx, run)
 
     return cancel
 
@@ -325,7 +326,8 @@ async def cancel_run(
     action: str = Query("interrupt", description=CANCEL_ACTION_DOC),
     ctx: ServerContext = Depends(get_ctx),
 ) -> Any:
-    run = await service.cancel(ctx, thread_id, run_id, action=service.cancel_action(action))
+    run = await service.get(ctx, run_id, thread_id=thread_id)
+    await cancel_service.cancel_run(ctx, run, action=cancel_service.cancel_action(action))
     if not wait:
         return Response(status_code=202)
     return KeepAliveJSONResponse(
@@ -414,11 +416,11 @@ async def cancel_many(
     action: str = Query("interrupt", description=CANCEL_ACTION_DOC),
     ctx: ServerContext = Depends(get_ctx),
 ) -> Response:
-    await service.cancel_many(
+    await cancel_service.cancel_many(
         ctx,
         status=body.status,
         thread_id=body.thread_id,
         run_ids=body.run_ids,
-        action=service.cancel_action(action),
+        action=cancel_service.cancel_action(action),
     )
     return Response(status_code=204)

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 
 from threadloom.errors import InvalidInput, NotFound, ThreadloomError, Unprocessable
-from threadloom.serde import utcnow
+from threadloom.serde import isoformat, utcnow
 from threadloom.services import runs as run_service
 from threadloom.services.assistants import resolve_id
 from threadloom.services.context import ServerContext
@@ -120,16 +120,16 @@ def render(cron: Cron, select: Sequence[str] | None = None) -> dict[str, Any]:
         "assistant_id": cron.assistant_id,
         "thread_id": cron.thread_id,
         "user_id": cron.user_id if cron.user_id is not None else "",
-        "end_time": cron.end_time,
+        "end_time": isoformat(cron.end_time),
         "schedule": cron.schedule,
         "timezone": cron.timezone,
         "payload": cron.payload,
-        "next_run_date": cron.next_run_date,
+        "next_run_date": isoformat(cron.next_run_date),
         "metadata": cron.metadata,
         "on_run_completed": cron.on_run_completed,
         "enabled": cron.enabled,
-        "created_at": cron.created_at,
-        "updated_at": cron.updated_at,
+        "created_at": isoformat(cron.created_at),
+        "updated_at": isoformat(cron.updated_at),
     }
     if select:
         return {k: v for k, v in view.items() if k in select}

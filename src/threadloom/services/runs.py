@@ -1,4 +1,5 @@
-"""Runs: creating them (multitask rules), cancelling, listing and waiting for their outcome.
+"""Where a run is queued: creating runs (multitask rules), reading, listing and deleting them,
+and waiting for their outcome. Cancelling is `services.cancel`.
 
 Every run — background, streamed, waited, stateless — is written `pending` and executed by a
 worker; these functions never execute graphs themselves.
@@ -11,10 +12,9 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from threadloom.errors import Conflict, InvalidInput, NotFound, Unprocessable
-from threadloom.runtime.broker import ThreadNotice
-from threadloom.serde import dumps, loads, utcnow
+from threadloom.serde import loads, utcnow
 from threadloom.services import assistants as assistant_service
-from threadloom.services import run_headers
+from threadloom.services import cancel, run_headers
 from threadloom.services.context import ServerContext
 from threadloom.services.ids import is_uuid, new_id, parse_uuid
 from threadloom.storage.base import Filters
@@ -117,10 +117,8 @@ async def create_run(
                     f"Assistant {assistant.assistant_id} kept changing while the run was being "
                     "created; try again"
                 ) from None
-    action: Literal["interrupt", "rollback"] = (
-        "rollback" if run.multitask_strategy == "rollback" else "interrupt"
-    )
-    await dispatch_cancels(ctx, result.cancelled, action)
+    # the runs a multitask `interrupt` / `rollback` displaced
+    await cancel.dispatch(ctx, result.cancelled, cancel.cancel_action(run.multitask_strategy))
     if not result.workers_notified:  # the worker announces the run to thread streams as it starts
         await ctx.broker.wake_workers()
     return result.run
@@ -211,9 +209,14 @@ def _new_run(
     if tags:
         config["tags"] = tags
 
-    metadata = {
-        k: v for k, v in (payload.get("metadata") or {}).items() if k not in RESERVED_METADATA
+    # what the run was given: its `metadata` over its config's (storage adds the assistant's
+    # and the thread's under these: `run_rules.run_metadata`)
+    config_metadata = run_config.get("metadata")
+    given = {
+        **(config_metadata if isinstance(config_metadata, dict) else {}),
+        **(payload.get("metadata") or {}),
     }
+    metadata = {k: v for k, v in given.items() if k not in RESERVED_METADATA}
     metadata["assistant_id"] = assistant.assistant_id
 
     webhook = payload.get("webhook")
@@ -258,33 +261,6 @@ def _new_run(
         webhook={"url": webhook, "attempts": []} if webhook else None,
     )
     return run, if_not_exists
-
-
-def cancel_action(raw: str | None) -> Literal["interrupt", "rollback"]:
-    """A cancel's `action` as the reference reads it: `rollback`, else `interrupt` (an action
-    it does not know included)."""
-    return "rollback" if raw == "rollback" else "interrupt"
-
-
-async def dispatch_cancels(
-    ctx: ServerContext, runs: list[Run], action: Literal["interrupt", "rollback"]
-) -> None:
-    """Tell workers to stop running runs; close the logs of runs that ended without starting."""
-    for run in runs:
-        if run.status == "running":
-            await ctx.broker.send_cancel(run.run_id, action)
-        else:
-            await ctx.broker.finish(run.run_id)
-            await ctx.broker.notify_thread(
-                run.thread_id,
-                ThreadNotice(
-                    kind="run_done",
-                    run_id=run.run_id,
-                    data=dumps({"status": "run_done", "run_id": run.run_id}),
-                ),
-            )
-    if runs:
-        await ctx.broker.wake_workers()
 
 
 async def get(
@@ -332,68 +308,11 @@ async def list_runs(
 async def delete(ctx: ServerContext, thread_id: str, run_id: str, filters: Filters = None) -> None:
     run = await get(ctx, run_id, thread_id=thread_id, filters=filters)
     if run.inflight:
-        cancelled = await ctx.storage.runs.request_cancel(
-            action="rollback", run_ids=[run.run_id], thread_id=run.thread_id
-        )
-        await dispatch_cancels(ctx, cancelled, "rollback")
+        await cancel.request(ctx, action="rollback", run_ids=[run.run_id], thread_id=run.thread_id)
         return
     await ctx.storage.runs.delete(run.run_id, thread_id=run.thread_id, filters=filters)
     await ctx.storage.delete_run_checkpoints(run.thread_id, run.run_id)
     await ctx.broker.reset(run.run_id)
-
-
-async def cancel(
-    ctx: ServerContext,
-    thread_id: str,
-    run_id: str,
-    *,
-    action: Literal["interrupt", "rollback"],
-    filters: Filters = None,
-) -> Run:
-    run = await get(ctx, run_id, thread_id=thread_id, filters=filters)
-    affected = await ctx.storage.runs.request_cancel(
-        action=action, run_ids=[run.run_id], thread_id=run.thread_id, filters=filters
-    )
-    if not affected:
-        raise NotFound(
-            f"No matching runs to cancel: run {run_id} is {run.status}, not pending or running"
-        )
-    await dispatch_cancels(ctx, affected, action)
-    return run
-
-
-async def interrupt_run(ctx: ServerContext, run: Run) -> None:
-    """Interrupt one run now (its `/stream` client went away with `on_disconnect: cancel`)."""
-    affected = await ctx.storage.runs.request_cancel(
-        action="interrupt", run_ids=[run.run_id], thread_id=run.thread_id
-    )
-    await dispatch_cancels(ctx, affected, "interrupt")
-
-
-async def cancel_many(
-    ctx: ServerContext,
-    *,
-    status: str | None,
-    thread_id: str | None,
-    run_ids: list[str] | None,
-    action: Literal["interrupt", "rollback"],
-    filters: Filters = None,
-) -> int:
-    if status and (thread_id or run_ids):
-        raise Unprocessable("Cancel either by status, or by thread_id and run_ids, not both")
-    if not status and not run_ids:
-        raise Unprocessable("Provide a status, or a thread_id with run_ids")
-    affected = await ctx.storage.runs.request_cancel(
-        action=action,
-        run_ids=[parse_uuid(r, "run_id") for r in run_ids] if run_ids else None,
-        thread_id=parse_uuid(thread_id, "thread_id") if thread_id else None,
-        status=status,  # type: ignore[arg-type]
-        filters=filters,
-    )
-    if not affected:
-        raise NotFound("No matching runs to cancel")
-    await dispatch_cancels(ctx, affected, action)
-    return len(affected)
 
 
 async def output_of_deleted(ctx: ServerContext, run_id: str) -> dict[str, Any] | Any:

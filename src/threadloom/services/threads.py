@@ -7,6 +7,7 @@ from typing import Any
 
 from threadloom.errors import NotFound
 from threadloom.serde import utcnow
+from threadloom.services import cancel as cancel_service
 from threadloom.services import state as state_service
 from threadloom.services.context import ServerContext
 from threadloom.services.ids import new_id, parse_uuid
@@ -80,9 +81,8 @@ async def delete(ctx: ServerContext, thread_id: str, filters: Filters = None) ->
     run_ids = await _run_ids(ctx, tid, filters)
     if not await ctx.storage.threads.delete(tid, filters=filters):
         raise NotFound(f"Thread {thread_id} not found")
-    for run in inflight:  # their rows are gone with the thread; stop the work too
-        if run.status == "running":
-            await ctx.broker.send_cancel(run.run_id, "rollback")
+    # their rows are gone with the thread; stop the work too
+    await cancel_service.stop_workers(ctx, inflight)
     await ctx.storage.delete_thread_checkpoints(tid)
     # a deleted thread's runs are gone: their retained logs and outcomes must not answer a
     # `/join` or a stream replay any more (readers still following one are ended)

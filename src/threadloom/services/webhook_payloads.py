@@ -15,7 +15,7 @@ from threadloom.runtime.executor import ExecutionResult, RunExecutor
 from threadloom.runtime.webhooks import WebhookSender, ended_copy
 from threadloom.serde import to_jsonable, utcnow
 from threadloom.services.run_messages import run_messages
-from threadloom.services.views import letta
+from threadloom.services.views import letta_view as letta
 from threadloom.services.views.analytics import analytics_fields
 from threadloom.services.webhook_policy import validate_webhook_url
 from threadloom.settings import Settings

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from threadloom.serde import isoformat
 from threadloom.storage.records import Run
 
 
@@ -94,6 +95,6 @@ def analytics_fields(run: Run) -> dict[str, Any]:
         "usage_metadata": run.usage or None,
         "step_count": len(run.steps or ()),
         "model": primary_model(run),
-        "first_token_at": first_output_at(run),
+        "first_token_at": isoformat(first_output_at(run)),
         "webhook": run.webhook,
     }

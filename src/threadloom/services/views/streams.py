@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from threadloom.services.views import letta
+from threadloom.services.views import letta_view as letta
 from threadloom.services.views.messages import as_dict, role_of, text_of, tool_calls_of
 from threadloom.storage.records import Run
 

@@ -40,6 +40,7 @@ async def create_run(
     prevent_insert_if_inflight: bool,
     filters: Mapping[str, Any] | None,
     thread_ttl: ThreadTTL | None = None,
+    assistant_metadata: Mapping[str, Any] | None = None,
 ) -> RunCreateResult:
     """Execute `run_rules.plan_create`: thread create-or-check, insert, multitask cancels."""
 
@@ -52,6 +53,7 @@ async def create_run(
             filters=filters,
             found_metadata=found,
             inflight=await inflight_runs(cur, run.thread_id) if found is not None else (),
+            assistant_metadata=assistant_metadata,
         )
 
     plan = await plan_for(await lock_thread_metadata(cur, run.thread_id))
@@ -69,6 +71,7 @@ async def create_run(
         return RunCreateResult(plan.existing_run, False, [])
 
     run.status = "pending"
+    run.metadata = plan.run_metadata if plan.run_metadata is not None else run.metadata
     try:
         await cur.execute(q.INSERT_RUN, run_to_params(run))
     except pg_errors.UniqueViolation as exc:
@@ -95,9 +98,14 @@ async def create_run_on_new_thread(
     """The stateless run's path: thread and run in one statement. None when the thread already
     exists (nothing was written; the caller takes the locking path)."""
     run.status = "pending"
+    created = rules.new_thread_metadata(run, thread_metadata)
+    given = run.metadata
+    run.metadata = rules.run_metadata(
+        run, assistant.metadata if assistant is not None else None, None
+    )
     params: dict[str, Any] = {
         "thread_id": run.thread_id,
-        "metadata": jsonb(rules.new_thread_metadata(run, thread_metadata)),
+        "metadata": jsonb(created),
         "sync": "on" if durable else "off",
         "aid": assistant.assistant_id if assistant is not None else None,
         "aversion": assistant.version if assistant is not None else None,
@@ -115,6 +123,7 @@ async def create_run_on_new_thread(
         params["lease"] = lease_seconds
     row = await db.fetchone(sql, params)
     if row is None:
+        run.metadata = given  # the locking path plans again from what the run was given
         return None
     if row["worker_id"] is not None:
         run.status = "running"

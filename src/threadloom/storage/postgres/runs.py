@@ -68,8 +68,20 @@ class PostgresRunStore(RunStore):
         try:
             if firing is not None:  # the cron's advance is fetched: no pipeline, no fast path
                 async with self._db.transaction() as cur:
+                    if assistant is not None:
+                        await cur.execute(
+                            q.CHECK_ASSISTANT,
+                            (assistant.assistant_id, assistant.version, assistant.updated_at),
+                        )
                     result = await lifecycle.create_run(
-                        cur, run, if_not_exists, thread_metadata, False, checked, thread_ttl
+                        cur,
+                        run,
+                        if_not_exists,
+                        thread_metadata,
+                        False,
+                        checked,
+                        thread_ttl,
+                        assistant.metadata if assistant is not None else None,
                     )
                     # last, so the lock order is the thread's then the cron's (as a cascade)
                     if not await consume_firing(cur, firing):
@@ -106,6 +118,7 @@ class PostgresRunStore(RunStore):
                     prevent_insert_if_inflight,
                     checked,
                     thread_ttl,
+                    assistant.metadata if assistant is not None else None,
                 )
                 result.workers_notified = not durable
                 return result

@@ -45,6 +45,7 @@ def create_run(
     filters: Mapping[str, Any] | None,
     now: int,
     thread_ttl: ThreadTTL | None = None,
+    assistant_metadata: Mapping[str, Any] | None = None,
 ) -> RunCreateResult:
     """Execute `run_rules.plan_create`: thread create-or-check, insert, multitask cancels."""
     # only the metadata: the thread's state can be megabytes, and a run's creation needs none
@@ -60,6 +61,7 @@ def create_run(
         filters=filters,
         found_metadata=existing,
         inflight=inflight_runs(conn, run.thread_id) if existing is not None else (),
+        assistant_metadata=assistant_metadata,
     )
     if not plan.insert:
         assert plan.existing_run is not None
@@ -67,6 +69,7 @@ def create_run(
     if plan.create_thread:
         insert_thread(conn, run.thread_id, plan.thread_metadata or {}, thread_ttl, now, "busy")
     run.status = "pending"
+    run.metadata = plan.run_metadata if plan.run_metadata is not None else run.metadata
     conn.execute(INSERT_RUN, run_to_row(run))
     cancelled: list[Run] = []
     if plan.cancel_action is not None:

@@ -57,11 +57,12 @@ class SqliteRunStore(RunStore):
         if filters:
             flt.validate(filters)
         args = (run, if_not_exists, thread_metadata, prevent_insert_if_inflight, filters)
+        extra = (now_us(), thread_ttl, assistant.metadata if assistant is not None else None)
         if firing is None:
-            return await self._db.write(lifecycle.create_run, *args, now_us(), thread_ttl)
+            return await self._db.write(lifecycle.create_run, *args, *extra)
 
         def fire(conn: sqlite3.Connection) -> RunCreateResult:
-            result = lifecycle.create_run(conn, *args, now_us(), thread_ttl)
+            result = lifecycle.create_run(conn, *args, *extra)
             if not consume_firing(conn, firing):  # the write rolls back: no run, no advance
                 raise FiringTaken(firing.cron_id)
             return result

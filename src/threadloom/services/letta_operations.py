@@ -15,10 +15,11 @@ from typing import Any, Literal
 from threadloom.errors import Conflict, Gone, InvalidInput, NotFound, Unprocessable
 from threadloom.serde import utcnow
 from threadloom.services import assistants as assistant_service
+from threadloom.services import cancel as cancel_service
 from threadloom.services import runs as run_service
 from threadloom.services.context import ServerContext
 from threadloom.services.run_messages import run_messages
-from threadloom.services.views import letta as view
+from threadloom.services.views import letta_view as view
 from threadloom.services.views.status import (
     LETTA_STATUSES,
     LETTA_STOP_REASONS,
@@ -335,10 +336,9 @@ async def cancel(
     inflight = [r for r in targets if r.inflight]
     affected = []
     if inflight:
-        affected = await ctx.storage.runs.request_cancel(
-            action="interrupt", run_ids=[r.run_id for r in inflight]
+        affected = await cancel_service.request(
+            ctx, action="interrupt", run_ids=[r.run_id for r in inflight]
         )
-        await run_service.dispatch_cancels(ctx, affected, "interrupt")
     done = {r.run_id for r in affected}
     for run in targets:
         result[view.run_id(run.run_id)] = "cancelled" if run.run_id in done else letta_status(run)

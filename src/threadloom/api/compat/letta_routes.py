@@ -1,5 +1,5 @@
 """Letta v1 routes: `/v1/runs/...` over Threadloom runs, and the agent message endpoints that
-create them. Handlers parse and render; `services.letta` does the work."""
+create them. Handlers parse and render; `services.letta_operations` does the work."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from threadloom.api.compat.common import require_api_key, sse_data
 from threadloom.api.deps import get_ctx
 from threadloom.api.http import JSONResponse, JSONRoute
 from threadloom.errors import Unprocessable
-from threadloom.services import letta as service
+from threadloom.services import letta_operations as service
 from threadloom.services.context import ServerContext
 
 router = APIRouter(

@@ -1,5 +1,5 @@
 """SeekrFlow agent-runtime routes: `/v1/threads`, thread messages and thread runs. Handlers parse
-and render; `services.seekr` does the work. Both `/v1/threads` and `/v1/threads/` answer (the
+and render; `services.seekr_operations` does the work. Both `/v1/threads` and `/v1/threads/` answer (the
 SDK uses the trailing slash)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from threadloom.api.deps import get_ctx
 from threadloom.api.http import JSONResponse, JSONRoute
 from threadloom.api.schemas import MAX_INT64
 from threadloom.errors import Unprocessable
-from threadloom.services import seekr as service
+from threadloom.services import seekr_operations as service
 from threadloom.services.context import ServerContext
 
 router = APIRouter(

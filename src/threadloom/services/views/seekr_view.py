@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from threadloom.services.views import analytics
-from threadloom.services.views.letta import SERVER_METADATA, compat_of, error_text
+from threadloom.services.views.letta_view import SERVER_METADATA, compat_of, error_text
 from threadloom.services.views.messages import as_dict, message_id, role_of
 from threadloom.services.views.status import is_active, seekr_status
 from threadloom.storage.records import Run, Thread

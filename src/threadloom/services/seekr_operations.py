@@ -14,13 +14,14 @@ from threadloom.errors import InvalidInput, NotFound, Unprocessable
 from threadloom.graphs.registry import system_assistant_id
 from threadloom.serde import dumps
 from threadloom.services import assistants as assistant_service
+from threadloom.services import cancel as cancel_service
 from threadloom.services import runs as run_service
 from threadloom.services import state as state_service
 from threadloom.services import threads as thread_service
 from threadloom.services.context import ServerContext
 from threadloom.services.ids import new_id, parse_uuid
 from threadloom.services.run_messages import run_messages
-from threadloom.services.views import seekr as view
+from threadloom.services.views import seekr_view as view
 from threadloom.services.views.streams import VercelStream
 from threadloom.storage.records import Run, Thread
 
@@ -223,11 +224,10 @@ async def cancel(ctx: ServerContext, thread_id: str, run_id: str) -> dict[str, s
     left alone and its final status reported instead."""
     run = await get_run(ctx, thread_id, run_id)
     if run.inflight:
-        affected = await ctx.storage.runs.request_cancel(
-            action="interrupt", run_ids=[run.run_id], thread_id=run.thread_id
+        affected = await cancel_service.request(
+            ctx, action="interrupt", run_ids=[run.run_id], thread_id=run.thread_id
         )
         if affected:
-            await run_service.dispatch_cancels(ctx, affected, "interrupt")
             return {"status": "canceled", "run_id": run.run_id}
         run = await get_run(ctx, thread_id, run_id)
     rendered = await render_runs(ctx, [run])
