@@ -52,16 +52,17 @@ from threadloom.graphs.project import (
 from threadloom.graphs.registry import GraphRegistry, system_assistant_id
 from threadloom.graphs.store_config import store_options, sweep_interval_seconds
 from threadloom.graphs.unsupported import check_supported
-from threadloom.runtime.broker import build_broker
+from threadloom.runtime.broker import Broker, build_broker
 from threadloom.runtime.cron_scheduler import CronScheduler
 from threadloom.runtime.store_sweeper import StoreSweeper
 from threadloom.runtime.ttl_sweeper import ThreadTTLSweeper
 from threadloom.services.assistants import mirror_config_context
 from threadloom.services.context import ServerContext
 from threadloom.services.run_headers import header_patterns
-from threadloom.services.thread_ttl import policy_for
+from threadloom.services.thread_ttl import ThreadTTLPolicy, policy_for
 from threadloom.settings import Settings
 from threadloom.storage import create_storage
+from threadloom.storage.base import Storage
 from threadloom.telemetry import tracing
 from threadloom.telemetry.metrics import METRICS
 
@@ -133,6 +134,32 @@ def build_custom_auth(project: ProjectConfig, settings: Settings) -> CustomAuth 
     return CustomAuth(auth, project, studio=settings.studio_auth)
 
 
+def server_context(
+    settings: Settings,
+    storage: Storage,
+    broker: Broker,
+    registry: GraphRegistry,
+    project: ProjectConfig,
+    thread_ttl: ThreadTTLPolicy,
+    custom_auth: CustomAuth | None,
+) -> ServerContext:
+    """The context services run in: an API process's, and a worker's cron scheduler's (its
+    runs are created as an API process would create them)."""
+    http = project.http
+    ctx = ServerContext(
+        settings=settings,
+        storage=storage,
+        broker=broker,
+        registry=registry,
+        project=project,
+        thread_ttl=thread_ttl,
+        header_patterns=header_patterns(http.configurable_headers if http else None),
+    )
+    if custom_auth is not None:
+        ctx.extras["custom_auth"] = custom_auth
+    return ctx
+
+
 async def sync_system_assistants(
     ctx: ServerContext, configs: dict[str, dict[str, Any]] | None = None
 ) -> None:
@@ -174,17 +201,7 @@ def create_app(
         await storage.open()
         broker = build_broker(settings)
         await broker.start()
-        ctx = ServerContext(
-            settings=settings,
-            storage=storage,
-            broker=broker,
-            registry=registry,
-            project=project,
-            thread_ttl=thread_ttl,
-            header_patterns=header_patterns(http.configurable_headers if http else None),
-        )
-        if custom_auth is not None:
-            ctx.extras["custom_auth"] = custom_auth
+        ctx = server_context(settings, storage, broker, registry, project, thread_ttl, custom_auth)
         app.state.ctx = ctx
         await sync_system_assistants(ctx, graph_configs)
         thread_sweeper = ThreadTTLSweeper(storage, broker, thread_ttl)

@@ -1,4 +1,4 @@
-"""`threadloom` command line: dev, serve, worker, migrate."""
+"""`threadloom` command line: dev, serve, worker, migrate, crons."""
 
 from __future__ import annotations
 
@@ -502,6 +502,7 @@ def worker(**opts: Any) -> None:
             run_worker(
                 settings,
                 registry,
+                project,
                 *store_options(project),
                 webhooks=not (project.http and project.http.disable_webhooks),
             )
@@ -524,6 +525,57 @@ def migrate(**opts: Any) -> None:
 
     asyncio.run(migrate_storage(settings))
     click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--config", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--db", "sqlite_path", type=click.Path(path_type=Path), default=None, help="SQLite file"
+)
+@click.option("--next", "count", type=click.IntRange(1, 100), default=3, help="Firings shown")
+@click.option("--limit", type=click.IntRange(1, 10000), default=100, help="Crons shown")
+def crons(count: int, limit: int, **opts: Any) -> None:
+    """List the crons, soonest first, with their next firings (UTC)."""
+    settings = load_settings(**opts)
+    _preflight(settings)
+    from threadloom.services.crons import upcoming
+    from threadloom.storage import create_storage
+
+    async def read() -> tuple[list[Any], int]:
+        storage = create_storage(settings)
+        await storage.open()
+        try:
+            page = await storage.crons.search(
+                limit=limit, sort_by="next_run_date", sort_order="asc"
+            )
+            return page.items, page.total
+        finally:
+            await storage.close()
+
+    items, total = asyncio.run(read())
+    if not items:
+        click.echo("no crons")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table()
+    for column in ("cron_id", "assistant_id", "thread_id", "schedule", "timezone", "next (UTC)"):
+        table.add_column(column, no_wrap=True)
+    for cron in items:
+        firings = upcoming(cron, count)
+        table.add_row(
+            cron.cron_id,
+            cron.assistant_id,
+            cron.thread_id or "(new thread each time)",
+            cron.schedule,
+            cron.timezone or "UTC",
+            "\n".join(f.strftime("%Y-%m-%d %H:%M:%S") for f in firings)
+            or ("disabled" if not cron.enabled else "ended"),
+        )
+    Console(width=240).print(table)
+    if total > len(items):
+        click.echo(f"{len(items)} of at least {total} crons shown; --limit shows more")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -149,6 +149,12 @@ class Settings(BaseSettings):
         "`durability: sync` always writes them at once",
     )
     lease_seconds: float = Field(default=30.0, gt=0, description="A claimed run's lease")
+    cron_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a scheduler holds the due cron firings it claimed; one killed "
+        "before making their runs has them fired by another scheduler after this",
+    )
     lease_heartbeat_seconds: float = Field(
         default=10.0,
         gt=0,

@@ -7,6 +7,9 @@ thread, stateless `keep` crons leave their threads, disabled crons do not fire).
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -15,6 +18,8 @@ from typing import Any
 import httpx
 import pytest
 from langgraph_sdk.client import LangGraphClient
+
+from tests.support.server import ServerProcess
 
 EVERY_SECOND = "* * * * * *"  # croniter's optional sixth field: seconds
 FIELDS = {
@@ -260,3 +265,28 @@ async def test_disabled_cron_does_not_fire(client: LangGraphClient) -> None:
     await client.crons.delete(probe["cron_id"])
     assert await client.runs.list(tid) == []
     await client.crons.delete(cron["cron_id"])
+
+
+async def test_crons_cli_lists_next_firings(client: LangGraphClient, server: ServerProcess) -> None:
+    """`threadloom crons` reads the crons from the server's database: soonest first, each with
+    its next firings in UTC (New York's 03:30 is 08:30 UTC in winter), disabled ones marked."""
+    thread = await client.threads.create()
+    cron = await client.crons.create_for_thread(
+        thread["thread_id"], "echo", schedule="30 3 * * *", timezone="America/New_York"
+    )
+    off = await client.crons.create("echo", schedule="0 0 1 1 *", enabled=False)
+    args = [sys.executable, "-m", "threadloom.cli", "crons", "--config", str(server.config)]
+    args += ["--next", "2", "--limit", "10000"]
+    if server.command == "dev":
+        args += ["--db", str(server.db_path)]
+    env = {**os.environ, **server.env}
+    done = await asyncio.to_thread(
+        subprocess.run, args, capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    line = next(row for row in done.stdout.splitlines() if cron["cron_id"] in row)
+    first = datetime.fromisoformat(cron["next_run_date"]).astimezone(UTC)
+    assert first.strftime("%Y-%m-%d %H:%M:%S") in line
+    assert first.strftime("%H:%M") in ("08:30", "07:30")  # EST or EDT
+    assert thread["thread_id"] in line and "America/New_York" in line
+    assert "disabled" in next(row for row in done.stdout.splitlines() if off["cron_id"] in row)

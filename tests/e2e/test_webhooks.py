@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import letta_client
 import pytest
+from langgraph_sdk import get_sync_client
 from letta_client import Letta
 
 from tests.support.server import TEST_PROJECT, ServerProcess
@@ -224,8 +226,35 @@ def test_private_urls_refused_at_creation(tmp_path: Path) -> None:
                     agent_id="echo", input="hi", callback_url="http://127.0.0.1:9/cb"
                 )
         assert httpx.get(f"{proc.url}/v1/runs/").json() == []  # nothing was created
+        _private_cron_webhooks_refused(proc.url, thread["thread_id"])
     finally:
         proc.stop()
+
+
+def _private_cron_webhooks_refused(url: str, thread_id: str) -> None:
+    """Crons take the runs' webhook policy, as the reference does: create (stateless and on a
+    thread) and PATCH refuse a private URL with 422 and write nothing."""
+    client = get_sync_client(url=url, api_key=None)
+    kept = client.crons.create("echo", schedule="0 3 * * *", webhook="https://93.184.215.14/ok")
+    for hook in ("http://127.0.0.1:9/hook", "http://169.254.169.254/x", "ftp://example.com/h"):
+        for create in (
+            partial(client.crons.create, "echo", schedule="0 3 * * *", webhook=hook),
+            partial(
+                client.crons.create_for_thread,
+                thread_id,
+                "echo",
+                schedule="0 3 * * *",
+                webhook=hook,
+            ),
+            partial(client.crons.update, kept["cron_id"], webhook=hook, metadata={"x": 1}),
+        ):
+            with pytest.raises(httpx.HTTPStatusError) as refused:
+                create()
+            assert refused.value.response.status_code == 422, hook
+            assert isinstance(refused.value.response.json()["detail"], str)
+    assert client.crons.count() == 1
+    (only,) = client.crons.search()
+    assert only["payload"]["webhook"] == "https://93.184.215.14/ok" and only["metadata"] == {}
 
 
 def test_webhook_values_are_the_whole_state(hook_server: ServerProcess, receiver: Receiver) -> None:

@@ -62,7 +62,7 @@ PASS_THROUGH: dict[str, frozenset[str]] = {
         }
     ),
     "assistants": frozenset({"upsert_system", "get_for_run"}),
-    "crons": frozenset({"claim_due", "next_due_at"}),  # the scheduler is the server's
+    "crons": frozenset({"claim_due", "consume", "next_due_at"}),  # the scheduler is the server's
 }
 
 

@@ -3,12 +3,16 @@
 A cron keeps the request's body as its `payload` (as the reference does, with
 `config.configurable.cron_id` set), its creator's auth user (its runs run as them) and the
 `next_run_date` computed by croniter in its IANA `timezone` (DST is the library's). A firing
-creates its run through `services.runs.create_run`, so multitask rules, webhooks and auth apply.
+creates its run through `services.runs.create_run`, so multitask rules, webhooks and auth apply;
+that run's id is derived from the cron and the slot, and its insert consumes the slot in the
+same transaction (`storage/cron_sql.py` has the rule), so a slot yields one run at most.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -17,14 +21,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from threadloom.errors import InvalidInput, NotFound, Unprocessable
+from threadloom.errors import InvalidInput, NotFound, ThreadloomError, Unprocessable
 from threadloom.serde import isoformat, utcnow
 from threadloom.services import runs as run_service
 from threadloom.services.assistants import resolve_id
 from threadloom.services.context import ServerContext
 from threadloom.services.ids import is_uuid, new_id, parse_uuid
+from threadloom.services.webhook_policy import check_webhook
 from threadloom.storage.base import Filters
-from threadloom.storage.records import Cron, Page
+from threadloom.storage.errors import FiringTaken, is_unavailable
+from threadloom.storage.records import Cron, CronFiring, Page
+
+logger = logging.getLogger("threadloom.crons")
+
+# a firing's run id is uuid5(this, "<cron_id>@<slot>"): the same slot always names the same run
+FIRING_NAMESPACE = uuid.UUID("5f0c1a6e-2d7b-4c53-9e1f-7a3b8d2c4e60")
 
 # PATCH fields that go into the payload the runs are created with
 PAYLOAD_FIELDS = (
@@ -76,14 +87,31 @@ def next_run_date(schedule: str, after: datetime, timezone: str | None) -> datet
     return croniter(schedule, base).get_next(datetime).astimezone(UTC)
 
 
-def advance(now: datetime) -> Any:
-    """The claim's rule for a fired cron: its next slot after `now`, so a cron that missed
-    several slots while nobody ran fires once and then continues on schedule."""
+def upcoming(cron: Cron, count: int) -> list[datetime]:
+    """The cron's next `count` firings from its `next_run_date` (none when disabled; none past
+    its `end_time`). The first is `next_run_date` itself, even when overdue: it fires next."""
+    if not cron.enabled:
+        return []
+    out: list[datetime] = []
+    at = cron.next_run_date
+    while len(out) < count and (cron.end_time is None or at <= cron.end_time):
+        out.append(at)
+        at = next_run_date(cron.schedule, at, cron.timezone)
+    return out
 
-    def after(cron: Cron) -> datetime:
-        return next_run_date(cron.schedule, now, cron.timezone)
 
-    return after
+def firing(cron: Cron, now: datetime) -> CronFiring:
+    """The firing of a cron claimed at `now`: its slot is the due `next_run_date`; it moves to
+    the first slot after `now`, so a cron that missed several slots while nobody ran fires
+    once and then continues on schedule."""
+    slot = cron.next_run_date
+    run_id = uuid.uuid5(FIRING_NAMESPACE, f"{cron.cron_id}@{slot.astimezone(UTC).isoformat()}")
+    return CronFiring(
+        cron_id=cron.cron_id,
+        slot=slot,
+        next_slot=next_run_date(cron.schedule, now, cron.timezone),
+        run_id=str(run_id),
+    )
 
 
 def render(cron: Cron, select: Sequence[str] | None = None) -> dict[str, Any]:
@@ -126,6 +154,8 @@ async def _assistant_id(ctx: ServerContext, given: str) -> str:
 async def create(ctx: ServerContext, body: dict[str, Any], *, thread_id: str | None) -> Cron:
     schedule = check_schedule(body["schedule"])
     timezone = check_timezone(body.get("timezone"))
+    if body.get("webhook"):  # the policy of runs' webhooks, checked before anything is written
+        await check_webhook(body["webhook"], ctx.settings)
     if thread_id is not None:
         if not is_uuid(thread_id):
             raise Unprocessable("Invalid thread ID: must be a UUID")
@@ -206,6 +236,8 @@ async def update(ctx: ServerContext, cron_id: str, body: dict[str, Any]) -> Cron
     if "schedule" in body and body["schedule"] is not None:
         check_schedule(body["schedule"])
     check_timezone(body.get("timezone"))
+    if body.get("webhook"):
+        await check_webhook(body["webhook"], ctx.settings)
     current = await get(ctx, cid)
     now = utcnow()
     changes: dict[str, Any] = {"updated_at": now}
@@ -216,6 +248,7 @@ async def update(ctx: ServerContext, cron_id: str, body: dict[str, Any]) -> Cron
             schedule=schedule,
             timezone=timezone,
             next_run_date=next_run_date(schedule, now, timezone),
+            lease_until=None,  # a firing claimed at the old slot can no longer consume it
         )
     if "end_time" in body:
         changes["end_time"] = _time(body["end_time"])
@@ -290,8 +323,15 @@ def run_payload(cron: Cron) -> dict[str, Any]:
     return payload
 
 
-async def fire(ctx: ServerContext, cron: Cron) -> None:
-    """Create one run for a claimed firing, as the cron's creator."""
+async def fire(ctx: ServerContext, cron: Cron, now: datetime) -> bool:
+    """Create the run of a claimed firing, as the cron's creator; True when this call made it.
+
+    The run's insert consumes the slot (False: another scheduler did, or the cron changed).
+    A run the rules refuse (a busy thread under `reject`, an assistant gone, a bad payload)
+    consumes the slot without a run, as the reference logs and moves on. A backing service
+    that is down consumes nothing: the claim's lease runs out and the firing is tried again.
+    """
+    shot = firing(cron, now)
     run_ctx = ctx
     if cron.auth_user is not None:
         from threadloom.auth.users import AuthUser, RequestAuth
@@ -301,6 +341,20 @@ async def fire(ctx: ServerContext, cron: Cron) -> None:
         custom = ctx.extras.get("custom_auth")
         # as if its creator asked: their `create_run` handler sees (and stamps) the run
         run_ctx = custom.context_for(ctx, caller) if custom else replace(ctx, caller=caller)
-    await run_service.create_run(
-        run_ctx, run_payload(cron), thread_id=cron.thread_id, background=True
-    )
+    try:
+        await run_service.create_run(
+            run_ctx, run_payload(cron), thread_id=cron.thread_id, background=True, firing=shot
+        )
+        return True
+    except FiringTaken:
+        return False
+    except Exception as exc:
+        if is_unavailable(exc) or (isinstance(exc, ThreadloomError) and exc.status_code >= 500):
+            raise
+        if not await ctx.storage.crons.consume(shot):
+            return False  # another scheduler fired this slot meanwhile (its run id is taken)
+        if isinstance(exc, ThreadloomError):
+            logger.warning("cron %s: no run for this firing: %s", cron.cron_id, exc.detail)
+        else:
+            logger.exception("cron %s: could not create its run", cron.cron_id)
+        return False

@@ -7,7 +7,6 @@ worker; these functions never execute graphs themselves.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal
@@ -20,7 +19,7 @@ from threadloom.services.context import ServerContext
 from threadloom.services.ids import is_uuid, new_id, parse_uuid
 from threadloom.storage.base import Filters
 from threadloom.storage.errors import StaleAssistant
-from threadloom.storage.records import Assistant, Run, RunKwargs
+from threadloom.storage.records import Assistant, CronFiring, Run, RunKwargs
 from threadloom.telemetry import tracing
 from threadloom.telemetry.metrics import METRICS
 
@@ -69,6 +68,7 @@ async def create_run(
     compat: dict[str, Any] | None = None,
     durable: bool = True,
     protocol: str | None = None,
+    firing: CronFiring | None = None,
 ) -> Run:
     """Validate a run-create payload, insert the run `pending` and wake a worker.
 
@@ -78,19 +78,26 @@ async def create_run(
     `durable=False` for `/wait`: its client hears of the run only when it has ended (see
     `RunStore.create_run`). `protocol="v3"`: a run started through the thread protocol,
     which streams the protocol's events (runtime/protocol_events.py).
+    `firing`: the cron firing this run is (its id is the firing's,
+    and the cron advances in the run's transaction: `services/crons.fire`).
     """
     webhook = payload.get("webhook")
     if webhook:
-        from threadloom.services.webhook_policy import validate_webhook_url
+        from threadloom.services.webhook_policy import check_webhook
 
-        if ctx.settings.allow_private_network:  # only the URL's shape: no lookup needed
-            validate_webhook_url(webhook, ctx.settings, resolve=False)
-        else:  # the host resolved as the sender will (hosts file, DNS), off the event loop
-            await asyncio.to_thread(validate_webhook_url, webhook, ctx.settings)
+        await check_webhook(webhook, ctx.settings)
     for attempt in range(_STALE_ASSISTANT_RETRIES + 1):
         assistant = await assistant_service.get_for_run(ctx, payload["assistant_id"])
         run, if_not_exists = _new_run(
-            ctx, payload, assistant, thread_id, background, need_values, request_headers, compat
+            ctx,
+            payload,
+            assistant,
+            thread_id,
+            background,
+            need_values,
+            request_headers,
+            compat,
+            firing.run_id if firing is not None else None,
         )
         if protocol is not None:
             run.kwargs["protocol"] = protocol
@@ -108,6 +115,7 @@ async def create_run(
                 # a thread the run creates expires as one created by POST /threads would
                 # (a stateless run's goes with the run)
                 thread_ttl=None if run.temporary else ctx.thread_ttl.for_new_thread(),
+                firing=firing,
             )
             break
         except StaleAssistant:  # changed since this process cached it: build again
@@ -133,6 +141,7 @@ def _new_run(
     need_values: bool,
     request_headers: Mapping[str, str] | None,
     compat: dict[str, Any] | None,
+    run_id: str | None = None,
 ) -> tuple[Run, Literal["reject", "create"]]:
     """The run record a payload asks for, built on `assistant` (not yet written)."""
     stateless = thread_id is None
@@ -162,7 +171,7 @@ def _new_run(
             "Cannot specify both configurable and context. Prefer setting context alone."
         )
 
-    run_id = new_id()
+    run_id = run_id or new_id()
     stream_mode = _stream_modes(payload.get("stream_mode"))
     if need_values and "values" not in stream_mode:
         stream_mode.append("values")

@@ -13,6 +13,7 @@ like the sender will (hosts file included), so a name for a loopback address is 
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 from urllib.parse import urlsplit
@@ -74,6 +75,16 @@ def resolve_addresses(host: str) -> list[str]:
     except OSError:
         return []
     return sorted({str(info[4][0]) for info in infos})
+
+
+async def check_webhook(url: str, settings: Settings) -> None:
+    """`validate_webhook_url` for a request that carries a webhook (a run, a cron): with the
+    private network allowed only the URL's shape, else the host resolved as the sender will
+    (hosts file, DNS), off the event loop."""
+    if settings.allow_private_network:  # no lookup needed
+        validate_webhook_url(url, settings, resolve=False)
+    else:
+        await asyncio.to_thread(validate_webhook_url, url, settings)
 
 
 def validate_webhook_url(url: str, settings: Settings, *, resolve: bool = True) -> None:

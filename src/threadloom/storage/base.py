@@ -26,6 +26,7 @@ from langgraph.store.base import BaseStore
 from threadloom.storage.records import (
     Assistant,
     Cron,
+    CronFiring,
     Page,
     QueueStats,
     Run,
@@ -333,6 +334,7 @@ class RunStore(abc.ABC):
         durable: bool = True,
         assistant: Assistant | None = None,
         thread_ttl: ThreadTTL | None = None,
+        firing: CronFiring | None = None,
     ) -> RunCreateResult:
         """In one transaction: create the thread if missing and `if_not_exists == "create"`
         (with `thread_ttl`)
@@ -349,7 +351,9 @@ class RunStore(abc.ABC):
         wait for the disk here (a crash before then loses a run nobody was told about).
         `assistant`: what `AssistantStore.get_for_run` gave and the run was built from; a backend
         whose `get_for_run` may be stale raises `StaleAssistant` (writing nothing) when it is no
-        longer the current version."""
+        longer the current version. `firing`: a cron's firing this run is; the same
+        transaction consumes it (`storage/cron_sql.fired`), or raises `FiringTaken` (nothing
+        written) when the cron stands at that slot no more."""
 
     @abc.abstractmethod
     async def get(
@@ -508,9 +512,10 @@ class RunStore(abc.ABC):
 
 
 class CronStore(abc.ABC):
-    """Crons (`/runs/crons*`). `claim_due` is the scheduler's: it returns the crons due at
-    `now` and advances each one's `next_run_date` (`advance(cron)`) in the same transaction, so
-    a firing is claimed once however many schedulers run."""
+    """Crons (`/runs/crons*`). The scheduler's part (`storage/cron_sql.py` has the rule):
+    `claim_due` leases the due crons without moving them, and a firing is consumed only with
+    its run (`RunStore.create_run(firing=…)`) or by `consume` when no run can be made, so a
+    firing happens once however many schedulers run and whichever of them is killed."""
 
     @abc.abstractmethod
     async def create(self, cron: Cron) -> Cron: ...
@@ -553,11 +558,19 @@ class CronStore(abc.ABC):
 
     @abc.abstractmethod
     async def claim_due(
-        self, now: datetime, limit: int, advance: Callable[[Cron], datetime]
-    ) -> builtins.list[Cron]: ...
+        self, now: datetime, limit: int, lease_seconds: float
+    ) -> builtins.list[Cron]:
+        """Lease up to `limit` crons due at `now` for `lease_seconds` (rows another scheduler
+        is claiming are skipped); each comes back with `next_run_date` its claimed slot."""
 
     @abc.abstractmethod
-    async def next_due_at(self) -> datetime | None: ...
+    async def consume(self, firing: CronFiring) -> bool:
+        """Move the cron from `firing.slot` to `firing.next_slot` without a run; False when
+        it stands at that slot no more (fired by another, changed, deleted)."""
+
+    @abc.abstractmethod
+    async def next_due_at(self) -> datetime | None:
+        """When the earliest enabled cron can next be claimed (None: no cron will fire)."""
 
 
 class Storage(abc.ABC):

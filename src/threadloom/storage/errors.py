@@ -54,3 +54,12 @@ def is_unavailable(exc: BaseException) -> bool:
     except ImportError:  # pragma: no cover
         pass
     return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+class FiringTaken(Exception):
+    """A cron firing's slot was consumed by another scheduler (or the cron changed or went)
+    while this one made its run: nothing was written."""
+
+    def __init__(self, cron_id: str) -> None:
+        super().__init__(f"Cron {cron_id} no longer stands at the slot being fired")
+        self.cron_id = cron_id

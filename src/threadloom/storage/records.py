@@ -229,3 +229,17 @@ class Cron:
     created_at: datetime
     updated_at: datetime
     auth_user: dict[str, Any] | None = None
+    # until when a scheduler holds the due firing it claimed (None: nobody does)
+    lease_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CronFiring:
+    """One firing of a cron: the slot it was claimed at (`next_run_date` then) and the slot it
+    moves to. `RunStore.create_run(firing=…)` advances the cron from `slot` to `next_slot` in
+    the run's own transaction, so the run exists if and only if the slot was consumed."""
+
+    cron_id: str
+    slot: datetime
+    next_slot: datetime
+    run_id: str

@@ -1,15 +1,14 @@
-"""Crons on PostgreSQL: executes `storage/cron_sql.py`; the claim locks due rows with
-`FOR UPDATE SKIP LOCKED` and advances them in the same transaction."""
+"""Crons on PostgreSQL: executes `storage/cron_sql.py`; the claim leases due rows, skipping
+those another scheduler is claiming (`FOR UPDATE SKIP LOCKED`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from threadloom.storage import cron_sql
 from threadloom.storage.base import CronStore, Filters, SortOrder
-from threadloom.storage.postgres.db import Database
+from threadloom.storage.postgres.db import Cursor, Database
 from threadloom.storage.postgres.pages import count_rows, read_page
 from threadloom.storage.postgres.sqlfilter import (
     DIALECT,
@@ -18,7 +17,7 @@ from threadloom.storage.postgres.sqlfilter import (
     order_by,
     page_bounds,
 )
-from threadloom.storage.records import Cron, Page
+from threadloom.storage.records import Cron, CronFiring, Page
 
 _JSON = frozenset({"payload", "metadata", "auth_user"})
 
@@ -27,6 +26,12 @@ def _value(column: str, value: Any) -> Any:
     if column in _JSON:
         return None if value is None else jsonb(value)
     return value
+
+
+async def consume_firing(cur: Cursor, firing: CronFiring) -> bool:
+    """`cron_sql.fired` inside the caller's transaction (a firing's run insert, or alone)."""
+    await cur.execute(cron_sql.fired(DIALECT), (firing.next_slot, firing.cron_id, firing.slot))
+    return await cur.fetchone() is not None
 
 
 def cron_from_row(row: dict[str, Any]) -> Cron:
@@ -104,20 +109,17 @@ class PostgresCronStore(CronStore):
         sql, params = cron_sql.search(DIALECT, assistant_id, thread_id, None, metadata, filters)
         return await count_rows(self._db, "crons", sql, params)
 
-    async def claim_due(
-        self, now: datetime, limit: int, advance: Callable[[Cron], datetime]
-    ) -> list[Cron]:
-        select, params = cron_sql.due(DIALECT, now, limit)
+    async def claim_due(self, now: datetime, limit: int, lease_seconds: float) -> list[Cron]:
+        sql, params = cron_sql.claim(DIALECT, now, now + timedelta(seconds=lease_seconds), limit)
         async with self._db.transaction() as cur:
-            await cur.execute(select, params)
-            claimed = [cron_from_row(r) for r in await cur.fetchall()]
-            for cron in claimed:
-                await cur.execute(cron_sql.advance(DIALECT), (advance(cron), cron.cron_id))
-        return claimed
+            await cur.execute(sql, params)
+            return [cron_from_row(r) for r in await cur.fetchall()]
+
+    async def consume(self, firing: CronFiring) -> bool:
+        async with self._db.transaction() as cur:
+            return await consume_firing(cur, firing)
 
     async def next_due_at(self) -> datetime | None:
         sql, params = cron_sql.next_due(DIALECT)
-        row = await self._db.fetchone(
-            sql.replace("MIN(next_run_date)", "MIN(next_run_date) AS at"), params
-        )
+        row = await self._db.fetchone(sql, params)
         return None if row is None else row["at"]

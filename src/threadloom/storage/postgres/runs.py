@@ -25,14 +25,22 @@ from threadloom.storage.base import (
     SlotOffer,
     SortOrder,
 )
-from threadloom.storage.errors import StaleAssistant
+from threadloom.storage.errors import FiringTaken, StaleAssistant
 from threadloom.storage.postgres import lifecycle, queue
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.assistant_cache import AssistantCache
+from threadloom.storage.postgres.crons import consume_firing
 from threadloom.storage.postgres.db import Database
 from threadloom.storage.postgres.rows import RUN_FIELDS, opt_jsonb, run_from_row
 from threadloom.storage.postgres.sqlfilter import DIALECT, compile_filter, jsonb, page_bounds
-from threadloom.storage.records import Assistant, QueueStats, Run, ThreadSnapshot, ThreadTTL
+from threadloom.storage.records import (
+    Assistant,
+    CronFiring,
+    QueueStats,
+    Run,
+    ThreadSnapshot,
+    ThreadTTL,
+)
 from threadloom.storage.sql_builders import (
     inflight_counts,
     median_due_created_at,
@@ -69,9 +77,31 @@ class PostgresRunStore(RunStore):
         durable: bool = True,
         assistant: Assistant | None = None,
         thread_ttl: ThreadTTL | None = None,
+        firing: CronFiring | None = None,
     ) -> RunCreateResult:
         checked = flt.validate(filters) if filters else None
         try:
+            if firing is not None:  # the cron's advance is fetched: no pipeline, no fast path
+                async with self._db.transaction() as cur:
+                    if assistant is not None:
+                        await cur.execute(
+                            q.CHECK_ASSISTANT,
+                            (assistant.assistant_id, assistant.version, assistant.updated_at),
+                        )
+                    result = await lifecycle.create_run(
+                        cur,
+                        run,
+                        if_not_exists,
+                        thread_metadata,
+                        False,
+                        checked,
+                        thread_ttl,
+                        assistant.metadata if assistant is not None else None,
+                    )
+                    # last, so the lock order is the thread's then the cron's (as a cascade)
+                    if not await consume_firing(cur, firing):
+                        raise FiringTaken(firing.cron_id)  # rolls back: no run, no advance
+                    return result
             if if_not_exists == "create":  # a new thread needs no lock and no inflight check
                 created = await lifecycle.create_run_on_new_thread(
                     self._db,

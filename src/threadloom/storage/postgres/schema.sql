@@ -57,7 +57,8 @@ CREATE TABLE crons (
     enabled boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone NOT NULL,
     updated_at timestamp with time zone NOT NULL,
-    auth_user jsonb
+    auth_user jsonb,
+    lease_until timestamp with time zone
 );
 
 CREATE INDEX crons_assistant ON crons USING btree (assistant_id);

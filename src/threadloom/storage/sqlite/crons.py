@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from threadloom.storage import cron_sql
 from threadloom.storage.base import CronStore, Filters, SortOrder
-from threadloom.storage.records import Cron, Page
+from threadloom.storage.records import Cron, CronFiring, Page
 from threadloom.storage.sqlite.db import (
     Database,
     from_us,
@@ -28,7 +27,7 @@ from threadloom.storage.sqlite.sqlfilter import (
 )
 
 _JSON = frozenset({"payload", "metadata", "auth_user"})
-_TIMES = frozenset({"end_time", "next_run_date", "created_at", "updated_at"})
+_TIMES = frozenset({"end_time", "next_run_date", "created_at", "updated_at", "lease_until"})
 
 
 def _value(column: str, value: Any) -> Any:
@@ -41,11 +40,21 @@ def _value(column: str, value: Any) -> Any:
     return value
 
 
+def consume_firing(conn: sqlite3.Connection, firing: CronFiring) -> bool:
+    """`cron_sql.fired` inside the caller's transaction (a firing's run insert, or alone)."""
+    row = conn.execute(
+        cron_sql.fired(DIALECT),
+        (to_us(firing.next_slot), firing.cron_id, to_us(firing.slot)),
+    ).fetchone()
+    return row is not None
+
+
 def cron_from_row(row: tuple[Any, ...]) -> Cron:
     data = dict(zip(cron_sql.CRON_FIELDS, row, strict=True))
     for key in _JSON:
         data[key] = jload(data[key])
     data["end_time"] = from_us(data["end_time"])
+    data["lease_until"] = from_us(data["lease_until"])
     for key in ("next_run_date", "created_at", "updated_at"):
         data[key] = from_us_req(data[key])
     data["enabled"] = bool(data["enabled"])
@@ -144,16 +153,17 @@ class SqliteCronStore(CronStore):
 
         return await self._db.read(read)
 
-    async def claim_due(
-        self, now: datetime, limit: int, advance: Callable[[Cron], datetime]
-    ) -> list[Cron]:
-        select, params = cron_sql.due(DIALECT, now, limit)
+    async def claim_due(self, now: datetime, limit: int, lease_seconds: float) -> list[Cron]:
+        sql, params = cron_sql.claim(DIALECT, now, now + timedelta(seconds=lease_seconds), limit)
 
         def tx(conn: sqlite3.Connection) -> list[Cron]:
-            claimed = [cron_from_row(r) for r in conn.execute(select, params).fetchall()]
-            for cron in claimed:
-                conn.execute(cron_sql.advance(DIALECT), (to_us(advance(cron)), cron.cron_id))
-            return claimed
+            return [cron_from_row(r) for r in conn.execute(sql, params).fetchall()]
+
+        return await self._db.write(tx)
+
+    async def consume(self, firing: CronFiring) -> bool:
+        def tx(conn: sqlite3.Connection) -> bool:
+            return consume_firing(conn, firing)
 
         return await self._db.write(tx)
 

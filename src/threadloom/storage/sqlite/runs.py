@@ -21,8 +21,16 @@ from threadloom.storage.base import (
     SlotOffer,
     SortOrder,
 )
+from threadloom.storage.errors import FiringTaken
 from threadloom.storage.paging import page_bounds
-from threadloom.storage.records import Assistant, QueueStats, Run, ThreadSnapshot, ThreadTTL
+from threadloom.storage.records import (
+    Assistant,
+    CronFiring,
+    QueueStats,
+    Run,
+    ThreadSnapshot,
+    ThreadTTL,
+)
 from threadloom.storage.sql_builders import (
     inflight_counts,
     median_due_created_at,
@@ -31,6 +39,7 @@ from threadloom.storage.sql_builders import (
     search_all_runs,
 )
 from threadloom.storage.sqlite import lifecycle, queue
+from threadloom.storage.sqlite.crons import consume_firing
 from threadloom.storage.sqlite.db import Database, from_us, jdump, now_us, to_us
 from threadloom.storage.sqlite.rows import RUN_COLUMNS, RUN_FIELDS, run_from_row
 from threadloom.storage.sqlite.sqlfilter import DIALECT, compile_filter
@@ -58,20 +67,22 @@ class SqliteRunStore(RunStore):
         durable: bool = True,  # one local file: every commit is as cheap as the next
         assistant: Assistant | None = None,  # read uncached by get_for_run: always current
         thread_ttl: ThreadTTL | None = None,
+        firing: CronFiring | None = None,
     ) -> RunCreateResult:
         if filters:
             flt.validate(filters)
-        return await self._db.write(
-            lifecycle.create_run,
-            run,
-            if_not_exists,
-            thread_metadata,
-            prevent_insert_if_inflight,
-            filters,
-            now_us(),
-            thread_ttl,
-            assistant.metadata if assistant is not None else None,
-        )
+        args = (run, if_not_exists, thread_metadata, prevent_insert_if_inflight, filters)
+        extra = (now_us(), thread_ttl, assistant.metadata if assistant is not None else None)
+        if firing is None:
+            return await self._db.write(lifecycle.create_run, *args, *extra)
+
+        def fire(conn: sqlite3.Connection) -> RunCreateResult:
+            result = lifecycle.create_run(conn, *args, *extra)
+            if not consume_firing(conn, firing):  # the write rolls back: no run, no advance
+                raise FiringTaken(firing.cron_id)
+            return result
+
+        return await self._db.write(fire)
 
     async def get(
         self, run_id: str, *, thread_id: str | None = None, filters: Filters = None
