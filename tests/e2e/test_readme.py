@@ -57,7 +57,7 @@ def test_python_snippet_runs_as_written(
 def test_readme_agent_snippet_does_what_it_says(
     example_server: ServerProcess, tmp_path: Path
 ) -> None:
-    ((_, code),) = [b for b in blocks("python") if "ann@example.com" in b[1]]
+    ((_, code),) = [b for b in blocks("python") if "waiting for approval:" in b[1]]
     script = tmp_path / "talk.py"
     script.write_text(code.replace(DOCUMENTED_URL, example_server.url))
     done = subprocess.run(
@@ -98,3 +98,20 @@ def test_documented_commands_are_accepted(where: str, args: list[str]) -> None:
 def test_quick_start_is_the_scaffold_the_tests_run() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "threadloom new my-agent\ncd my-agent\nthreadloom dev\n" in readme  # test_scaffold.py
+
+
+def test_readme_thread_stream_snippet_does_what_it_says(
+    example_server: ServerProcess, tmp_path: Path
+) -> None:
+    ((_, code),) = [b for b in blocks("python") if "client.threads.stream(" in b[1]]
+    script = tmp_path / "thread_stream.py"
+    script.write_text(code.replace(DOCUMENTED_URL, example_server.url))
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    tokens_and_tools, interrupts, last = lines[0], lines[1], lines[-1]
+    assert "84" in tokens_and_tools and "calculator" in tokens_and_tools, tokens_and_tools
+    assert "approv" in interrupts.lower(), interrupts
+    assert "email to ann@example.com sent" in last, last
