@@ -2,8 +2,9 @@
 fresh virtualenv, and that venv's `threadloom dev` serves a project folder outside the repo —
 its own `langgraph.json`, its own installed dependency — driven by the official SDK.
 
-Offline-friendly: the dependencies come from uv's cache (the locked versions `uv sync` put
-there), so no index is needed."""
+Offline-friendly: the dependencies come from uv's cache when it holds the index pages for them
+(a machine that ran `uv lock`); a cache filled only by `uv sync --frozen` holds the wheels but
+not the pages, and then the install asks the index, pinned to the locked versions."""
 
 from __future__ import annotations
 
@@ -45,12 +46,16 @@ graph = StateGraph(MessagesState).add_node("reply", reply).add_edge(START, "repl
 """
 
 
-def _uv(*args: str, cwd: Path | None = None) -> str:
+def _run_uv(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     assert UV is not None
-    done = subprocess.run(
+    return subprocess.run(
         [UV, *args], capture_output=True, text=True, timeout=300, cwd=cwd,
         env={k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"},
     )  # fmt: skip
+
+
+def _uv(*args: str, cwd: Path | None = None) -> str:
+    done = _run_uv(*args, cwd=cwd)
     assert done.returncode == 0, f"uv {' '.join(args)}:\n{done.stderr[-3000:]}"
     return done.stdout + done.stderr
 
@@ -79,16 +84,21 @@ def test_wheel_in_a_fresh_venv_serves_a_foreign_project(tmp_path: Path) -> None:
     write_project(
         project, {"graphs": {"agent": "./agent.py:graph"}, "env": ".env"}, {"agent.py": GRAPH}
     )
+    # the locked versions, so the venv holds what `make test` tested (and uv's cache has them)
+    pins = tmp_path / "locked.txt"
     _uv(
-        "pip",
-        "install",
-        "--offline",
-        "--python",
-        str(python),
-        str(wheel),
-        "./greetlib",
-        cwd=project,
+        "export",
+        "--frozen",
+        "--no-dev",
+        "--no-hashes",
+        "--no-emit-project",
+        "-o",
+        str(pins),
+        cwd=ROOT,
     )
+    install = ("pip", "install", "--python", str(python), "-c", str(pins), str(wheel), "./greetlib")
+    if _run_uv(*install[:2], "--offline", *install[2:], cwd=project).returncode != 0:
+        _uv(*install, cwd=project)
 
     version = subprocess.run(
         [str(venv / "bin" / "threadloom"), "--version"], capture_output=True, text=True, timeout=60

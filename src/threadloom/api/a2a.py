@@ -23,6 +23,7 @@ from google.protobuf import json_format
 from pydantic import ValidationError
 
 from threadloom.api.deps import get_ctx
+from threadloom.api.docs import JSON_RPC, ok, status_only
 from threadloom.api.http import JSONResponse
 from threadloom.api.json_body import InvalidBody, parse_json
 from threadloom.api.sse import EventStreamResponse
@@ -269,7 +270,9 @@ async def call(
     raise A2AError(a2a_parts.UNSUPPORTED_OPERATION, f"{method} is not supported by this server")
 
 
-@router.post("/a2a/{assistant_id}", summary="A2A JSON-RPC endpoint of an assistant")
+@router.post(
+    "/a2a/{assistant_id}", summary="A2A JSON-RPC endpoint of an assistant", responses=JSON_RPC
+)
 async def post_a2a(
     assistant_id: str, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Response:
@@ -343,7 +346,11 @@ async def post_a2a(
     return JSONResponse(legacy(body_out) if legacy_names else body_out)
 
 
-@router.delete("/a2a/{assistant_id}", summary="A2A session termination (no sessions)")
+@router.delete(
+    "/a2a/{assistant_id}",
+    summary="A2A session termination (no sessions)",
+    responses=status_only(405, "Not offered: the endpoint keeps no sessions"),
+)
 async def delete_a2a(assistant_id: str) -> Response:
     return Response(status_code=405, headers={"Allow": "GET, POST"})
 
@@ -365,6 +372,10 @@ def base_url(request: Request, assistant_id: str) -> str:
     default_port = (scheme == "http" and port == 80) or (scheme == "https" and port == 443)
     netloc = host if port is None or default_port else f"{host}:{port}"
     return f"{scheme}://{netloc}{path}"
+
+
+# an unknown or malformed assistant id is a 400 with a JSON-RPC style error (as the reference)
+CARD = ok(dict[str, Any], "The assistant's A2A agent card")
 
 
 def _card_error(code: int, message: str, status_code: int) -> Response:
@@ -389,8 +400,16 @@ async def _card(ctx: ServerContext, request: Request, assistant_id: str | None) 
     return JSONResponse(card)
 
 
-@router.get("/a2a/{assistant_id}", summary="An assistant's agent card (GET on the agent's URL)")
-@router.get("/a2a/{assistant_id}/.well-known/agent-card.json", summary="An assistant's agent card")
+@router.get(
+    "/a2a/{assistant_id}",
+    summary="An assistant's agent card (GET on the agent's URL)",
+    responses=CARD,
+)
+@router.get(
+    "/a2a/{assistant_id}/.well-known/agent-card.json",
+    summary="An assistant's agent card",
+    responses=CARD,
+)
 @router.get(
     "/a2a/{assistant_id}/.well-known/agent.json",
     summary="An assistant's agent card (A2A 0.2 path)",
@@ -402,7 +421,9 @@ async def assistant_card(
     return await _card(ctx, request, assistant_id)
 
 
-@router.get("/.well-known/agent-card.json", summary="The agent card of `?assistant_id=`")
+@router.get(
+    "/.well-known/agent-card.json", summary="The agent card of `?assistant_id=`", responses=CARD
+)
 async def card_by_query(
     request: Request, assistant_id: str | None = None, ctx: ServerContext = Depends(get_ctx)
 ) -> Response:

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from threadloom import dashboard_assets
 from threadloom.api.deps import get_ctx
+from threadloom.api.docs import SSE
 from threadloom.api.http import JSONResponse
 from threadloom.api.sse import EventStreamResponse, encode_events
 from threadloom.errors import NotFound
@@ -89,7 +90,9 @@ async def run(run_id: str, ctx: ServerContext = Depends(get_ctx)) -> Any:
     return await service.run_detail(ctx, run_id)
 
 
-@router.get("/dashboard/api/runs/{run_id}/events", summary="Dashboard: a run's event log")
+@router.get(
+    "/dashboard/api/runs/{run_id}/events", summary="Dashboard: a run's event log", responses=SSE
+)
 async def run_events(run_id: str, ctx: ServerContext = Depends(get_ctx)) -> Any:
     batches = await service.run_events(ctx, run_id)
 

@@ -213,6 +213,27 @@ WAIT: dict[int | str, dict[str, Any]] = {
 
 NO_CONTENT: dict[int | str, dict[str, Any]] = {204: {"description": "Done"}, **ERRORS}
 
+# JSON-RPC endpoints (MCP, A2A): every call answers 200 with a JSON-RPC envelope; a message
+# that is a response or a notification 202; a message that is not JSON-RPC at all 400
+JSON_RPC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A JSON-RPC response (`result` or `error`), as JSON or, for a "
+        "streaming method, Server-Sent Events of responses",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/event-stream": {"schema": SSE_EVENT},
+        },
+    },
+    202: {"description": "Accepted: the message was a notification or a response"},
+    **ERRORS,
+}
+
+
+def status_only(code: int, description: str) -> dict[int | str, dict[str, Any]]:
+    """An operation that always answers one bodiless status (a method a protocol reserves)."""
+    return {code: {"description": description}}
+
+
 CANCEL: dict[int | str, dict[str, Any]] = {
     202: {"description": "Cancellation requested (wait=false)"},
     **WAIT,

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 import threadloom
 from threadloom.api.deps import get_ctx
+from threadloom.api.docs import JSON_RPC, status_only
 from threadloom.api.http import JSONResponse
 from threadloom.api.json_body import InvalidBody, parse_json
 from threadloom.api.schemas import RunCreate
@@ -140,7 +141,9 @@ async def dispatch(
     return rpc_error(mcp_types.METHOD_NOT_FOUND, f"Method not found: {method}")
 
 
-@router.post("/mcp", summary="MCP Streamable HTTP endpoint (one JSON-RPC message)")
+@router.post(
+    "/mcp", summary="MCP Streamable HTTP endpoint (one JSON-RPC message)", responses=JSON_RPC
+)
 async def post_mcp(request: Request, ctx: ServerContext = Depends(get_ctx)) -> Response:
     try:
         message = parse_json(await request.body())
@@ -173,11 +176,19 @@ async def post_mcp(request: Request, ctx: ServerContext = Depends(get_ctx)) -> R
     )
 
 
-@router.get("/mcp", summary="MCP server-initiated stream (not offered: stateless)")
+@router.get(
+    "/mcp",
+    summary="MCP server-initiated stream (not offered: stateless)",
+    responses=status_only(405, "Not offered: the server is stateless"),
+)
 async def get_mcp() -> Response:
     return Response(status_code=405, headers={"Allow": "POST, DELETE"})
 
 
-@router.delete("/mcp", summary="MCP session termination (no sessions: stateless)")
+@router.delete(
+    "/mcp",
+    summary="MCP session termination (no sessions: stateless)",
+    responses=status_only(404, "No such session: the server keeps none"),
+)
 async def delete_mcp() -> Response:
     return Response(status_code=404)

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from starlette.responses import Response
 
 from threadloom.api.deps import get_ctx
-from threadloom.api.docs import SSE
+from threadloom.api.docs import SSE, ok
 from threadloom.api.http import JSONResponse
 from threadloom.api.protocol_wire import event_json, json_text, lost_frame, lost_json, sse_frames
 from threadloom.api.sse import EventStreamResponse
@@ -56,6 +56,7 @@ def _thread_id(raw: str) -> str:
     "/threads/{thread_id}/commands",
     summary="Send a thread protocol command",
     description="`run.start`, `input.respond`, `agent.getTree`; the response envelope.",
+    responses=ok(dict[str, Any], "The command's response envelope (`success` or `error`)"),
 )
 async def command(thread_id: str, request: Request, ctx: ServerContext = Depends(get_ctx)) -> Any:
     body = await request.body()
@@ -66,7 +67,8 @@ async def command(thread_id: str, request: Request, ctx: ServerContext = Depends
     try:
         parsed = commands.parse_command(body)
     except commands.NotACommand as exc:
-        return JSONResponse(commands.error(None, "invalid_argument", exc.message), status_code=400)
+        envelope = commands.error(None, "invalid_argument", exc.message)
+        return JSONResponse({**envelope, "detail": exc.message}, status_code=400)
     return JSONResponse(await commands.handle(ctx, thread_id, parsed, headers=request.headers))
 
 
@@ -138,7 +140,9 @@ class _Socket:
         self.ctx = ctx
         self.thread_id = thread_id
         self.lock = asyncio.Lock()
-        self.subscriptions: dict[str, tuple[Subscription, int]] = {}
+        # each subscription with the seq it has been sent up to: a reader restarted for a new
+        # subscription replays from the lowest, and must not send the others theirs again
+        self.subscriptions: dict[str, list[Any]] = {}
         self.reader: asyncio.Task[None] | None = None
         self.serial = 0
         self.closed = False
@@ -153,7 +157,7 @@ class _Socket:
         await self.send(json_text(response))
 
     def follow(self, sub_id: str, subscription: Subscription, since: int | None) -> None:
-        self.subscriptions[sub_id] = (subscription, since or 0)
+        self.subscriptions[sub_id] = [subscription, since or 0]
         if self.reader is not None:
             self.reader.cancel()
         start = min(after for _, after in self.subscriptions.values())
@@ -171,10 +175,15 @@ class _Socket:
                     await self.close(CLOSE_FELL_BEHIND)
                     return
                 for event in item:
-                    for subscription, after in subscriptions.values():
-                        if event.seq > after and subscription.matches(event):
-                            await self.send(event_json(event))
-                            break
+                    wanted = [
+                        entry
+                        for entry in subscriptions.values()
+                        if event.seq > entry[1] and entry[0].matches(event)
+                    ]
+                    if wanted:  # once per socket, however many subscriptions match it
+                        await self.send(event_json(event))
+                        for entry in wanted:
+                            entry[1] = event.seq
         except (WebSocketDisconnect, RuntimeError):
             return  # the socket went away mid-send
 
