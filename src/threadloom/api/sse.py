@@ -74,6 +74,8 @@ class _LiveResponse(Response):
         self._lock = asyncio.Lock()
         self._started = False
         self._finished = False
+        # called once the headers are out (or the response ends without them)
+        self.on_started: Callable[[], None] | None = None
         self.raw_headers = [
             (b"content-type", self.media_type.encode()),
             (b"cache-control", b"no-store"),
@@ -89,6 +91,12 @@ class _LiveResponse(Response):
         if content_length is not None:
             headers = [*headers, (b"content-length", str(content_length).encode())]
         await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
+        self._started_hook()
+
+    def _started_hook(self) -> None:
+        hook, self.on_started = self.on_started, None
+        if hook is not None:
+            hook()
 
     async def _send_body(self, send: Send, body: bytes) -> None:
         async with self._lock:
@@ -132,6 +140,7 @@ class _LiveResponse(Response):
         finally:
             beats.cancel()
             gauge.dec()
+            self._started_hook()
         if producer in done:
             watcher.cancel()
             producer.result()  # surface errors

@@ -16,7 +16,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
@@ -45,6 +45,7 @@ from threadloom.services.thread_events import (
 
 router = APIRouter(tags=["Streaming"], default_response_class=JSONResponse)
 
+OPENING_ORDER_WAIT_SECONDS = 2.0
 CLOSE_FELL_BEHIND = 1013  # "try again later": reconnect with `subscription.reconnect`
 
 
@@ -86,6 +87,50 @@ async def _event_frames(
             yield sse_frames(matched)
 
 
+class _OpeningOrder:
+    """A thread's event streams send their headers in the order their requests arrived.
+
+    The SDK replaces its shared stream by opening a wider one and closing the old one as soon
+    as the new one is ready; a stream it closes before its own headers arrived leaves the
+    caller that opened it waiting for them forever. Opening checks the thread (a database
+    read), so two streams opened together could otherwise become ready in either order."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, list[Any]] = {}  # thread id -> [lock, requests holding or queued]
+
+    async def enter(self, thread_id: str) -> Callable[[], None]:
+        entry = self._locks.setdefault(thread_id, [asyncio.Lock(), 0])
+        entry[1] += 1
+        held = True
+        try:
+            # bounded: ordering is a courtesy, and must never hold a stream up for long
+            await asyncio.wait_for(entry[0].acquire(), OPENING_ORDER_WAIT_SECONDS)
+        except TimeoutError:
+            held = False
+        except BaseException:
+            self._leave(thread_id, entry, held=False)
+            raise
+        done = False
+
+        def release() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                self._leave(thread_id, entry, held=held)
+
+        return release
+
+    def _leave(self, thread_id: str, entry: list[Any], *, held: bool) -> None:
+        if held:
+            entry[0].release()
+        entry[1] -= 1
+        if entry[1] == 0 and self._locks.get(thread_id) is entry:
+            del self._locks[thread_id]
+
+
+_opening = _OpeningOrder()
+
+
 @router.post(
     "/threads/{thread_id}/stream/events",
     summary="Stream a thread's protocol events",
@@ -96,18 +141,26 @@ async def _event_frames(
 async def stream_events(
     thread_id: str, request: Request, ctx: ServerContext = Depends(get_ctx)
 ) -> Response:
+    release = await _opening.enter(thread_id)
     try:
-        body = loads(await request.body())
-    except ValueError:
-        return JSONResponse({"detail": "Invalid JSON body"}, status_code=400)
-    subscription = parse_subscription(body)
-    since = parse_since(body.get("since"))
-    tid = _thread_id(thread_id)
-    await stream_opening(ctx, request.app.state.ctx, tid)
-    return EventStreamResponse(
-        _event_frames(ctx, tid, subscription, since),
-        heartbeat_seconds=ctx.settings.stream_keepalive_seconds,
-    )
+        try:
+            body = loads(await request.body())
+        except ValueError:
+            release()
+            return JSONResponse({"detail": "Invalid JSON body"}, status_code=400)
+        subscription = parse_subscription(body)
+        since = parse_since(body.get("since"))
+        tid = _thread_id(thread_id)
+        await stream_opening(ctx, request.app.state.ctx, tid)
+        response = EventStreamResponse(
+            _event_frames(ctx, tid, subscription, since),
+            heartbeat_seconds=ctx.settings.stream_keepalive_seconds,
+        )
+    except BaseException:
+        release()
+        raise
+    response.on_started = release
+    return response
 
 
 def subscription_id(subscription: Subscription, serial: int) -> str:
@@ -283,15 +336,19 @@ class _Socket:
 @router.websocket("/threads/{thread_id}/stream/events")
 async def thread_socket(websocket: WebSocket, thread_id: str) -> None:
     ctx = request_context(websocket.app.state.ctx, websocket.scope)
+    release = await _opening.enter(thread_id)  # handshakes complete in arrival order too
     try:
-        tid = _thread_id(thread_id)
-        await stream_opening(ctx, websocket.app.state.ctx, tid)
-    except ThreadloomError as exc:
-        await websocket.send_denial_response(
-            JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
-        )
-        return
-    await websocket.accept()
+        try:
+            tid = _thread_id(thread_id)
+            await stream_opening(ctx, websocket.app.state.ctx, tid)
+        except ThreadloomError as exc:
+            await websocket.send_denial_response(
+                JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+            )
+            return
+        await websocket.accept()
+    finally:
+        release()
     socket = _Socket(websocket, ctx, tid)
     try:
         while True:
