@@ -89,6 +89,8 @@ def test_summary_counts_the_hour_in_minute_buckets() -> None:
     assert series["runs"][0] == 1 and series["errors"][-1] == 1
     assert series["tokens"][-1] == 12
     assert series["duration_p50_ms"][-1] == 1000.0  # nearest rank of (1 s, 3 s)
+    assert series["ttft_p50_ms"][-1] == 200.0  # only the run that produced a token counts
+    assert series["ttft_p50_ms"][0] is None and series["ttft_p50_ms"][-2] is None
 
 
 @pytest.mark.parametrize("token", ["nope", "", "bm8gc2VwYXJhdG9y", "MjAyNi0wMS0wMXxhYmM"])

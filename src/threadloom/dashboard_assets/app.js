@@ -189,7 +189,7 @@ async function viewOverview(el) {
         stat("Pending / running", `${fmtNum(o.pending)} / ${fmtNum(o.running)}`, "now"),
         stat("Errors", fmtNum(o.errors), "error or timeout", bars(o.series.errors, { label: "errors per minute", errors: true })),
         stat("Run duration", fmtMs(o.duration_ms.p50), `p50 · p95 ${fmtMs(o.duration_ms.p95)}`, bars(o.series.duration_p50_ms, { label: "p50 duration per minute", unit: " ms" })),
-        stat("Time to first token", fmtMs(o.ttft_ms.p50), `p50 · p95 ${fmtMs(o.ttft_ms.p95)}`),
+        stat("Time to first token", fmtMs(o.ttft_ms.p50), `p50 · p95 ${fmtMs(o.ttft_ms.p95)}`, bars(o.series.ttft_p50_ms, { label: "p50 time to first token per minute", unit: " ms" })),
         stat("Tokens", fmtNum(o.tokens), "in the hour", bars(o.series.tokens, { label: "tokens per minute" })),
       ),
       h("p", { class: "muted", text: `Updated ${new Date(o.now).toLocaleTimeString()}` }),

@@ -82,6 +82,7 @@ def summarize(
     failed = [0] * BUCKETS
     tokens_in = [0] * BUCKETS
     duration_series: list[list[float]] = [[] for _ in range(BUCKETS)]
+    ttft_series: list[list[float]] = [[] for _ in range(BUCKETS)]
     durations: list[float] = []
     ttfts: list[float] = []
     start_ms = start.timestamp() * 1000
@@ -102,8 +103,10 @@ def summarize(
         if duration is not None:
             durations.append(duration)
             duration_series[index].append(duration)
-        if m.ttft_ms is not None:
-            ttfts.append(m.ttft_ms)
+        ttft = m.ttft_ms
+        if ttft is not None:
+            ttfts.append(ttft)
+            ttft_series[index].append(ttft)
 
     def ms(value: float | None) -> float | None:
         return None if value is None else round(max(0.0, value), 3)
@@ -129,6 +132,7 @@ def summarize(
             "errors": failed,
             "tokens": tokens_in,
             "duration_p50_ms": [ms(_quantiles(d, 0.5)[0]) for d in duration_series],
+            "ttft_p50_ms": [ms(_quantiles(t, 0.5)[0]) for t in ttft_series],
         },
     }
 
