@@ -75,8 +75,13 @@ async def test_every_page_opens(
     await _open(p, server, "/")
     await expect(p.get_by_role("heading", name="Runs per second")).to_be_visible()  # type: ignore[attr-defined]
     await expect(p.locator(".stat").first).not_to_have_text("")  # type: ignore[attr-defined]
-    for chart in ("runs per minute", "errors per minute", "p50 duration per minute",
-                  "p50 time to first token per minute", "tokens per minute"):
+    for chart in (
+        "runs per minute",
+        "errors per minute",
+        "p50 duration per minute",
+        "p50 time to first token per minute",
+        "tokens per minute",
+    ):
         await expect(p.get_by_role("img", name=chart, exact=True)).to_be_visible()  # type: ignore[attr-defined]
     await _shot(p, shape, "overview")
     await _open(p, server, "/runs")
