@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tests.contract.conftest import make_run
-from threadloom.storage.base import RunCursor, RunStatusClause, Storage
+from threadloom.storage.base import Storage
+from threadloom.storage.operations import RunCursor, RunStatusClause
 from threadloom.storage.records import Run
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)

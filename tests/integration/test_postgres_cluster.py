@@ -18,8 +18,8 @@ from langgraph.graph import START, StateGraph
 
 from tests.support.pg import drop_schema, random_name, require_postgres
 from threadloom.errors import Conflict
-from threadloom.storage.base import SlotOffer
 from threadloom.storage.errors import StaleAssistant
+from threadloom.storage.operations import SlotOffer
 from threadloom.storage.postgres import PostgresStorage, migrate
 from threadloom.storage.postgres.queue import OfferChannel
 from threadloom.storage.records import Run

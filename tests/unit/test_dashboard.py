@@ -13,7 +13,7 @@ from threadloom.errors import Unprocessable
 from threadloom.graphs.project import parse_project
 from threadloom.services.dashboard import decode_cursor, percentile, summarize
 from threadloom.settings import Settings
-from threadloom.storage.base import RunMeasure
+from threadloom.storage.operations import RunMeasure
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

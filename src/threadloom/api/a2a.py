@@ -31,6 +31,7 @@ from threadloom.errors import Forbidden, Rejected, ThreadloomError
 from threadloom.serde import dumps, loads
 from threadloom.services import a2a as service
 from threadloom.services import a2a_parts
+from threadloom.services import a2a_tasks as tasks
 from threadloom.services.a2a_parts import A2AError
 from threadloom.services.context import ServerContext
 from threadloom.services.ids import is_uuid
@@ -262,11 +263,11 @@ async def call(
     if not isinstance(params, dict):
         raise A2AError(a2a_parts.INVALID_PARAMS, "Invalid params: must be an object")
     if method == "GetTask":
-        return {"result": await service.get_task(ctx, assistant_id, params, headers)}
+        return {"result": await tasks.get_task(ctx, assistant_id, params, headers)}
     if method == "CancelTask":
-        return {"result": await service.cancel_task(ctx, assistant_id, params)}
+        return {"result": await tasks.cancel_task(ctx, assistant_id, params)}
     if method == "ListTasks":
-        return {"result": await service.list_tasks(ctx, assistant_id, params, headers)}
+        return {"result": await tasks.list_tasks(ctx, assistant_id, params, headers)}
     raise A2AError(a2a_parts.UNSUPPORTED_OPERATION, f"{method} is not supported by this server")
 
 

@@ -21,14 +21,8 @@ from threadloom.auth.policy import Filter, Policy
 from threadloom.auth.users import RequestAuth
 from threadloom.errors import NotFound
 from threadloom.storage import filters as filter_language
-from threadloom.storage.base import (
-    AssistantStore,
-    CronStore,
-    RunActivity,
-    RunStore,
-    Storage,
-    ThreadStore,
-)
+from threadloom.storage.base import AssistantStore, CronStore, RunStore, Storage, ThreadStore
+from threadloom.storage.operations import RunActivity
 from threadloom.storage.records import Assistant, Cron, Page, Run, Thread
 
 # repository methods a request may reach only through the policy, per repository

@@ -32,9 +32,10 @@ from threadloom.runtime.stream_modes import StreamTranslator, requested_modes, s
 from threadloom.serde import dumps, to_jsonable
 from threadloom.settings import Settings
 from threadloom.state_view import render_interrupt
-from threadloom.storage.base import SlotOffer, Storage
+from threadloom.storage.base import Storage
 from threadloom.storage.errors import is_unavailable
 from threadloom.storage.held_writes import HeldWrites
+from threadloom.storage.operations import SlotOffer
 from threadloom.storage.records import Assistant, Run, RunStatus, Thread, ThreadSnapshot
 
 logger = logging.getLogger(__name__)

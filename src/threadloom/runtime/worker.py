@@ -24,8 +24,9 @@ from threadloom.runtime.broker import Broker
 from threadloom.runtime.executor import ExecutionResult, GraphBuilder, RunExecutor
 from threadloom.serde import utcnow
 from threadloom.settings import Settings
-from threadloom.storage.base import SlotOffer, Storage
+from threadloom.storage.base import Storage
 from threadloom.storage.errors import is_unavailable
+from threadloom.storage.operations import SlotOffer
 from threadloom.storage.records import Run
 from threadloom.storage.worker_session import WorkerSession
 from threadloom.telemetry.metrics import METRICS

@@ -29,7 +29,7 @@ from threadloom.services.views.analytics import (
     total_duration_ns,
     ttft_ns,
 )
-from threadloom.storage.base import RunCursor, RunMeasure, RunStatusClause
+from threadloom.storage.operations import RunCursor, RunMeasure, RunStatusClause
 from threadloom.storage.records import INFLIGHT_STATUSES, RUN_STATUSES, Run
 
 WINDOW = timedelta(hours=1)

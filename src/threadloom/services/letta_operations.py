@@ -28,7 +28,7 @@ from threadloom.services.views.status import (
 )
 from threadloom.services.views.streams import LettaStream
 from threadloom.services.webhook_policy import validate_webhook_url
-from threadloom.storage.base import RunCursor, RunStatusClause
+from threadloom.storage.operations import RunCursor, RunStatusClause
 from threadloom.storage.records import Run
 
 Order = Literal["asc", "desc"]

@@ -17,7 +17,8 @@ from threadloom.storage.paging import page_bounds
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 if TYPE_CHECKING:
-    from threadloom.storage.base import Filters, RunCursor, RunStatusClause, SortOrder
+    from threadloom.storage.base import Filters, SortOrder
+    from threadloom.storage.operations import RunCursor, RunStatusClause
 
 
 def assistant_search(

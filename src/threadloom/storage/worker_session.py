@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING
 
-from threadloom.storage.base import ClaimBatch, SlotOffer
+from threadloom.storage.operations import ClaimBatch, SlotOffer
 
 if TYPE_CHECKING:
     from threadloom.storage.base import RunStore

@@ -3,7 +3,7 @@ Letta list filters back to canonical clauses (other-apis.md §3.3, conflicts §4
 
 from __future__ import annotations
 
-from threadloom.storage.base import RunStatusClause
+from threadloom.storage.operations import RunStatusClause
 from threadloom.storage.records import Run
 
 LETTA_STATUSES = ("created", "running", "completed", "failed", "cancelled")

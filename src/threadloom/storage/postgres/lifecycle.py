@@ -13,7 +13,7 @@ from psycopg import errors as pg_errors
 
 from threadloom import run_rules as rules
 from threadloom.errors import Conflict
-from threadloom.storage.base import RunCreateResult, SlotOffer
+from threadloom.storage.operations import RunCreateResult, SlotOffer
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.db import Cursor, Database
 from threadloom.storage.postgres.rows import RUN_FIELDS, opt_jsonb, run_from_row, run_to_params

@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 from psycopg import AsyncConnection
 
-from threadloom.storage.base import ClaimBatch
+from threadloom.storage.operations import ClaimBatch
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.db import Database
 from threadloom.storage.postgres.rows import run_from_json, run_from_row

@@ -13,19 +13,17 @@ from psycopg import errors as pg_errors
 from threadloom import run_rules as rules
 from threadloom.errors import Conflict
 from threadloom.storage import filters as flt
-from threadloom.storage.base import (
+from threadloom.storage.base import Filters, RunStore, SortOrder
+from threadloom.storage.errors import FiringTaken, StaleAssistant
+from threadloom.storage.operations import (
     ClaimBatch,
-    Filters,
     RunActivity,
     RunCreateResult,
     RunCursor,
     RunMeasure,
     RunStatusClause,
-    RunStore,
     SlotOffer,
-    SortOrder,
 )
-from threadloom.storage.errors import FiringTaken, StaleAssistant
 from threadloom.storage.postgres import lifecycle, queue
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.assistant_cache import AssistantCache

@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from threadloom.errors import Conflict
-from threadloom.storage.base import Filters, SortOrder, SweptThread, ThreadStore
+from threadloom.storage.base import Filters, SortOrder, ThreadStore
+from threadloom.storage.operations import SweptThread
 from threadloom.storage.postgres import queries as q
 from threadloom.storage.postgres.db import Cursor, Database
 from threadloom.storage.postgres.pages import count_rows, read_page

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
-from threadloom.storage.base import ClaimBatch, SlotOffer
+from threadloom.storage.operations import ClaimBatch, SlotOffer
 from threadloom.storage.postgres.queue import OfferChannel
 from threadloom.storage.worker_session import StartRun, WorkerSession
 

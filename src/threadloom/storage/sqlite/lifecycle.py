@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from threadloom import run_rules as rules
-from threadloom.storage.base import RunCreateResult
+from threadloom.storage.operations import RunCreateResult
 from threadloom.storage.records import Run, ThreadSnapshot, ThreadTTL
 from threadloom.storage.sql_builders import select_inflight_runs
 from threadloom.storage.sqlite.db import from_us_req, jdump, jdump_opt, jload

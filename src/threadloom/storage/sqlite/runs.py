@@ -10,18 +10,16 @@ from typing import Any, Literal
 
 from threadloom import run_rules as rules
 from threadloom.storage import filters as flt
-from threadloom.storage.base import (
-    Filters,
+from threadloom.storage.base import Filters, RunStore, SortOrder
+from threadloom.storage.errors import FiringTaken
+from threadloom.storage.operations import (
     RunActivity,
     RunCreateResult,
     RunCursor,
     RunMeasure,
     RunStatusClause,
-    RunStore,
     SlotOffer,
-    SortOrder,
 )
-from threadloom.storage.errors import FiringTaken
 from threadloom.storage.paging import page_bounds
 from threadloom.storage.records import (
     Assistant,

@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from threadloom.errors import Conflict
-from threadloom.storage.base import Filters, SortOrder, SweptThread, ThreadStore
+from threadloom.storage.base import Filters, SortOrder, ThreadStore
+from threadloom.storage.operations import SweptThread
 from threadloom.storage.records import Page, Thread, ThreadSnapshot, ThreadTTL
 from threadloom.storage.sql_builders import expired_threads, live_thread, thread_search
 from threadloom.storage.sqlite.db import Database, jdump, jdump_opt, now_us, to_us
