@@ -122,9 +122,21 @@ def entry_name(method: str, namespace: Sequence[str]) -> str:
 
 Encoded = list[tuple[str, bytes]]
 
+_NAMESPACE_JSON: dict[tuple[str, ...], bytes] = {(): b"[]"}
+_NAMESPACE_JSON_MAX = 4096  # distinct namespaces remembered (a run's are few)
 
-def _params(namespace: Sequence[str], timestamp: Any, data: Any) -> bytes:
-    return dumps({"namespace": list(namespace), "timestamp": timestamp, "data": data})
+
+def _params(namespace: tuple[str, ...], timestamp: Any, data: Any) -> bytes:
+    """`{"namespace", "timestamp", "data"}` as JSON, spliced: one is made per event, and the
+    namespace's JSON repeats (the same bytes `dumps` gives the whole dict)."""
+    ns = _NAMESPACE_JSON.get(namespace)
+    if ns is None:
+        if len(_NAMESPACE_JSON) >= _NAMESPACE_JSON_MAX:
+            _NAMESPACE_JSON.clear()
+            _NAMESPACE_JSON[()] = b"[]"
+        ns = _NAMESPACE_JSON[namespace] = dumps(list(namespace))
+    stamp = b"%d" % timestamp if type(timestamp) is int else dumps(timestamp)
+    return b'{"namespace":%s,"timestamp":%s,"data":%s}' % (ns, stamp, dumps(data))
 
 
 def _now_ms() -> int:
@@ -187,7 +199,12 @@ class ProtocolTranslator:
             # the protocol's envelope is `{name?, payload}`: a graph that writes one names its
             # channel (`custom:<name>`); anything else it writes is the payload
             if not (isinstance(data, dict) and "payload" in data):
-                data = {"payload": data}
+                return [
+                    (
+                        entry_name("custom", namespace),
+                        _params(namespace, timestamp, {"payload": data}),
+                    )
+                ]
             name = data.get("name")
             channel = f"custom:{name}" if isinstance(name, str) and name else "custom"
             return [(entry_name(channel, namespace), _params(namespace, timestamp, data))]

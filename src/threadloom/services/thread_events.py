@@ -43,8 +43,10 @@ CHANNELS = frozenset(
 REPLAY_RUNS = 20  # a thread's most recent runs whose logs a new subscriber replays
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ProtocolEvent:
+    """Never changed once made; not `frozen`, since one is built per event (see StreamEvent)."""
+
     seq: int
     method: bytes  # the wire `method`: b"messages", b"input.requested", b"custom", ...
     channel: str  # what subscriptions name: "messages", "input", "custom:progress", ...
