@@ -275,6 +275,7 @@ def create_app(
         custom=custom,
         hot_path_enabled="runs" not in disabled and fast_paths_allowed,
         store_fast_path_enabled="store" not in disabled and fast_paths_allowed,
+        command_fast_path_enabled="event_streaming" not in disabled and fast_paths_allowed,
         custom_auth=custom_auth,
     )
     app.user_middleware[:] = with_custom_middleware(custom, ours)

@@ -244,6 +244,8 @@ async def test_disable_runs_and_threads_close_every_way_to_them(
             ("POST", "/v1/agents/echo/messages"),
             ("GET", "/v1/runs"),
             ("POST", "/v1/threads"),
+            # the thread protocol starts runs too; its commands' fast path is gone with it
+            ("POST", "/threads/00000000-0000-0000-0000-000000000000/commands"),
         ):
             r = await http.request(method, path, json={"assistant_id": "echo"})
             assert (r.status_code, r.json()) == (404, {"detail": "Not Found"}), path

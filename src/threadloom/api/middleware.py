@@ -9,7 +9,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from threadloom.api import hot_path, store_fast_path
+from threadloom.api import command_fast_path, hot_path, store_fast_path
 from threadloom.api.custom_app import CustomApp
 from threadloom.api.http import (
     OPEN_PATHS,
@@ -48,7 +48,8 @@ class RequestMiddleware:
       (auth/);
     - the run-creating routes skip FastAPI's per-request machinery (api/hot_path.py), unless
       `http.disable_runs` removed them or a route of the user's app answers the request; so do
-      the Store API's item routes (api/store_fast_path.py), unless `http.disable_store`.
+      the Store API's item routes (api/store_fast_path.py), unless `http.disable_store`, and
+      the thread protocol's commands (api/command_fast_path.py), unless its group is disabled.
     """
 
     def __init__(
@@ -63,6 +64,7 @@ class RequestMiddleware:
         custom: CustomApp | None = None,
         hot_path_enabled: bool = True,
         store_fast_path_enabled: bool = True,
+        command_fast_path_enabled: bool = True,
         custom_auth: CustomAuth | None = None,
     ) -> None:
         self.app = app
@@ -77,6 +79,7 @@ class RequestMiddleware:
         self.custom = custom
         self.hot_path = hot_path_enabled
         self.store_fast_path = store_fast_path_enabled
+        self.command_fast_path = command_fast_path_enabled
         self.custom_auth = custom_auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -191,6 +194,15 @@ class RequestMiddleware:
             and (self.custom is None or not self.custom.shadows(scope))
         ):
             await store_fast_path.serve(app, scope, receive, self._timed(send, start), path)
+            return
+        if (
+            origin is None
+            and self.command_fast_path
+            and (thread_id := command_fast_path.match(scope["method"], path)) is not None
+            and (self.custom is None or not self.custom.shadows(scope))
+        ):
+            seen.template = command_fast_path.TEMPLATE
+            await command_fast_path.serve(scope, receive, self._timed(send, start), thread_id)
             return
         if origin is not None:
             app = self.null_cors if origin == b"null" else self.cors

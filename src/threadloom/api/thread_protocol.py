@@ -16,7 +16,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
@@ -60,7 +60,13 @@ def _thread_id(raw: str) -> str:
     responses=ok(dict[str, Any], "The command's response envelope (`success` or `error`)"),
 )
 async def command(thread_id: str, request: Request, ctx: ServerContext = Depends(get_ctx)) -> Any:
-    body = await request.body()
+    return await respond_command(ctx, thread_id, await request.body(), request.headers)
+
+
+async def respond_command(
+    ctx: ServerContext, thread_id: str, body: bytes, headers: Mapping[str, str]
+) -> Response:
+    """The route's answer; api/command_fast_path.py answers with it too."""
     try:
         loads(body)
     except ValueError:
@@ -70,7 +76,7 @@ async def command(thread_id: str, request: Request, ctx: ServerContext = Depends
     except commands.NotACommand as exc:
         envelope = commands.error(None, "invalid_argument", exc.message)
         return JSONResponse({**envelope, "detail": exc.message}, status_code=400)
-    return JSONResponse(await commands.handle(ctx, thread_id, parsed, headers=request.headers))
+    return JSONResponse(await commands.handle(ctx, thread_id, parsed, headers=headers))
 
 
 async def _event_frames(
