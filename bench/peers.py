@@ -145,7 +145,8 @@ def render(rows: Iterable[Row], *, intro: str, command: str) -> str:
     ]
     for row in rows:
         ahead = row.advantage
-        verdict = "yes" if ahead >= 1 else f"**no** ({(1 - ahead) * 100:.0f} % behind)"
+        behind = (1 - ahead) * 100
+        verdict = "yes" if ahead >= 1 else f"**no** ({behind:.{0 if behind >= 1 else 1}f} % behind)"
         lines.append(
             f"| {row.scenario} | {row.better} | {fmt(row.threadloom, row.unit)} | "
             f"{fmt(row.peer, row.unit)} | {fmt_ratio(ahead)} | {verdict} |"

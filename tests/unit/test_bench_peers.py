@@ -41,6 +41,11 @@ def test_render_states_both_numbers_the_ratio_and_who_wins() -> None:
     assert lines[-1] == "Command: `uv run python -m bench.peers`"
 
 
+def test_a_near_tie_that_loses_says_by_how_little() -> None:
+    text = peers.render([Row("tie", "ms", "lower", 1.434, 1.430)], intro="", command="c")
+    assert "| 1.00x | **no** (0.3 % behind) |" in text
+
+
 def test_render_goes_into_its_own_results_section(tmp_path: Path) -> None:
     results = tmp_path / "RESULTS.md"
     results.write_text("<!-- other:begin -->\nkept\n<!-- other:end -->\n")
