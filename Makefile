@@ -2,7 +2,7 @@
 UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap dev test test-unit lint bench drills
+.PHONY: bootstrap dev test test-unit lint bench bench-peers drills
 
 bootstrap:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -27,6 +27,11 @@ lint: bootstrap
 
 bench: bootstrap
 	$(UV) run python -m bench.run
+
+# Threadloom and `langgraph dev` side by side on the same graphs and SDK calls (~5 minutes;
+# PEERS_ARGS="--quick" for a one-minute smoke run); langgraph-cli goes in its own cached venv
+bench-peers: bootstrap
+	$(UV) run python -m bench.peers $(PEERS_ARGS)
 
 # fault drills under load (kill -9 embedded and of a cluster worker, PostgreSQL restart, Redis
 # restart with takeover): a few minutes, so not part of `make test`; see bench/drills.py

@@ -35,6 +35,7 @@ class ServerProcess:
         env: dict[str, str] | None = None,
         command: str = "dev",
         log_path: Path | None = None,
+        module: str = "threadloom.cli",
     ) -> None:
         self.config = config
         self.db_path = db_path
@@ -42,6 +43,7 @@ class ServerProcess:
         self.env = env or {}
         self.command = command
         self.log_path = log_path or db_path.with_suffix(f".{self.port}.log")
+        self.module = module  # a wrapper module (bench/profiled_server.py) takes the same args
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -52,7 +54,7 @@ class ServerProcess:
         args = [
             sys.executable,
             "-m",
-            "threadloom.cli",
+            self.module,
             self.command,
             "--port",
             str(self.port),
