@@ -71,14 +71,19 @@ def thread_search(
     values: dict[str, Any] | None,
     status: str | None,
     filters: Filters,
+    narrow: Predicate | None = None,
 ) -> Predicate:
-    """Which threads `ThreadStore.search` / `count` match (expired ones never do)."""
+    """Which threads `ThreadStore.search` / `count` match (expired ones never do). `narrow`:
+    a backend's index of the candidates, checked before the exact containment (SQLite's
+    `thread_metadata_index`; PostgreSQL's containment is its GIN index itself)."""
     parts: list[Predicate] = [
         live_thread(d),
         d.contains("metadata", metadata),
         d.contains("state_values", values or None),
         d.filter("metadata", filters),
     ]
+    if narrow is not None:
+        parts.insert(1, narrow)
     if status is not None:
         parts.append((f"status = {d.param}", [status]))
     if ids is not None:

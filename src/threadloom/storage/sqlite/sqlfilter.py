@@ -9,6 +9,7 @@ arrays, `$contains`) goes to the `tl_match` / `tl_contains` SQL functions, which
 from __future__ import annotations
 
 import functools
+import math
 import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -148,6 +149,94 @@ def compile_contains(column: str, needle: Any) -> Predicate:
     return _and(parts)
 
 
+_PROBE = "thread_id IN (SELECT thread FROM thread_metadata_index WHERE key = ? AND atom = ?)"
+_CANDIDATES = (
+    "SELECT COUNT(*) FROM (SELECT 1 FROM thread_metadata_index WHERE key = ? AND atom = ? LIMIT ?)"
+)
+
+
+def _indexed_entries(needle: Any) -> list[tuple[str, Any]]:
+    """The scalar top-level entries of a metadata containment `needle` that
+    `thread_metadata_index` holds (migration 0007); booleans as SQLite's JSON gives them."""
+    if not isinstance(needle, Mapping):
+        return []
+    out: list[tuple[str, Any]] = []
+    for key, value in needle.items():
+        if not isinstance(key, str) or value is None:
+            continue
+        if isinstance(value, bool):
+            value = int(value)
+        elif isinstance(value, int):
+            if not -(2**63) <= value < 2**63:
+                continue
+        elif not isinstance(value, (float, str)):
+            continue
+        out.append((key, value))
+    return out
+
+
+INDEXED_FROM = (
+    "thread_metadata_index JOIN threads ON threads.thread_id = thread_metadata_index.thread"
+)
+"""Threads through their metadata entries (migration 0007). The index's columns (`key`, `atom`,
+`created`, `thread`) are named apart from the threads', so a search's predicates stay valid."""
+
+
+def metadata_driver(conn: sqlite3.Connection, needle: Any) -> Predicate | None:
+    """The index entries a metadata search can walk (`key = ? AND atom = ?` over
+    INDEXED_FROM): its rarest indexed scalar, counted up to DRIVER_COUNT_CAP on the covering
+    index when there are several; None when it has none (nested values, arrays, nulls only)."""
+    entries = _indexed_entries(needle)
+    if not entries:
+        return None
+    if len(entries) > 1:
+        counts = [
+            conn.execute(_CANDIDATES, (k, v, DRIVER_COUNT_CAP)).fetchone()[0] for k, v in entries
+        ]
+        entries = [entries[counts.index(min(counts))]]
+    key, value = entries[0]
+    return "key = ? AND atom = ?", [key, value]
+
+
+DRIVER_COUNT_CAP = 1000
+
+
+def indexed_order(sort_order: str) -> str:
+    """The default order (`created_at`, then `thread_id`), in the index's own columns, so the
+    walk needs no sort and stops when the page is full."""
+    direction = "asc" if str(sort_order).lower() == "asc" else "desc"
+    return (
+        f"ORDER BY thread_metadata_index.created {direction}, "
+        f"thread_metadata_index.thread {direction}"
+    )
+
+
+def metadata_narrowing(
+    conn: sqlite3.Connection, needle: Any, *, page: int | None
+) -> Predicate | None:
+    """The threads a metadata containment can match, from `thread_metadata_index`: a superset,
+    which the exact check after it narrows. None: reading the threads in the page's order and
+    checking each is cheaper.
+
+    Reading the candidates costs about their number; scanning in the page's order costs about
+    threads x `page` / candidates rows until the page is full. So the index is used when the
+    rarest wanted entry has fewer than ~sqrt(threads x page / 4) candidates (counted up to
+    that, on the covering index), and always for a count (`page=None`), which reads every
+    match either way."""
+    entries = _indexed_entries(needle)
+    if not entries:
+        return None
+    if page is not None:
+        (threads,) = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM threads").fetchone()
+        cap = max(64, math.isqrt(threads * page // 4))
+        counts = [conn.execute(_CANDIDATES, (k, v, cap)).fetchone()[0] for k, v in entries]
+        best = min(counts)
+        if best >= cap:
+            return None
+        entries = [entries[counts.index(best)]]
+    return _and([(_PROBE, [key, value]) for key, value in entries])
+
+
 def combine(*predicates: Predicate) -> Predicate:
     """AND predicates, dropping trivially true ones."""
     return _and([p for p in predicates if p[0] != "1"])
@@ -198,17 +287,20 @@ def read_page(
     order: str,
     limit: int,
     offset: int,
+    counted: tuple[str, Predicate] | None = None,
 ) -> tuple[list[tuple[Any, ...]], int]:
     """One page of rows and the search total, counted only up to the cap (a short first page
-    is its own total, so most searches cost one query)."""
+    is its own total, so most searches cost one query). `counted`: a FROM clause and a WHERE
+    predicate that count the same matches faster (an index joined to `table`)."""
     rows = conn.execute(
         f"SELECT {columns} FROM {table} WHERE {where} {order} LIMIT ? OFFSET ?",
         [*params, limit, offset],
     ).fetchall()
     if offset == 0 and len(rows) < limit:
         return rows, len(rows)
+    source, (count_where, count_params) = counted or (table, (where, list(params)))
     (total,) = conn.execute(
-        f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {where} LIMIT ?)",
-        [*params, search_count_cap(limit, offset)],
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {source} WHERE {count_where} LIMIT ?)",
+        [*count_params, search_count_cap(limit, offset)],
     ).fetchone()
     return rows, total

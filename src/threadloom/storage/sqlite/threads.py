@@ -22,9 +22,13 @@ from threadloom.storage.sqlite.db import Database, jdump, jdump_opt, now_us, to_
 from threadloom.storage.sqlite.rows import THREAD_COLUMNS, thread_from_row, ttl_columns
 from threadloom.storage.sqlite.sqlfilter import (
     DIALECT,
+    INDEXED_FROM,
     Predicate,
     combine,
     compile_filter,
+    indexed_order,
+    metadata_driver,
+    metadata_narrowing,
     order_by,
     page_bounds,
     read_page,
@@ -199,13 +203,26 @@ class SqliteThreadStore(ThreadStore):
         sort_order: SortOrder = "desc",
         filters: Filters = None,
     ) -> Page:
-        sql, params = thread_search(DIALECT, ids, metadata, values, status, filters)
         order = order_by(sort_by, sort_order, SORTS, "thread_id")
         limit, offset = page_bounds(limit, offset)
 
         def read(conn: sqlite3.Connection) -> Page:
+            driver = metadata_driver(conn, metadata)
+            table, page_order, narrow = "threads", order, None
+            if driver is not None and sort_by == "created_at":
+                # newest first through the index: the walk stops when the page is full
+                table, page_order, narrow = INDEXED_FROM, indexed_order(sort_order), driver
+            elif driver is not None:
+                narrow = metadata_narrowing(conn, metadata, page=min(limit + offset, 2**62))
+            sql, params = thread_search(DIALECT, ids, metadata, values, status, filters, narrow)
+            counted = None
+            if driver is not None and table == "threads":  # counted in index order: it stops
+                counted = (
+                    INDEXED_FROM,
+                    thread_search(DIALECT, ids, metadata, values, status, filters, driver),
+                )
             rows, total = read_page(
-                conn, "threads", THREAD_COLUMNS, sql, params, order, limit, offset
+                conn, table, THREAD_COLUMNS, sql, params, page_order, limit, offset, counted
             )
             return Page(items=[thread_from_row(r) for r in rows], total=total)
 
@@ -219,9 +236,9 @@ class SqliteThreadStore(ThreadStore):
         status: str | None = None,
         filters: Filters = None,
     ) -> int:
-        sql, params = thread_search(DIALECT, None, metadata, values, status, filters)
-
         def read(conn: sqlite3.Connection) -> int:
+            narrow = metadata_narrowing(conn, metadata, page=None)
+            sql, params = thread_search(DIALECT, None, metadata, values, status, filters, narrow)
             (total,) = conn.execute(f"SELECT COUNT(*) FROM threads WHERE {sql}", params).fetchone()
             return int(total)
 
