@@ -106,3 +106,16 @@ async def test_largest_offsets_page_past_the_end(http: httpx.AsyncClient) -> Non
         response = await http.request(method, path, json=body)
         assert response.status_code == 200, (path, body, response.text[:200])
         assert response.json() == [], path
+
+
+async def test_a_run_lists_bad_query_gets_the_routes_422(http: httpx.AsyncClient) -> None:
+    """The run list's fast path hands a query it does not take to FastAPI: same 422s."""
+    tid = (await http.post("/threads", json={})).json()["thread_id"]
+    for query in ("limit=-1", "limit=1001", "status=done", "select=nope", "limit=x"):
+        response = await http.get(f"/threads/{tid}/runs?{query}")
+        assert response.status_code == 422, (query, response.text[:200])
+        assert response.json()["detail"], query
+    fine = await http.get(f"/threads/{tid}/runs?limit=5&status=success&select=run_id")
+    assert (fine.status_code, fine.json()) == (200, [])
+    missing = await http.get("/threads/00000000-0000-0000-0000-000000000000/runs")
+    assert missing.status_code == 404 and "not found" in missing.json()["detail"].lower()

@@ -9,7 +9,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from threadloom.api import command_fast_path, hot_path, store_fast_path
+from threadloom.api import command_fast_path, hot_path, run_list_fast_path, store_fast_path
 from threadloom.api.custom_app import CustomApp
 from threadloom.api.http import (
     OPEN_PATHS,
@@ -49,7 +49,8 @@ class RequestMiddleware:
     - the run-creating routes skip FastAPI's per-request machinery (api/hot_path.py), unless
       `http.disable_runs` removed them or a route of the user's app answers the request; so do
       the Store API's item routes (api/store_fast_path.py), unless `http.disable_store`, and
-      the thread protocol's commands (api/command_fast_path.py), unless its group is disabled.
+      the thread protocol's commands (api/command_fast_path.py), unless its group is disabled,
+      and a thread's run list (api/run_list_fast_path.py), with the run-creating routes.
     """
 
     def __init__(
@@ -194,6 +195,15 @@ class RequestMiddleware:
             and (self.custom is None or not self.custom.shadows(scope))
         ):
             await store_fast_path.serve(app, scope, receive, self._timed(send, start), path)
+            return
+        if (
+            origin is None
+            and self.hot_path
+            and (listed := run_list_fast_path.match(scope["method"], path)) is not None
+            and (self.custom is None or not self.custom.shadows(scope))
+        ):
+            seen.template = run_list_fast_path.TEMPLATE
+            await run_list_fast_path.serve(app, scope, receive, self._timed(send, start), listed)
             return
         if (
             origin is None

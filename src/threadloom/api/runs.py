@@ -37,6 +37,9 @@ stateless = APIRouter(
     route_class=JSONBodyRoute,
 )
 
+MAX_LIST_LIMIT = 1000
+"""The largest page `GET /threads/{id}/runs` gives (api/run_list_fast_path.py reads it too)."""
+
 RunStatusName = Literal["pending", "running", "error", "success", "timeout", "interrupted"]
 RunSelect = Literal[
     "run_id",
@@ -237,7 +240,7 @@ async def wait_run(
 )
 async def list_runs(
     thread_id: str,
-    limit: int = Query(10, ge=0, le=1000),  # 0 is a valid, empty page (as in the reference)
+    limit: int = Query(10, ge=0, le=MAX_LIST_LIMIT),  # 0: a valid, empty page (as the reference)
     offset: int = Query(0, ge=0, le=MAX_INT64),
     status: RunStatusName | None = Query(None),
     select: list[RunSelect] | None = Query(None),
