@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from threadloom.api.a2a import accepts, legacy
-from threadloom.api.mcp import negotiate
+from threadloom.api.mcp_methods import negotiate
 from threadloom.services import a2a, a2a_parts
 from threadloom.services.mcp_tools import tool_input_schema, tool_name
 

@@ -5,9 +5,10 @@ Both generations of method names are answered, as by the reference: A2A 1.0's `S
 JSON (`ROLE_AGENT`, `TASK_STATE_COMPLETED`, stream events wrapped as `{"statusUpdate": …}`), and
 0.3's `message/send`, `message/stream`, `tasks/get`, `tasks/cancel` in 0.3's (`agent`,
 `completed`, `kind: "status-update"`, a send's Task unwrapped). A JSON-RPC error is a 200 with
-an `error` object; only a missing `Accept` type is an HTTP 400. Incoming params are checked by
-the `a2a-sdk`'s own models (protobuf for 1.0, pydantic for 0.3) before services/a2a.py maps them
-onto a run; the mapping is described there.
+an `error` object; only a missing `Accept` type is an HTTP 400. A send's params are checked by
+the `a2a-sdk`'s own models (protobuf for 1.0, pydantic for 0.3: api/a2a_params.py, imported on
+the first send, so a server no A2A client sends to never loads the SDK) before services/a2a.py
+maps them onto a run; the mapping is described there.
 """
 
 from __future__ import annotations
@@ -16,11 +17,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from a2a.compat.v0_3 import types as types_v03
-from a2a.types import a2a_pb2
 from fastapi import APIRouter, Depends, Request, Response
-from google.protobuf import json_format
-from pydantic import ValidationError
 
 from threadloom.api.deps import get_ctx
 from threadloom.api.docs import JSON_RPC, ok, status_only
@@ -111,7 +108,7 @@ def accepts(accept: str, media_type: str) -> bool:
     return False
 
 
-# --- incoming params, checked by the SDK's models -----------------------------------------
+# --- incoming params -----------------------------------------------------------------------
 def send_params(params: Any, legacy_names: bool) -> dict[str, Any]:
     """A SendMessage's params as A2A 1.0 JSON; parts keep their own keys (`text`, `data`…)."""
     if not isinstance(params, dict):
@@ -120,21 +117,10 @@ def send_params(params: Any, legacy_names: bool) -> dict[str, Any]:
     if not message or not isinstance(message, dict):
         raise A2AError(a2a_parts.INVALID_PARAMS, "Missing or invalid 'message' in params")
     service.check_message(params)  # the reference's words for what every message needs
-    try:
-        if legacy_names:
-            types_v03.MessageSendParams.model_validate(params)
-        else:
-            json_format.ParseDict(params, a2a_pb2.SendMessageRequest(), ignore_unknown_fields=True)
-    except (ValidationError, json_format.ParseError) as exc:
-        raise A2AError(a2a_parts.INVALID_PARAMS, f"Invalid params: {_reason(exc)}") from None
+    from threadloom.api import a2a_params  # the a2a-sdk and protobuf: on the first send only
+
+    a2a_params.check_send(params, legacy_names)
     return params
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        err = exc.errors()[0]
-        return f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg')}"
-    return str(exc).splitlines()[0]
 
 
 def _background(params: dict[str, Any]) -> bool:
